@@ -1,0 +1,48 @@
+# heapviz: `make demo` sets everything up and writes a real result from a bundled example;
+# `make test` runs the tests. Both install what they need (Debian packages when missing, Python
+# packages in .venv).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build
+EXAMPLES := $(BUILD)/examples
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-test demo test bench lint examples clean
+
+$(VENV)/.installed: pyproject.toml
+	scripts/install-deps.sh runtime
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-test: setup
+	scripts/install-deps.sh test
+
+examples: setup
+	$(MAKE) -C examples OUT=$(abspath $(EXAMPLES))
+
+demo: examples
+	@echo
+	@echo '== heapviz top $(EXAMPLES)/cxx.0002.heap'
+	$(VENV)/bin/heapviz top $(EXAMPLES)/cxx.0002.heap
+	$(VENV)/bin/heapviz top $(EXAMPLES)/cxx.0002.heap --format json -o $(BUILD)/demo-top.json
+	@echo '== wrote $(BUILD)/demo-top.json'
+
+test: setup-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: examples
+	$(PY) tests/benchmark.py --out $(BUILD)/bench
+
+lint: setup
+	$(PY) -m pip install -q ruff mypy
+	$(VENV)/bin/ruff check heapviz tests
+	$(VENV)/bin/mypy heapviz
+
+clean:
+	rm -rf $(BUILD) .pytest_cache
+	$(MAKE) -C examples clean OUT=$(abspath $(EXAMPLES))

@@ -1,0 +1,214 @@
+"""Command line: subcommands, options, and the only place that prints errors and exits."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from heapviz import __version__
+from heapviz.errors import HeapvizError, UsageError
+from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE, ReadLimits, load
+from heapviz.graph.nodes import GRANULARITIES, NodeOptions, node_table
+from heapviz.merge import merge
+from heapviz.model import Profile
+from heapviz.output import write
+from heapviz.prune import PruneOptions, drop_allocator_frames
+from heapviz.symbolize import SymbolizeOptions, symbolize
+from heapviz.symbolize.demangle import DEMANGLE_MODES
+from heapviz.text import TopOptions, render_top, top_rows
+from heapviz.units import UNIT_CHOICES
+
+SAMPLE_ALIASES = ("inuse_space", "inuse_objects", "alloc_space", "alloc_objects")
+
+
+def _size(text: str) -> int:
+    """A byte count with an optional k/M/G suffix (powers of 1024)."""
+    t = text.strip().upper().rstrip("B").rstrip("I")
+    mult = 1
+    if t and t[-1] in "KMGT":
+        mult = 1024 ** ("KMGT".index(t[-1]) + 1)
+        t = t[:-1]
+    try:
+        v = int(float(t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
+    return v
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input and symbolization")
+    g.add_argument("--binary", metavar="FILE", help="the profiled program, when its path in the profile is wrong")
+    g.add_argument("--symbol-path", metavar="DIR", action="append", default=[],
+                   help="directory to search for binaries and debug files (like PPROF_BINARY_PATH); repeatable")
+    g.add_argument("--symbolizer", choices=("auto", "llvm-symbolizer", "addr2line", "none"), default="auto",
+                   help="symbolizer to use (default: llvm-symbolizer if installed, else addr2line)")
+    g.add_argument("--max-line-size", type=_size, default=DEFAULT_MAX_LINE, metavar="BYTES",
+                   help="refuse input lines longer than this (default 1M)")
+    g.add_argument("--max-input-size", type=_size, default=DEFAULT_MAX_INPUT, metavar="BYTES",
+                   help="refuse inputs larger than this once decompressed (default 1G)")
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to show")
+    g.add_argument("--sample-index", "--sample_index", "-sample_index", dest="sample_index", metavar="NAME",
+                   help="sample type to show: inuse_space (default), inuse_objects, alloc_space, alloc_objects")
+    for name in SAMPLE_ALIASES:
+        g.add_argument(f"--{name}", f"--{name.replace('_', '-')}", f"-{name}", dest="sample_index",
+                       action="store_const", const=name, help=argparse.SUPPRESS)
+    g.add_argument("--granularity", choices=GRANULARITIES, default=None)
+    for name in GRANULARITIES:
+        g.add_argument(f"--{name}", f"-{name}", dest="granularity", action="store_const", const=name,
+                       help=argparse.SUPPRESS)
+    g.add_argument("--demangle", choices=DEMANGLE_MODES, default="default",
+                   help="default: no parameters or template arguments (as pprof); templates; full; none")
+    g.add_argument("--no-inlines", "--noinlines", "-noinlines", dest="inlines", action="store_false",
+                   help="keep only the outermost function of inlined frames")
+    g.add_argument("--all-frames", "--all_frames", dest="all_frames", action="store_true",
+                   help="keep allocator frames (malloc, operator new, std::allocator …)")
+    g.add_argument("--drop-frames", "--drop_frames", dest="drop_frames", action="append", default=[],
+                   metavar="REGEX", help="also drop frames whose short name matches REGEX (your allocator wrappers)")
+
+
+@dataclass
+class _Loaded:
+    profile: Profile
+    sample_index: int
+
+
+def _load_all(args: argparse.Namespace) -> _Loaded:
+    limits = ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size)
+    paths = list(args.symbol_path)
+    env = os.environ.get("HEAPVIZ_SYMBOL_PATH") or os.environ.get("PPROF_BINARY_PATH") or ""
+    paths += [d for d in env.split(os.pathsep) if d]
+    sym = SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer)
+    for d in args.drop_frames:
+        _check_regex(d, "--drop-frames")
+    prune = PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames))
+    if args.profiles.count("-") > 1:
+        raise UsageError("'-' (stdin) can be given only once")
+    profiles = []
+    for path in args.profiles:
+        p = load(path, limits)
+        symbolize(p, sym)
+        drop_allocator_frames(p, prune)
+        profiles.append(p)
+    profile = merge(profiles)
+    return _Loaded(profile, _sample_index(profile, args.sample_index))
+
+
+def _check_regex(rx: str, option: str) -> None:
+    import re
+
+    try:
+        re.compile(rx)
+    except re.error as e:
+        raise UsageError(f"{option}: bad regular expression {rx!r}: {e}") from None
+
+
+def _sample_index(profile: Profile, requested: str | None) -> int:
+    names = [vt.type for vt in profile.sample_types]
+    if requested is None:
+        requested = profile.default_sample_type or names[-1]
+    if requested.isdigit() and int(requested) < len(names):
+        return int(requested)
+    for cand in (requested, f"inuse_{requested}", requested.removeprefix("inuse_")):
+        if cand in names:
+            return names.index(cand)
+    raise UsageError(f"sample index {requested!r} is not in this profile (it has: {', '.join(names)})")
+
+
+def _print_warnings(profile: Profile) -> None:
+    for w in profile.warnings:
+        print(f"heapviz: warning: {w}", file=sys.stderr)
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    loaded = _load_all(args)
+    profile = loaded.profile
+    opts = NodeOptions(granularity=args.granularity or "functions", demangle=args.demangle, inlines=args.inlines)
+    table = node_table(profile, profile.samples, loaded.sample_index, opts)
+    top = TopOptions(sort_cum=args.cum, node_count=args.nodecount, node_fraction=args.nodefraction,
+                     unit=args.unit, format=args.format)
+    text = render_top(profile, loaded.sample_index, top_rows(table, top), top)
+    _print_warnings(profile)
+    write(args.output, text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heapviz",
+        description="Heap profiles (gperftools/tcmalloc) to call graphs, leak reports and tables.",
+    )
+    parser.add_argument("--version", action="version", version=f"heapviz {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    top = sub.add_parser("top", help="table of functions by flat or cumulative value (like pprof -top)")
+    top.add_argument("profiles", nargs="+", metavar="PROFILE", help="heap profile(s); several are summed; - is stdin")
+    top.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    top.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    top.add_argument("--cum", action="store_true", help="sort by cumulative value")
+    top.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=0,
+                     metavar="N", help="show at most N rows (default: all)")
+    top.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
+                     default=0.0, metavar="F", help="hide rows whose cum is below F of the total (default 0)")
+    top.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                     help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    top.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(top)
+    _add_view_options(top)
+    top.set_defaults(func=cmd_top)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except UsageError as e:
+        print(f"heapviz: error: {e.message()}", file=sys.stderr)
+        return 2
+    except HeapvizError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"heapviz: error: {e.message()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("heapviz: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 1
+    except MemoryError:
+        print("heapviz: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"heapviz: error: internal error: {type(e).__name__}: {e} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,165 @@
+"""Input formats: open a profile (file, stdin, gzip), sniff its format by content, parse it.
+
+Each format module provides `NAME`, `sniff(head: bytes) -> bool` and
+`parse(reader: LineReader) -> Profile`. The registry is ordered most specific first.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import stat
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import BinaryIO
+
+from heapviz.errors import InputError, UnrecognizedFormat
+from heapviz.formats import gperftools_heap
+from heapviz.model import Profile
+
+FORMATS: dict[str, ModuleType] = {
+    gperftools_heap.NAME: gperftools_heap,
+}
+
+DEFAULT_MAX_LINE = 1 << 20  # bytes; longer lines are refused without reading them whole
+DEFAULT_MAX_INPUT = 1 << 30  # decompressed bytes
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    max_line_bytes: int = DEFAULT_MAX_LINE
+    max_input_bytes: int = DEFAULT_MAX_INPUT
+
+
+class LineReader:
+    """Streams lines of a (possibly gzipped) input with 1-based line numbers and limits.
+
+    Lines are returned as bytes without their line end (LF or CRLF). `truncated` is set when
+    the input ended without a final newline, which parsers use to tell a cut file.
+    """
+
+    def __init__(self, stream: BinaryIO, path: str, limits: ReadLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self.line_no = 0
+        self.bytes_read = 0
+        self.missing_final_newline = False
+        self._stream = stream
+        self._pushback: list[bytes] = []
+
+    def error(self, what: str, line: int | None = None) -> InputError:
+        return InputError(self.path, what, self.line_no if line is None else line)
+
+    def _readline(self) -> bytes:
+        limit = self.limits.max_line_bytes + 2
+        try:
+            raw = self._stream.readline(limit)
+        except (OSError, EOFError, zlib.error) as e:
+            raise self.error(f"cannot read: {_describe(e)}", self.line_no + 1) from e
+        self.bytes_read += len(raw)
+        if self.bytes_read > self.limits.max_input_bytes:
+            raise self.error(
+                f"input larger than --max-input-size ({self.limits.max_input_bytes} bytes)",
+                0,
+            )
+        if len(raw) >= limit and not raw.endswith(b"\n"):
+            raise self.error(
+                f"line longer than the limit of {self.limits.max_line_bytes} bytes",
+                self.line_no + 1,
+            )
+        return raw
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._pushback:
+            self.line_no += 1
+            return self._pushback.pop()
+        raw = self._readline()
+        if not raw:
+            raise StopIteration
+        self.line_no += 1
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        else:
+            self.missing_final_newline = True
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        return raw
+
+    def push_back(self, line: bytes) -> None:
+        self._pushback.append(line)
+        self.line_no -= 1
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    if isinstance(e, (EOFError, gzip.BadGzipFile, zlib.error)):
+        return f"corrupt gzip data ({e})"
+    return str(e) or type(e).__name__
+
+
+def _open_stream(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InputError(path, _describe(e)) from e
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(path, "is a directory, not a profile")
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise InputError(path, _describe(e)) from e
+
+
+def _peek(stream: BinaryIO, n: int) -> bytes:
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        raise TypeError("stream must support peek()")
+    data: bytes = peek(n)
+    return data[:n]
+
+
+def load(path: str, limits: ReadLimits = ReadLimits()) -> Profile:
+    """Open, sniff and parse one profile; raise InputError for anything wrong with it."""
+    raw = _open_stream(path)
+    stream: BinaryIO = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    try:
+        try:
+            magic = _peek(stream, 2)
+        except OSError as e:
+            raise InputError(path, f"cannot read: {_describe(e)}") from e
+        if magic == b"\x1f\x8b":
+            stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), 1 << 16)  # type: ignore[arg-type]
+        try:
+            head = _peek(stream, 4096)
+        except (OSError, EOFError, zlib.error) as e:
+            raise InputError(path, f"cannot read: {_describe(e)}") from e
+        if not head.strip():
+            raise InputError(path, "empty file: no profile in it")
+        reader = LineReader(stream, path, limits)
+        for fmt in FORMATS.values():
+            if fmt.sniff(head):
+                profile: Profile = fmt.parse(reader)
+                profile.source = path
+                profile.validate()
+                return profile
+        raise UnrecognizedFormat(
+            path,
+            "unrecognized profile format (heapviz reads: "
+            + ", ".join(m.DESCRIPTION for m in FORMATS.values())
+            + ")",
+        )
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()

@@ -1,0 +1,126 @@
+"""Turn a Profile's stacks into per-node frames at a granularity, and flat/cum per node.
+
+A node is what pprof calls NodeInfo: the fields the granularity keeps (function name, file,
+line, address). flat goes to the leaf node of each sample; cum counts every node once per
+sample, so recursion is not double counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from heapviz.model import Location, Profile, Sample, Value
+from heapviz.symbolize.demangle import display_name
+
+GRANULARITIES = ("functions", "files", "lines", "addresses")
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    granularity: str = "functions"
+    demangle: str = "default"
+    inlines: bool = True
+
+
+@dataclass(frozen=True, order=True)
+class NodeInfo:
+    name: str
+    file: str = ""
+    line: int = 0
+    address: int = 0
+
+    def printable(self) -> str:
+        parts = []
+        if self.address:
+            parts.append(f"0x{self.address:x}")
+        if self.name:
+            parts.append(self.name)
+        if self.line:
+            parts.append(f"{self.file}:{self.line}")
+        elif self.file:
+            parts.append(self.file)
+        return " ".join(parts) or "<unknown>"
+
+
+@dataclass(frozen=True)
+class Frame:
+    node: NodeInfo
+    full_name: str  # the complete demangled name, for tooltips and `full_names`
+    inline: bool  # this frame is inlined into the next (outer) frame of the same location
+
+
+class FrameMapper:
+    """Maps locations to their node frames, innermost first, caching per location."""
+
+    def __init__(self, options: NodeOptions) -> None:
+        self.options = options
+        self._cache: dict[int, tuple[Frame, ...]] = {}
+
+    def frames(self, loc: Location) -> tuple[Frame, ...]:
+        got = self._cache.get(loc.id)
+        if got is None:
+            got = self._cache[loc.id] = self._make(loc)
+        return got
+
+    def _make(self, loc: Location) -> tuple[Frame, ...]:
+        opts = self.options
+        lines = loc.lines if opts.inlines else loc.lines[-1:]
+        out = []
+        last = len(lines) - 1
+        for i, ln in enumerate(lines):
+            fn = ln.function
+            name = display_name(fn.name, fn.system_name, opts.demangle)
+            g = opts.granularity
+            if g == "functions":
+                node = NodeInfo(name)
+            elif g == "files":
+                node = NodeInfo("" if fn.filename else name, fn.filename)
+            elif g == "lines":
+                node = NodeInfo(name, fn.filename, ln.line)
+            else:
+                node = NodeInfo(name, fn.filename, ln.line, loc.address)
+            out.append(Frame(node, fn.name, inline=i != last))
+        return tuple(out)
+
+    def stack(self, sample: Sample) -> list[Frame]:
+        """All frames of a sample, leaf first."""
+        out: list[Frame] = []
+        for loc in sample.locations:
+            out.extend(self.frames(loc))
+        return out
+
+
+@dataclass
+class NodeTable:
+    flat: dict[NodeInfo, Value] = field(default_factory=lambda: defaultdict(int))
+    cum: dict[NodeInfo, Value] = field(default_factory=lambda: defaultdict(int))
+    full_names: dict[NodeInfo, set[str]] = field(default_factory=lambda: defaultdict(set))
+    total: Value = 0  # sum of |value| over all samples (pprof's total)
+
+
+def node_table(profile: Profile, samples: list[Sample], index: int, options: NodeOptions) -> NodeTable:
+    mapper = FrameMapper(options)
+    table = NodeTable()
+    flat, cum, full = table.flat, table.cum, table.full_names
+    total: Value = 0
+    for s in samples:
+        v = s.values[index]
+        total += abs(v)
+        if v == 0:
+            continue
+        seen: set[NodeInfo] = set()
+        leaf: NodeInfo | None = None
+        for loc in s.locations:
+            for fr in mapper.frames(loc):
+                n = fr.node
+                if leaf is None:
+                    leaf = n
+                if n not in seen:
+                    seen.add(n)
+                    cum[n] += v
+                    full[n].add(fr.full_name)
+        if leaf is not None:
+            flat[leaf] += v
+    table.total = total
+    return table

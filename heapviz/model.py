@@ -1,0 +1,151 @@
+"""The one profile model every format parses into and every view reads.
+
+Shaped like pprof's profile.proto: sample types, samples whose stacks are locations (leaf
+first), locations with one or more lines (inline frames, innermost first), functions and
+mappings. It holds data only; parsing, symbolization and views live elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+# Sampled (scaled) values stay exact floats in the model; unscaled ones are ints.
+Value = Union[int, float]
+
+UNKNOWN_STACK = "[unknown stack]"
+
+
+@dataclass(frozen=True)
+class ValueType:
+    type: str
+    unit: str
+
+
+@dataclass
+class Mapping:
+    id: int
+    start: int
+    limit: int
+    offset: int
+    file: str
+    build_id: str = ""
+    # Set by the symbolizer: the ELF file actually used and whether it yielded names.
+    symbol_file: str = ""
+    has_functions: bool = False
+
+    @property
+    def basename(self) -> str:
+        return self.file.rsplit("/", 1)[-1] if self.file else ""
+
+    def file_offset(self, address: int) -> int:
+        """The address as an offset into the mapped file (ASLR-independent)."""
+        return address - self.start + self.offset
+
+
+@dataclass(frozen=True)
+class Function:
+    id: int
+    name: str  # demangled, as shown
+    system_name: str  # as found in the binary (mangled for C++)
+    filename: str = ""
+    start_line: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    function: Function
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class Location:
+    id: int
+    address: int  # already moved back by one byte onto the call instruction
+    mapping: Mapping | None = None
+    lines: tuple[Line, ...] = ()  # innermost (inlined) first, outermost last
+
+
+@dataclass
+class Sample:
+    values: list[Value]
+    locations: tuple[Location, ...]  # leaf first, root last
+
+
+@dataclass
+class Profile:
+    sample_types: list[ValueType]
+    samples: list[Sample] = field(default_factory=list)
+    locations: list[Location] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    mappings: list[Mapping] = field(default_factory=list)
+    default_sample_type: str = ""
+    period_type: ValueType | None = None
+    period: int = 0
+    source: str = ""  # path as given by the user, "-" for stdin
+    kind: str = ""  # e.g. "heapprofile", "heap_v2", "heap", "growth"
+    header: str = ""  # the first line of the file, verbatim
+    # Totals stated by the producer, per sample type name (gperftools header); may exceed
+    # the sum of the samples when the producer dropped small buckets.
+    header_totals: dict[str, Value] = field(default_factory=dict)
+    scaled: bool = False  # values are estimates undone from sampling
+    sampling: str = ""  # how values were unsampled, for reports
+    comments: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # Regexes (pprof's drop_frames/keep_frames) set by the format, or "" for none.
+    drop_frames: str = ""
+    keep_frames: str = ""
+    # Set by symbolization: which location ids have been resolved to functions.
+    symbolized: bool = False
+
+    def sample_index(self, name: str) -> int:
+        for i, vt in enumerate(self.sample_types):
+            if vt.type == name:
+                return i
+        raise KeyError(name)
+
+    def total(self, index: int) -> Value:
+        """pprof's total: the sum of |value| over samples."""
+        return sum(abs(s.values[index]) for s in self.samples)
+
+    def warn(self, what: str) -> None:
+        """Record a warning about this profile, once."""
+        text = f"{self.source or '-'}: {what}"
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def validate(self) -> None:
+        """Check internal consistency; a failure here is a heapviz bug, not bad input."""
+        n = len(self.sample_types)
+        loc_ids = {loc.id for loc in self.locations}
+        for s in self.samples:
+            if len(s.values) != n:
+                raise ValueError(f"sample has {len(s.values)} values, expected {n}")
+            for loc in s.locations:
+                if loc.id not in loc_ids:
+                    raise ValueError(f"sample refers to unknown location {loc.id}")
+        map_ids = {m.id for m in self.mappings}
+        for loc in self.locations:
+            if loc.mapping is not None and loc.mapping.id not in map_ids:
+                raise ValueError(f"location {loc.id} refers to unknown mapping")
+
+
+def main_mapping(profile: Profile) -> Mapping | None:
+    """The mapping of the main program: the first that is not a shared object or pseudo file."""
+    for m in profile.mappings:
+        name = m.basename
+        if not name or m.file.startswith("["):
+            continue
+        if is_shared_object(name):
+            continue
+        return m
+    return None
+
+
+def is_shared_object(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    if base.endswith(".so"):
+        return True
+    parts = base.split(".so.")
+    return len(parts) > 1 and all(p.isdigit() for p in parts[-1].split(".") if p)

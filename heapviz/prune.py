@@ -1,0 +1,126 @@
+"""Drop the allocator's own frames so that each stack's leaf is the user's code.
+
+pprof's rule, applied per location and then per sample: scanning a stack from the root,
+the first allocator frame after a user frame is cut together with everything leafward.
+heapviz's list extends pprof's with the libstdc++ wrappers current GCC inlines, and frames
+inside an allocator library's mapping are dropped even when that library is stripped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from heapviz.model import Location, Profile
+from heapviz.symbolize.demangle import simplify
+
+# Matched against the whole short name (no parameters, no template arguments).
+ALLOCATOR_FRAMES: tuple[str, ...] = (
+    # C allocation functions and glibc internals
+    r"calloc|cfree|malloc|free|memalign|do_memalign|(__)?posix_memalign|pvalloc|valloc|realloc",
+    r"aligned_alloc|reallocarray|__libc_(malloc|calloc|realloc|memalign|valloc|pvalloc|free)",
+    r"_int_malloc|_int_memalign|_int_realloc|tcache_init|malloc_hook_ini|__malloc_alloc_template::allocate",
+    # C++ operators
+    r"operator new(\[\])?|operator delete(\[\])?|__builtin_(vec_)?(new|delete)|cpp_alloc",
+    # tcmalloc / gperftools
+    r"tcmalloc::.*|tc_[a-z_]+|(::)?do_malloc(_no_errno|_pages|_or_cpp_alloc)?|DoSampledAllocation",
+    r"MallocedMemBlock::MallocedMemBlock|BaseArena::.*|simple_alloc::allocate|MallocHook::.*",
+    r"\(anonymous namespace\)::(do_|nop_)(malloc|free|memalign|calloc|realloc)\w*",
+    # jemalloc
+    r"je_.*|newImpl|mallocx|rallocx|xallocx|dallocx|sdallocx|sdallocx_noflags|imalloc(_body)?|ialloc(_body)?",
+    # libstdc++ allocator plumbing that GCC inlines into user frames
+    r"std::__new_allocator::allocate|__gnu_cxx::new_allocator::allocate|std::allocator::allocate",
+    r"std::allocator_traits::allocate|std::__allocate_guarded|std::__allocate_guarded_obj",
+    r"std::_Vector_base::_M_allocate|std::_Deque_base::_M_allocate_(node|map)",
+    r"std::_Rb_tree::_M_get_node|std::_Rb_tree::_M_create_node|std::_List_base::_M_get_node",
+    r"std::_List_node::.*|std::__detail::_Hashtable_alloc::_M_allocate_(node|buckets)",
+    r"std::_Hashtable::_M_allocate_buckets|std::_Fwd_list_base::_M_get_node",
+    r"std::__cxx11::basic_string::_M_create|std::basic_string::_M_create|std::basic_string::_Rep::_S_create",
+    r"std::__cxx11::basic_string::_S_allocate|std::basic_string::_S_allocate",
+    r"std::_Sp_counted_ptr_inplace::.*|std::__shared_count::__shared_count",
+    # Go runtime (pprof's list)
+    r"runtime\..*",
+)
+
+KEEP_FRAMES = r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*"
+
+# Libraries whose own frames are never user code, matched on the mapping's file name.
+ALLOCATOR_LIBRARIES = re.compile(r"^lib(tcmalloc|jemalloc)[\w-]*\.so")
+
+
+@dataclass(frozen=True)
+class PruneOptions:
+    all_frames: bool = False
+    drop_frames: tuple[str, ...] = ()  # extra regexes, e.g. a project's own allocator wrappers
+
+
+def _compile(parts: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("^(?:" + "|".join(f"(?:{p})" for p in parts) + ")$")
+
+
+def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions()) -> int:
+    """Cut allocator frames from every sample; return how many samples changed."""
+    if options.all_frames:
+        return 0
+    parts = ALLOCATOR_FRAMES + options.drop_frames
+    if profile.drop_frames:
+        parts += (profile.drop_frames,)
+    drop = _compile(parts)
+    keep = re.compile(f"^(?:{profile.keep_frames or KEEP_FRAMES})$")
+    cache: dict[str, bool] = {}
+
+    def matches(name: str) -> bool:
+        hit = cache.get(name)
+        if hit is None:
+            short = simplify(name)
+            hit = bool(drop.match(short)) and not keep.match(short)
+            cache[name] = hit
+        return hit
+
+    prune: set[int] = set()
+    prune_beneath: set[int] = set()
+    for loc in profile.locations:
+        # From the outermost inline frame inward: the first allocator frame found cuts it
+        # and the frames inlined into it.
+        for i in range(len(loc.lines) - 1, -1, -1):
+            if matches(loc.lines[i].function.name):
+                prune_beneath.add(loc.id)
+                if i == len(loc.lines) - 1:
+                    prune.add(loc.id)
+                else:
+                    loc.lines = loc.lines[i + 1 :]
+                break
+    changed = 0
+    for sample in profile.samples:
+        locs = sample.locations
+        new = _cut(locs, prune, prune_beneath)
+        new = _strip_library_leaves(new)
+        if new is not locs:
+            sample.locations = new
+            changed += 1
+    return changed
+
+
+def _cut(locs: tuple[Location, ...], prune: set[int], beneath: set[int]) -> tuple[Location, ...]:
+    found_user = False
+    for i in range(len(locs) - 1, -1, -1):
+        lid = locs[i].id
+        if lid not in prune and lid not in beneath:
+            found_user = True
+            continue
+        if not found_user:
+            continue
+        if lid in prune:
+            return locs[i + 1 :]
+        return locs[i:]
+    return locs
+
+
+def _strip_library_leaves(locs: tuple[Location, ...]) -> tuple[Location, ...]:
+    i = 0
+    while i < len(locs) - 1:
+        m = locs[i].mapping
+        if m is None or not ALLOCATOR_LIBRARIES.match(m.basename):
+            break
+        i += 1
+    return locs[i:] if i else locs

@@ -1,0 +1,221 @@
+"""Symbolize a Profile's raw addresses against the binaries in its memory map.
+
+Best effort: whatever cannot be symbolized gets `binary+0xoffset` frames and a warning on
+the profile; nothing here raises for a missing or mismatched binary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from heapviz.errors import ToolMissing
+from heapviz.model import Function, Line, Location, Mapping, Profile, main_mapping
+from heapviz.symbolize import elf, locate
+from heapviz.symbolize.demangle import demangle
+from heapviz.symbolize.tools import Frame, Symbolizer, SymbolizerFailed, find_symbolizer
+from heapviz.symbolize.verify import count_non_call_sites
+
+_UNSYMBOLIZABLE_PREFIXES = ("[", "/dev/", "//anon", "/memfd:", "/SYSV", "/anon_hugepage")
+_FAKE_LIMIT = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class SymbolizeOptions:
+    binary: str | None = None  # replaces the main program's path from the memory map
+    symbol_path: tuple[str, ...] = ()
+    tool: str = "auto"  # auto | llvm-symbolizer | addr2line | none
+    symbolizer: Symbolizer | None = field(default=None, compare=False)  # injected in tests
+
+
+@dataclass
+class MappingReport:
+    """What happened to one mapping, for the report's list of binaries."""
+
+    file: str
+    symbol_file: str = ""
+    debug_file: str = ""
+    build_id: str = ""
+    addresses: int = 0
+    resolved: int = 0
+    status: str = ""
+
+
+def _unsymbolizable(path: str) -> bool:
+    return not path or path.startswith(_UNSYMBOLIZABLE_PREFIXES) or "(deleted)" in path
+
+
+class _Builder:
+    """Interns Functions so that equal (name, file) pairs share one object."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self._by_key: dict[tuple[str, str], Function] = {(f.system_name, f.filename): f for f in profile.functions}
+
+    def function(self, system_name: str, filename: str) -> Function:
+        key = (system_name, filename)
+        fn = self._by_key.get(key)
+        if fn is None:
+            fn = Function(
+                id=len(self.profile.functions) + 1,
+                name=demangle(system_name),
+                system_name=system_name,
+                filename=filename,
+            )
+            self.profile.functions.append(fn)
+            self._by_key[key] = fn
+        return fn
+
+    def raw(self, loc: Location) -> None:
+        m = loc.mapping
+        if m is not None and m.file:
+            name = f"{m.basename}+0x{m.file_offset(loc.address):x}"
+        else:
+            name = f"0x{loc.address:x}"
+        loc.lines = (Line(self.function(name, "")),)
+
+
+def symbolize(profile: Profile, options: SymbolizeOptions = SymbolizeOptions()) -> list[MappingReport]:
+    builder = _Builder(profile)
+    by_mapping: dict[int, list[Location]] = defaultdict(list)
+    unmapped: list[Location] = []
+    if options.binary and not profile.mappings:
+        # No memory map: assume a non-PIE binary loaded at its link addresses.
+        fake = Mapping(id=1, start=0, limit=_FAKE_LIMIT, offset=0, file=options.binary)
+        profile.mappings.append(fake)
+        for loc in profile.locations:
+            if not loc.lines:
+                loc.mapping = fake
+    for loc in profile.locations:
+        if loc.lines:
+            continue
+        if loc.mapping is None:
+            unmapped.append(loc)
+        else:
+            by_mapping[loc.mapping.id].append(loc)
+    for loc in unmapped:
+        builder.raw(loc)
+    if unmapped:
+        profile.warn(f"{len(unmapped)} stack addresses lie outside every executable mapping")
+
+    reports: list[MappingReport] = []
+    if options.tool == "none":
+        for locs in by_mapping.values():
+            for loc in locs:
+                builder.raw(loc)
+        profile.symbolized = False
+        return reports
+
+    tool: Symbolizer | None = options.symbolizer
+    if tool is None:
+        try:
+            tool = find_symbolizer(inlines=True, prefer=options.tool)
+        except ToolMissing as e:
+            profile.warn(f"cannot symbolize: {e.message()}")
+    main = main_mapping(profile)
+    for mapping in profile.mappings:
+        locs = by_mapping.get(mapping.id)
+        if not locs:
+            continue
+        file = options.binary if (options.binary and mapping is main) else mapping.file
+        rep = MappingReport(file=mapping.file, addresses=len(locs), build_id=mapping.build_id)
+        reports.append(rep)
+        if tool is None or _unsymbolizable(file):
+            rep.status = "not symbolizable" if tool else "no symbolizer"
+            for loc in locs:
+                builder.raw(loc)
+            continue
+        _symbolize_mapping(profile, mapping, file, locs, options, tool, builder, rep)
+    profile.symbolized = True
+    return reports
+
+
+def _symbolize_mapping(
+    profile: Profile,
+    mapping: Mapping,
+    file: str,
+    locs: list[Location],
+    options: SymbolizeOptions,
+    tool: Symbolizer,
+    builder: _Builder,
+    rep: MappingReport,
+) -> None:
+    info, problems = locate.find_binary(file, mapping.build_id, options.symbol_path)
+    fix = "give it with --binary (main program) or --symbol-path DIR"
+    if info is None:
+        why = "; ".join(problems) if problems else f"{file} not found"
+        profile.warn(f"cannot symbolize {mapping.basename or file}: {why}; its frames are shown as "
+                     f"{mapping.basename}+0xOFFSET; {fix}")
+        rep.status = "missing"
+        for loc in locs:
+            builder.raw(loc)
+        return
+    rep.symbol_file = info.path
+    rep.build_id = mapping.build_id or info.build_id
+    mapping.symbol_file = info.path
+    if not mapping.build_id:
+        mapping.build_id = info.build_id
+    base = elf.load_base(mapping, info)
+    if base is None:
+        profile.warn(f"{info.path} has no loadable segment at file offset 0x{mapping.offset:x}: "
+                     f"it is not the binary that was profiled; {fix}")
+        rep.status = "mismatch"
+        for loc in locs:
+            builder.raw(loc)
+        return
+    debug = locate.find_debug_file(info, options.symbol_path)
+    target = debug.path if debug else info.path
+    rep.debug_file = debug.path if debug else ""
+    if not info.has_debug_info and not debug and not info.has_symtab:
+        profile.warn(f"{info.path} is stripped and no debug file was found: names come from its dynamic "
+                     "symbols only; install its -dbgsym package or give --symbol-path")
+    vaddrs = sorted({loc.address - base for loc in locs})
+    try:
+        answers = tool.symbolize(target, vaddrs)
+    except SymbolizerFailed as e:
+        profile.warn(f"symbolizing {target} failed: {e}; its frames are shown as {mapping.basename}+0xOFFSET")
+        rep.status = "symbolizer failed"
+        for loc in locs:
+            builder.raw(loc)
+        return
+    resolved = 0
+    for loc in locs:
+        frames: list[Frame] = answers.get(loc.address - base, [])
+        if not frames:
+            builder.raw(loc)
+            continue
+        resolved += 1
+        loc.lines = tuple(Line(builder.function(fn, path), line, col) for fn, path, line, col in frames)
+    rep.resolved = resolved
+    mapping.has_functions = resolved > 0
+    rep.status = "symbolized"
+    _check_match(profile, mapping, info, vaddrs, resolved, len(locs), rep, fix)
+
+
+def _check_match(
+    profile: Profile,
+    mapping: Mapping,
+    info: elf.ElfInfo,
+    vaddrs: list[int],
+    resolved: int,
+    total: int,
+    rep: MappingReport,
+    fix: str,
+) -> None:
+    """Warn when the binary on disk is probably not the one that was profiled."""
+    name = os.path.basename(info.path)
+    outside = sum(1 for v in vaddrs if not elf.in_executable_segment(v, info))
+    unresolved = total - resolved
+    non_call = count_non_call_sites(info, vaddrs)
+    reasons = []
+    if outside:
+        reasons.append(f"{outside} of {len(vaddrs)} addresses lie outside its code")
+    if unresolved > max(2, total // 10):
+        reasons.append(f"{unresolved} of {total} addresses lie outside any function")
+    if non_call is not None and non_call > max(2, len(vaddrs) // 5):
+        reasons.append(f"{non_call} of {len(vaddrs)} return addresses do not follow a call instruction")
+    if reasons:
+        rep.status = "mismatch?"
+        profile.warn(f"{name} looks like a different build than the profiled one ({'; '.join(reasons)}); "
+                     f"frames may be misnamed; {fix}")

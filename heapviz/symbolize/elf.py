@@ -1,0 +1,113 @@
+"""ELF headers heapviz needs: type, PT_LOAD segments, build id, debug link, debug info.
+
+Uses pyelftools for headers only; DWARF is left to the external symbolizer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from heapviz.model import Mapping
+
+PF_X = 1
+
+
+@dataclass(frozen=True)
+class Segment:
+    offset: int
+    vaddr: int
+    filesz: int
+    memsz: int
+    executable: bool
+
+
+@dataclass
+class ElfInfo:
+    path: str
+    e_type: str  # ET_EXEC, ET_DYN, ET_REL
+    machine: str
+    segments: list[Segment] = field(default_factory=list)
+    build_id: str = ""
+    debuglink: str = ""
+    has_debug_info: bool = False
+    has_symtab: bool = False
+    size: int = 0
+    mtime: float = 0.0
+
+
+class NotElf(Exception):
+    pass
+
+
+def read(path: str) -> ElfInfo:
+    """Read the headers of an ELF file; raise NotElf (or OSError) when it is not one."""
+    st = os.stat(path)
+    with open(path, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            raise NotElf(f"{path} is not an ELF file")
+        f.seek(0)
+        try:
+            elf = ELFFile(f)
+            info = ElfInfo(path=path, e_type=elf["e_type"], machine=elf["e_machine"], size=st.st_size, mtime=st.st_mtime)
+            for seg in elf.iter_segments():
+                if seg["p_type"] == "PT_LOAD":
+                    info.segments.append(
+                        Segment(
+                            offset=seg["p_offset"],
+                            vaddr=seg["p_vaddr"],
+                            filesz=seg["p_filesz"],
+                            memsz=seg["p_memsz"],
+                            executable=bool(seg["p_flags"] & PF_X),
+                        )
+                    )
+            for sec in elf.iter_sections():
+                name = sec.name
+                if name == ".note.gnu.build-id":
+                    for note in sec.iter_notes():
+                        if note["n_type"] == "NT_GNU_BUILD_ID":
+                            info.build_id = str(note["n_desc"])
+                elif name == ".gnu_debuglink":
+                    data = sec.data()
+                    info.debuglink = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                elif name in (".debug_info", ".zdebug_info") and sec["sh_type"] != "SHT_NOBITS":
+                    info.has_debug_info = sec["sh_size"] > 0
+                elif name == ".symtab":
+                    info.has_symtab = True
+        except (ELFError, ValueError, KeyError, IndexError, AssertionError) as e:
+            raise NotElf(f"{path}: malformed ELF file ({e})") from e
+        except Exception as e:  # pyelftools raises assorted errors on truncated files
+            raise NotElf(f"{path}: malformed ELF file ({type(e).__name__}: {e})") from e
+    return info
+
+
+def load_base(mapping: Mapping, info: ElfInfo) -> int | None:
+    """The value to subtract from a runtime address to get the ELF virtual address.
+
+    The PT_LOAD segment holding the mapping's file offset gives
+    base = start - offset + p_offset - p_vaddr; this one formula covers PIE, shared
+    libraries, non-PIE executables and lld's non-zero executable offsets. None when no
+    segment covers the mapping (a sign of a different build).
+    """
+    if info.e_type == "ET_REL":
+        return mapping.start
+    if mapping.start == 0 and mapping.offset == 0 and mapping.limit in (0, (1 << 64) - 1):
+        return 0
+    best: Segment | None = None
+    for seg in info.segments:
+        page_off = seg.offset & ~0xFFF
+        if page_off <= mapping.offset < seg.offset + max(seg.filesz, 1):
+            if best is None or (seg.executable and not best.executable):
+                best = seg
+    if best is None:
+        if info.e_type == "ET_EXEC":
+            return 0
+        return None
+    return mapping.start - mapping.offset + best.offset - best.vaddr
+
+
+def in_executable_segment(vaddr: int, info: ElfInfo) -> bool:
+    return any(s.executable and s.vaddr <= vaddr < s.vaddr + s.memsz for s in info.segments)
