@@ -9,6 +9,7 @@ inside an allocator library's mapping are dropped even when that library is stri
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from heapviz.model import Location, Profile
@@ -19,6 +20,7 @@ ALLOCATOR_FRAMES: tuple[str, ...] = (
     # C allocation functions and glibc internals
     r"calloc|cfree|malloc|free|memalign|do_memalign|(__)?posix_memalign|pvalloc|valloc|realloc",
     r"aligned_alloc|reallocarray|__libc_(malloc|calloc|realloc|memalign|valloc|pvalloc|free)",
+    r"(__GI_)?(__)?(strn?dup|wcsdup|v?asprintf|vasprintf_internal)|__libc_scratch_buffer_.*",
     r"_int_malloc|_int_memalign|_int_realloc|tcache_init|malloc_hook_ini|__malloc_alloc_template::allocate",
     # C++ operators
     r"operator new(\[\])?|operator delete(\[\])?|__builtin_(vec_)?(new|delete)|cpp_alloc",
@@ -43,6 +45,10 @@ ALLOCATOR_FRAMES: tuple[str, ...] = (
 )
 
 KEEP_FRAMES = r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*"
+
+# Standard-library frames left at the leaf after the cut (std::vector::reserve,
+# std::_Rb_tree::_Auto_node…) are dropped too, so that the leaf is the user's function.
+STDLIB_PREFIXES = ("std::", "__gnu_cxx::", "__cxxabiv1::", "__gnu_debug::", "__cxa_")
 
 # Libraries whose own frames are never user code, matched on the mapping's file name.
 ALLOCATOR_LIBRARIES = re.compile(r"^lib(tcmalloc|jemalloc)[\w-]*\.so")
@@ -90,11 +96,32 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
                 else:
                     loc.lines = loc.lines[i + 1 :]
                 break
+    std_cache: dict[str, bool] = {}
+
+    def is_std(name: str) -> bool:
+        hit = std_cache.get(name)
+        if hit is None:
+            hit = std_cache[name] = simplify(name).startswith(STDLIB_PREFIXES)
+        return hit
+
+    trimmed: dict[tuple[int, int], Location] = {}
+
+    def trim(loc: Location, k: int) -> Location:
+        """A copy of loc without its k innermost (standard-library) lines."""
+        got = trimmed.get((loc.id, k))
+        if got is None:
+            got = Location(id=len(profile.locations) + 1, address=loc.address, mapping=loc.mapping,
+                           lines=loc.lines[k:])
+            profile.locations.append(got)
+            trimmed[(loc.id, k)] = got
+        return got
+
     changed = 0
     for sample in profile.samples:
         locs = sample.locations
         new = _cut(locs, prune, prune_beneath)
         new = _strip_library_leaves(new)
+        new = _strip_std_leaves(new, is_std, trim)
         if new is not locs:
             sample.locations = new
             changed += 1
@@ -114,6 +141,20 @@ def _cut(locs: tuple[Location, ...], prune: set[int], beneath: set[int]) -> tupl
             return locs[i + 1 :]
         return locs[i:]
     return locs
+
+
+def _strip_std_leaves(
+    locs: tuple[Location, ...], is_std: Callable[[str], bool], trim: Callable[[Location, int], Location]
+) -> tuple[Location, ...]:
+    for i, loc in enumerate(locs):
+        k = 0
+        while k < len(loc.lines) and is_std(loc.lines[k].function.name):
+            k += 1
+        if k == 0:
+            return locs[i:] if i else locs
+        if k < len(loc.lines):
+            return (trim(loc, k), *locs[i + 1 :])
+    return locs  # nothing but the standard library: keep it all
 
 
 def _strip_library_leaves(locs: tuple[Location, ...]) -> tuple[Location, ...]:

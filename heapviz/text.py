@@ -27,6 +27,12 @@ class Row:
     flat: Value
     cum: Value
     full_names: tuple[str, ...]
+    inline: str = ""  # pprof's "(inline)" / "(partial-inline)" mark
+
+    @property
+    def label(self) -> str:
+        name = self.node.printable()
+        return f"{name} {self.inline}" if self.inline else name
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,10 @@ def top_rows(table: NodeTable, options: TopOptions) -> TopResult:
     kept.sort(key=key_cum if options.sort_cum else key_flat)
     if options.node_count > 0:
         kept = kept[: options.node_count]
+    marks = table.inline_marks()
     rows = [
-        Row(n, table.flat.get(n, 0), table.cum[n], tuple(sorted(table.full_names.get(n, ())))) for n in kept
+        Row(n, table.flat.get(n, 0), table.cum[n], tuple(sorted(table.full_names.get(n, ()))), marks.get(n, ""))
+        for n in kept
     ]
     return TopResult(rows, table.total, sum(r.flat for r in rows), dropped, cutoff, len(nodes))
 
@@ -81,7 +89,7 @@ def render_top(profile: Profile, sample_index: int, result: TopResult, options: 
         running: Value = 0
         for r in result.rows:
             running += r.flat
-            w.writerow([r.node.printable(), _int(r.flat), _pct(r.flat, result.total), _pct(running, result.total),
+            w.writerow([r.label, _int(r.flat), _pct(r.flat, result.total), _pct(running, result.total),
                         _int(r.cum), _pct(r.cum, result.total)])
         return buf.getvalue()
     out = []
@@ -104,7 +112,7 @@ def render_top(profile: Profile, sample_index: int, result: TopResult, options: 
         running += r.flat
         out.append(
             f"{fmt(r.flat):>10s} {percentage(r.flat, result.total)} {percentage(running, result.total)} "
-            f"{fmt(r.cum):>10s} {percentage(r.cum, result.total)}  {r.node.printable()}"
+            f"{fmt(r.cum):>10s} {percentage(r.cum, result.total)}  {r.label}"
         )
     return "\n".join(out) + "\n"
 
@@ -124,6 +132,7 @@ def _json(profile: Profile, sample_index: int, result: TopResult) -> str:
         "rows": [
             {
                 "name": r.node.printable(),
+                "inline": r.inline,
                 "flat": _int(r.flat),
                 "cum": _int(r.cum),
                 "flat_pct": round(abs(r.flat / result.total) * 100, 4) if result.total else 0.0,

@@ -53,6 +53,8 @@ def format_value(v: Value, sample_unit: str, unit: str) -> str:
         return str(round(v))
     if unit == "auto":
         unit = best_unit(v)
+    if unit == "B":
+        return f"{round(v)}B"  # estimates are kept exact in the model and rounded only here
     s = f"{_scale_to(v, unit):.2f}"
     if s.endswith(".00"):
         s = s[:-3]

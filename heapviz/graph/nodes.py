@@ -96,13 +96,21 @@ class NodeTable:
     flat: dict[NodeInfo, Value] = field(default_factory=lambda: defaultdict(int))
     cum: dict[NodeInfo, Value] = field(default_factory=lambda: defaultdict(int))
     full_names: dict[NodeInfo, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # caller -> callee edges; True while every contribution came through an inlined call
+    edge_inline: dict[tuple[NodeInfo, NodeInfo], bool] = field(default_factory=dict)
     total: Value = 0  # sum of |value| over all samples (pprof's total)
+
+    def inline_marks(self) -> dict[NodeInfo, str]:
+        state: dict[NodeInfo, int] = {}
+        for (_, callee), inl in self.edge_inline.items():
+            state[callee] = state.get(callee, 0) | (1 if inl else 2)
+        return {n: ("(inline)" if v == 1 else "(partial-inline)") for n, v in state.items() if v & 1}
 
 
 def node_table(profile: Profile, samples: list[Sample], index: int, options: NodeOptions) -> NodeTable:
     mapper = FrameMapper(options)
     table = NodeTable()
-    flat, cum, full = table.flat, table.cum, table.full_names
+    flat, cum, full, edges = table.flat, table.cum, table.full_names, table.edge_inline
     total: Value = 0
     for s in samples:
         v = s.values[index]
@@ -110,7 +118,9 @@ def node_table(profile: Profile, samples: list[Sample], index: int, options: Nod
         if v == 0:
             continue
         seen: set[NodeInfo] = set()
+        seen_edges: set[tuple[NodeInfo, NodeInfo]] = set()
         leaf: NodeInfo | None = None
+        child: Frame | None = None
         for loc in s.locations:
             for fr in mapper.frames(loc):
                 n = fr.node
@@ -120,6 +130,12 @@ def node_table(profile: Profile, samples: list[Sample], index: int, options: Nod
                     seen.add(n)
                     cum[n] += v
                     full[n].add(fr.full_name)
+                if child is not None and child.node != n:
+                    e = (n, child.node)
+                    if e not in seen_edges:
+                        seen_edges.add(e)
+                        edges[e] = edges.get(e, True) and child.inline
+                child = fr
         if leaf is not None:
             flat[leaf] += v
     table.total = total

@@ -167,9 +167,10 @@ def _symbolize_mapping(
     debug = locate.find_debug_file(info, options.symbol_path)
     target = debug.path if debug else info.path
     rep.debug_file = debug.path if debug else ""
-    if not info.has_debug_info and not debug and not info.has_symtab:
+    stripped = not info.has_debug_info and not debug and not info.has_symtab
+    if stripped and mapping is main_mapping(profile):
         profile.warn(f"{info.path} is stripped and no debug file was found: names come from its dynamic "
-                     "symbols only; install its -dbgsym package or give --symbol-path")
+                     "symbols only, without inline frames or lines; give its debug file with --symbol-path")
     vaddrs = sorted({loc.address - base for loc in locs})
     try:
         answers = tool.symbolize(target, vaddrs)
@@ -189,7 +190,7 @@ def _symbolize_mapping(
         loc.lines = tuple(Line(builder.function(fn, path), line, col) for fn, path, line, col in frames)
     rep.resolved = resolved
     mapping.has_functions = resolved > 0
-    rep.status = "symbolized"
+    rep.status = "symbolized (dynamic symbols only)" if stripped else "symbolized"
     _check_match(profile, mapping, info, vaddrs, resolved, len(locs), rep, fix)
 
 
