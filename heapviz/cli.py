@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -198,10 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("heapviz: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
         return 1
     except MemoryError:
         print("heapviz: error: out of memory", file=sys.stderr)

@@ -8,10 +8,9 @@ mappings. It holds data only; parsing, symbolization and views live elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 # Sampled (scaled) values stay exact floats in the model; unscaled ones are ints.
-Value = Union[int, float]
+Value = int | float
 
 UNKNOWN_STACK = "[unknown stack]"
 

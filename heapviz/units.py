@@ -11,7 +11,7 @@ UNIT_CHOICES = ("minimum", "auto", *MEMORY_UNITS)
 
 
 def _scale_to(v: float, unit: str) -> float:
-    return v / (1024 ** MEMORY_UNITS.index(unit))
+    return v / float(1024 ** MEMORY_UNITS.index(unit))
 
 
 def best_unit(v: float) -> str:
@@ -56,8 +56,7 @@ def format_value(v: Value, sample_unit: str, unit: str) -> str:
     if unit == "B":
         return f"{round(v)}B"  # estimates are kept exact in the model and rounded only here
     s = f"{_scale_to(v, unit):.2f}"
-    if s.endswith(".00"):
-        s = s[:-3]
+    s = s.removesuffix(".00")
     return s + unit
 
 

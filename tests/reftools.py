@@ -34,7 +34,7 @@ def pprof_top(pprof: str, binary: str, profile: str, sample_index: str = "inuse_
     m = re.search(r"of (-?\d+)B? total", proc.stdout)
     assert m, proc.stdout + proc.stderr
     table = RefTable(total=int(m.group(1)))
-    t = re.search(r"^Type: (\S+)", proc.stdout, re.M)
+    t = re.search(r"^Type: (\S+)", proc.stdout, re.MULTILINE)
     table.type = t.group(1) if t else ""
     rows = proc.stdout.split("cum%\n", 1)[1].splitlines()
     for row in rows:
@@ -51,7 +51,7 @@ def perl_pprof_text(perl_pprof: str, binary: str, profile: str, extra: tuple[str
     """`google-pprof --text --show_bytes`."""
     proc = subprocess.run([perl_pprof, "--text", "--show_bytes", *extra, binary, profile],
                           capture_output=True, text=True, timeout=300, check=True)
-    m = re.search(r"^Total: (-?\d+) B", proc.stdout, re.M)
+    m = re.search(r"^Total: (-?\d+) B", proc.stdout, re.MULTILINE)
     assert m, proc.stdout + proc.stderr
     table = RefTable(total=int(m.group(1)))
     for row in proc.stdout.splitlines():

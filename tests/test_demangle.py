@@ -3,8 +3,8 @@ import pytest
 from heapviz.symbolize.demangle import demangle, display_name, simplify
 
 CASES = [
-    ("std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, "
-     "std::vector<int, std::allocator<int> > >, int const&)", "std::vector::_M_realloc_insert"),
+    (("std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, "
+     "std::vector<int, std::allocator<int> > >, int const&)"), "std::vector::_M_realloc_insert"),
     ("hv::(anonymous namespace)::leak()", "hv::(anonymous namespace)::leak"),
     ("main::{lambda(int)#1}::operator()(int) const", "main::{lambda(int)#1}::operator()"),
     ("operator<<(std::ostream&, Foo const&)", "operator<<"),

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from heapviz.errors import InputError, UnrecognizedFormat
 from heapviz.formats import gperftools_heap
@@ -133,14 +133,14 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
 def load(path: str, limits: ReadLimits = ReadLimits()) -> Profile:
     """Open, sniff and parse one profile; raise InputError for anything wrong with it."""
     raw = _open_stream(path)
-    stream: BinaryIO = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    stream: BinaryIO = raw
     try:
         try:
             magic = _peek(stream, 2)
         except OSError as e:
             raise InputError(path, f"cannot read: {_describe(e)}") from e
         if magic == b"\x1f\x8b":
-            stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), 1 << 16)  # type: ignore[arg-type]
+            stream = cast(BinaryIO, io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), 1 << 16))
         try:
             head = _peek(stream, 4096)
         except (OSError, EOFError, zlib.error) as e:

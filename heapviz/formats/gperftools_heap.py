@@ -118,9 +118,9 @@ def parse(reader: LineReader) -> Profile:
         hdr = [*unsample_v2(totals[0], totals[1], rate), *unsample_v2(totals[2], totals[3], rate)]
     else:
         hdr = list(totals)
-    for vt, v in zip(SAMPLE_TYPES, hdr):
+    for vt, v in zip(SAMPLE_TYPES, hdr, strict=True):
         profile.header_totals[vt.type] = v
-    if totals[2] == 0 and totals[3] == 0 or (totals[2], totals[3]) == (totals[0], totals[1]):
+    if (totals[2], totals[3]) in ((0, 0), (totals[0], totals[1])):
         profile.comments.append("alloc values equal in-use values in this dump (no frees recorded)")
 
     raw_samples: list[tuple[list[Value], list[int], int]] = []

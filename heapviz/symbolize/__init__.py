@@ -115,7 +115,7 @@ def symbolize(profile: Profile, options: SymbolizeOptions = SymbolizeOptions()) 
             profile.warn(f"cannot symbolize: {e.message()}")
     main = main_mapping(profile)
     for mapping in profile.mappings:
-        locs = by_mapping.get(mapping.id)
+        locs = by_mapping.get(mapping.id, [])
         if not locs:
             continue
         file = options.binary if (options.binary and mapping is main) else mapping.file

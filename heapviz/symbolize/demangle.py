@@ -209,7 +209,7 @@ def simplify(name: str, keep_templates: bool = False) -> str:
     if not atoms:
         return name
     for k, atom in enumerate(atoms):
-        if atom == "operator" or atom.endswith("::operator") or atom.endswith("operator"):
+        if atom == "operator" or atom.endswith(("::operator", "operator")):
             return " ".join(atoms[k:]).replace("operator ", "operator ", 1)
     return atoms[-1]
 

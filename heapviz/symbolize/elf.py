@@ -67,7 +67,7 @@ def read(path: str) -> ElfInfo:
             for sec in elf.iter_sections():
                 name = sec.name
                 if name == ".note.gnu.build-id":
-                    for note in sec.iter_notes():
+                    for note in sec.iter_notes():  # type: ignore[attr-defined]
                         if note["n_type"] == "NT_GNU_BUILD_ID":
                             info.build_id = str(note["n_desc"])
                 elif name == ".gnu_debuglink":
