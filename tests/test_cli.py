@@ -92,7 +92,9 @@ def test_stdin_and_fifo(tmp_path, examples):
     assert r.rc == 0 and json.loads(r.out)["total"] == 3748
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    writer = subprocess.Popen([sys.executable, "-c", f"open({str(fifo)!r},'wb').write(open({str(examples / 'recursion.0001.heap')!r},'rb').read())"])
+    src = examples / "recursion.0001.heap"
+    code = f"open({str(fifo)!r}, 'wb').write(open({str(src)!r}, 'rb').read())"
+    writer = subprocess.Popen([sys.executable, "-c", code])
     r = run_heapviz("top", str(fifo), "--format", "json")
     writer.wait(timeout=60)
     assert r.rc == 0 and json.loads(r.out)["total"] == 3748

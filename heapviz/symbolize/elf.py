@@ -52,7 +52,8 @@ def read(path: str) -> ElfInfo:
         f.seek(0)
         try:
             elf = ELFFile(f)
-            info = ElfInfo(path=path, e_type=elf["e_type"], machine=elf["e_machine"], size=st.st_size, mtime=st.st_mtime)
+            info = ElfInfo(path=path, e_type=elf["e_type"], machine=elf["e_machine"], size=st.st_size,
+                           mtime=st.st_mtime)
             for seg in elf.iter_segments():
                 if seg["p_type"] == "PT_LOAD":
                     info.segments.append(

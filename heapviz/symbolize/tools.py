@@ -117,7 +117,8 @@ class Addr2line:
                 file, _, line = loc.rpartition(":")
                 line = line.split(" ", 1)[0]
                 if fn != "??":
-                    cur.append((_strip_version(fn), "" if file == "??" else file, int(line) if line.isdigit() else 0, 0))
+                    lineno = int(line) if line.isdigit() else 0
+                    cur.append((_strip_version(fn), "" if file == "??" else file, lineno, 0))
                 i += 2
                 continue
             i += 1
