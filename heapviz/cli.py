@@ -13,15 +13,20 @@ from dataclasses import dataclass
 from heapviz import __version__
 from heapviz.errors import HeapvizError, UsageError
 from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE, ReadLimits, load
+from heapviz.graph.build import GraphOptions, trimmed_graph
+from heapviz.graph.filters import FilterOptions, compile_regex
+from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import GRANULARITIES, NodeOptions, node_table
 from heapviz.merge import merge
-from heapviz.model import Profile
+from heapviz.model import Profile, Sample, Value, main_mapping
+from heapviz.render.graph_json import to_json as graph_json
+from heapviz.render.dot import FORMATS, RenderOptions, legend_lines, render, to_dot
 from heapviz.output import write
 from heapviz.prune import PruneOptions, drop_allocator_frames
 from heapviz.symbolize import SymbolizeOptions, symbolize
 from heapviz.symbolize.demangle import DEMANGLE_MODES
 from heapviz.text import TopOptions, render_top, top_rows
-from heapviz.units import UNIT_CHOICES
+from heapviz.units import UNIT_CHOICES, choose_unit, format_value
 
 SAMPLE_ALIASES = ("inuse_space", "inuse_objects", "alloc_space", "alloc_objects")
 
@@ -84,6 +89,11 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
                    help="keep allocator frames (malloc, operator new, std::allocator …)")
     g.add_argument("--drop-frames", "--drop_frames", dest="drop_frames", action="append", default=[],
                    metavar="REGEX", help="also drop frames whose short name matches REGEX (your allocator wrappers)")
+    f = p.add_argument_group("filters (regexes searched in function, file and binary names)")
+    f.add_argument("--focus", "-focus", default="", metavar="REGEX", help="keep only stacks through a match")
+    f.add_argument("--ignore", "-ignore", default="", metavar="REGEX", help="drop stacks through a match")
+    f.add_argument("--hide", "-hide", default="", metavar="REGEX", help="remove matching frames from stacks")
+    f.add_argument("--show", "-show", default="", metavar="REGEX", help="keep only matching frames in stacks")
 
 
 @dataclass
@@ -139,17 +149,117 @@ def _print_warnings(profile: Profile) -> None:
         print(f"heapviz: warning: {w}", file=sys.stderr)
 
 
-def cmd_top(args: argparse.Namespace) -> int:
+@dataclass
+class _View:
+    profile: Profile
+    sample_index: int
+    samples: list[Sample]  # after --focus/--ignore/--hide/--show
+    total: Value  # of the unfiltered samples, as pprof's percentages
+    node_options: NodeOptions
+    filters: FilterOptions
+
+
+def _view(args: argparse.Namespace) -> _View:
+    filters = FilterOptions(focus=args.focus, ignore=args.ignore, hide=args.hide, show=args.show)
+    for name in ("focus", "ignore", "hide", "show"):
+        compile_regex(getattr(args, name), name)
     loaded = _load_all(args)
     profile = loaded.profile
+    result = apply_filters(profile.samples, filters)
+    for w in result.warnings:
+        profile.warn(w)
     opts = NodeOptions(granularity=args.granularity or "functions", demangle=args.demangle, inlines=args.inlines)
-    table = node_table(profile, profile.samples, loaded.sample_index, opts)
+    return _View(profile, loaded.sample_index, result.samples, profile.total(loaded.sample_index), opts, filters)
+
+
+def _header_lines(view: _View) -> list[str]:
+    profile = view.profile
+    vt = profile.sample_types[view.sample_index]
+    lines = []
+    main = main_mapping(profile)
+    if main is not None:
+        lines.append(f"File: {main.basename}")
+    lines.append("Profile: " + ", ".join(os.path.basename(s) for s in profile.source.split(", ")))
+    lines.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
+    if view.filters.active:
+        lines.append("Active filters:")
+        lines.extend(f"   {d[:80]}" for d in view.filters.describe())
+    return lines
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    view = _view(args)
+    profile = view.profile
+    table = node_table(view.samples, view.sample_index, view.node_options, view.total)
     top = TopOptions(sort_cum=args.cum, node_count=args.nodecount, node_fraction=args.nodefraction,
                      unit=args.unit, format=args.format)
-    text = render_top(profile, loaded.sample_index, top_rows(table, top), top)
+    text = render_top(profile, view.sample_index, top_rows(table, top), top)
     _print_warnings(profile)
     write(args.output, text)
     return 0
+
+
+_SUFFIXES = {".svg": "svg", ".pdf": "pdf", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json"}
+
+
+def _graph_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    if args.output and args.output != "-":
+        suffix = os.path.splitext(args.output)[1].lower()
+        if suffix not in _SUFFIXES:
+            raise UsageError(f"cannot tell the format from {args.output!r}: use a .svg, .pdf, .png or .dot "
+                             "suffix or --format")
+        return _SUFFIXES[suffix]
+    return "dot"
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    fmt = _graph_format(args)
+    view = _view(args)
+    vt = view.profile.sample_types[view.sample_index]
+    gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
+                         edge_fraction=args.edgefraction, cum_sort=args.cum)
+    cg = trimmed_graph(view.samples, view.sample_index, view.node_options, gopts, view.total,
+                       view.profile.size_pairs)
+    unit = choose_unit(vt.unit, args.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
+
+    def fmt_value(v: Value) -> str:
+        return format_value(v, vt.unit, unit)
+
+    main = main_mapping(view.profile)
+    title = main.basename if main is not None else os.path.basename(view.profile.source)
+    ropts = RenderOptions(layout_timeout_s=args.layout_timeout)
+    legend = legend_lines(cg, _header_lines(view), fmt_value)
+    if fmt == "json":
+        data: str | bytes = graph_json(cg, legend, "bytes" if vt.unit == "bytes" else "count")
+    else:
+        data = render(to_dot(cg, legend, fmt_value, title, ropts), fmt, ropts)
+    _print_warnings(view.profile)
+    write(args.output, data)
+    return 0
+
+
+def _add_graph_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)")
+    gr.add_argument("profiles", nargs="+", metavar="PROFILE", help="heap profile(s); several are summed; - is stdin")
+    gr.add_argument("-o", "--output", metavar="FILE", help="output file; its suffix picks the format "
+                    "(.svg .pdf .png .dot); without it DOT goes to stdout")
+    gr.add_argument("--format", choices=(*FORMATS, "json"), default=None, help="output format (overrides the suffix)")
+    gr.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=80,
+                    metavar="N", help="show at most N nodes (default 80; 0 = no limit)")
+    gr.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
+                    default=0.005, metavar="F", help="drop nodes whose cum is below F of the total (default 0.005)")
+    gr.add_argument("--edgefraction", "--edge-fraction", "-edgefraction", dest="edgefraction", type=_fraction,
+                    default=0.001, metavar="F", help="drop edges below F of the total (default 0.001)")
+    gr.add_argument("--cum", action="store_true", help=argparse.SUPPRESS)
+    gr.add_argument("--unit", choices=UNIT_CHOICES, default="minimum", help="memory unit in labels")
+    gr.add_argument("--layout-timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="give up on a Graphviz layout after this long (default 120)")
+    gr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(gr)
+    _add_view_options(gr)
+    gr.set_defaults(func=cmd_graph)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(top)
     _add_view_options(top)
     top.set_defaults(func=cmd_top)
+    _add_graph_parser(sub)
     return parser
 
 

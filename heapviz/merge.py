@@ -28,6 +28,7 @@ def merge(profiles: list[Profile]) -> Profile:
         symbolized=all(p.symbolized for p in profiles),
         drop_frames=first.drop_frames,
         keep_frames=first.keep_frames,
+        size_pairs=first.size_pairs,
     )
     for p in profiles:
         if [vt.type for vt in p.sample_types] != names:

@@ -95,7 +95,9 @@ class Profile:
     # Regexes (pprof's drop_frames/keep_frames) set by the format, or "" for none.
     drop_frames: str = ""
     keep_frames: str = ""
-    # Set by symbolization: which location ids have been resolved to functions.
+    # (count index, bytes index) pairs from which an object's size is count/bytes; the first
+    # pair with a non-zero count wins (pprof's `bytes` label; shown as nodelets in graphs).
+    size_pairs: tuple[tuple[int, int], ...] = ()
     symbolized: bool = False
 
     def sample_index(self, name: str) -> int:

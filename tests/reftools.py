@@ -62,3 +62,44 @@ def perl_pprof_text(perl_pprof: str, binary: str, profile: str, extra: tuple[str
         table.flat[name] = table.flat.get(name, 0) + int(parts[0])
         table.cum[name] = max(table.cum.get(name, 0), int(parts[3]))
     return table
+
+
+@dataclass
+class RefGraph:
+    nodes: dict[str, tuple[int, int]]  # name -> (flat, cum)
+    edges: dict[tuple[str, str], tuple[int, bool, bool]]  # (from, to) -> (weight, residual, inline)
+    legend: str
+
+
+_DOT_NODE = re.compile(r'^(N\d+) \[label="(.*?)" id="node\d+" .*?tooltip="(.*) \((-?\d+)B?\)" color=')
+_DOT_EDGE = re.compile(r'^(N\d+) -> (N\d+) \[label=" (-?\d+)B?(\\n \(inline\))?"(.*)\]$')
+
+
+def _undot(s: str) -> str:
+    return s.replace('\\"', '"').replace("\\\\", "\\")
+
+
+def pprof_dot(pprof: str, binary: str, profile: str, options: tuple[str, ...] = ()) -> RefGraph:
+    """pprof's own -dot output, parsed: node flat/cum by printable name, edges."""
+    proc = subprocess.run([pprof, "-dot", "-unit=B", *options, binary, profile], capture_output=True, text=True,
+                          timeout=300, check=True)
+    names: dict[str, str] = {}
+    nodes: dict[str, tuple[int, int]] = {}
+    edges: dict[tuple[str, str], tuple[int, bool, bool]] = {}
+    legend = ""
+    for line in proc.stdout.splitlines():
+        if line.startswith("subgraph cluster_L"):
+            legend = line
+        m = _DOT_NODE.match(line)
+        if m:
+            nid, label, name, cum = m.groups()
+            name = _undot(name)
+            names[nid] = name
+            fm = re.search(r"\\n(-?\d+)B \(", label)
+            nodes[name] = (int(fm.group(1)) if fm else 0, int(cum))
+            continue
+        m = _DOT_EDGE.match(line)
+        if m and m.group(2) in names:
+            src, dst, w, inl, rest = m.groups()
+            edges[(names[src], names[dst])] = (int(w), 'style="dotted"' in rest, bool(inl))
+    return RefGraph(nodes, edges, legend)

@@ -94,6 +94,7 @@ def parse(reader: LineReader) -> Profile:
         header=header_line.decode("utf-8", "replace"),
         default_sample_type="inuse_space",
         period_type=ValueType("space", "bytes"),
+        size_pairs=((0, 1), (2, 3)),
     )
     rate = 0.0
     if kind in ("heap_v2", "heapz_v2", "heap"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from heapviz.model import Location, Profile, Sample, Value
+from heapviz.model import Location, Sample, Value
 from heapviz.symbolize.demangle import display_name
 
 GRANULARITIES = ("functions", "files", "lines", "addresses")
@@ -33,7 +33,7 @@ class NodeInfo:
     def printable(self) -> str:
         parts = []
         if self.address:
-            parts.append(f"0x{self.address:x}")
+            parts.append(f"{self.address:016x}")
         if self.name:
             parts.append(self.name)
         if self.line:
@@ -56,11 +56,15 @@ class FrameMapper:
     def __init__(self, options: NodeOptions) -> None:
         self.options = options
         self._cache: dict[int, tuple[Frame, ...]] = {}
+        self._keep: list[Location] = []  # keeps cached objects alive so their ids stay unique
 
     def frames(self, loc: Location) -> tuple[Frame, ...]:
-        got = self._cache.get(loc.id)
+        # Keyed by object: filters may replace a location with a copy that keeps its id.
+        key = id(loc)
+        got = self._cache.get(key)
         if got is None:
-            got = self._cache[loc.id] = self._make(loc)
+            got = self._cache[key] = self._make(loc)
+            self._keep.append(loc)
         return got
 
     def _make(self, loc: Location) -> tuple[Frame, ...]:
@@ -107,14 +111,13 @@ class NodeTable:
         return {n: ("(inline)" if v == 1 else "(partial-inline)") for n, v in state.items() if v & 1}
 
 
-def node_table(profile: Profile, samples: list[Sample], index: int, options: NodeOptions) -> NodeTable:
+def node_table(samples: list[Sample], index: int, options: NodeOptions, total: Value | None = None) -> NodeTable:
+    """flat/cum per node over samples; total defaults to theirs (pass the unfiltered one)."""
     mapper = FrameMapper(options)
     table = NodeTable()
     flat, cum, full, edges = table.flat, table.cum, table.full_names, table.edge_inline
-    total: Value = 0
     for s in samples:
         v = s.values[index]
-        total += abs(v)
         if v == 0:
             continue
         seen: set[NodeInfo] = set()
@@ -138,5 +141,5 @@ def node_table(profile: Profile, samples: list[Sample], index: int, options: Nod
                 child = fr
         if leaf is not None:
             flat[leaf] += v
-    table.total = total
+    table.total = sum(abs(s.values[index]) for s in samples) if total is None else total
     return table

@@ -1,0 +1,264 @@
+"""The weighted call graph (networkx) and pprof's pruning of it. No Graphviz here.
+
+Pruning follows pprof's newTrimmedGraph: build, keep nodes above the node cutoff and rebuild
+from the samples (calls through dropped nodes become residual edges), pick the top nodes in
+entropy order and rebuild again, drop light edges, then remove redundant residual edges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
+from heapviz.model import Sample, Value
+from heapviz.units import format_value
+
+MAX_NODELETS = 4
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    node_count: int = 80
+    node_fraction: float = 0.005
+    edge_fraction: float = 0.001
+    visual: bool = True  # entropy order and redundant-edge removal, as for pprof's dot output
+    cum_sort: bool = False
+    drop_negative: bool = False
+
+
+@dataclass
+class CallGraph:
+    """A pruned call graph: `graph` nodes are NodeInfo with flat/cum/full_names/tags attributes;
+    edges carry weight, residual and inline. `order` is the display order."""
+
+    graph: nx.DiGraph
+    order: list[NodeInfo]
+    total: Value  # pprof's total (sum of |value| over the unfiltered samples)
+    node_cutoff: Value = 0
+    edge_cutoff: Value = 0
+    dropped_nodes: int = 0
+    dropped_edges: int = 0
+    nodes_before_count: int = 0  # nodes left after the fraction cut, before --nodecount
+    options: GraphOptions = field(default_factory=GraphOptions)
+
+    def flat(self, n: NodeInfo) -> Value:
+        v: Value = self.graph.nodes[n]["flat"]
+        return v
+
+    def cum(self, n: NodeInfo) -> Value:
+        v: Value = self.graph.nodes[n]["cum"]
+        return v
+
+    def shown_flat(self) -> Value:
+        return sum(self.flat(n) for n in self.order)
+
+
+def _block_size(values: list[Value], pairs: tuple[tuple[int, int], ...]) -> int:
+    """The sample's object size, pprof's numeric label `bytes` (the in-use pair wins)."""
+    for count, size in pairs:
+        if values[count]:
+            return int(values[size] / values[count] + 1e-9)
+    return 0
+
+
+def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[NodeInfo] | None = None,
+          size_pairs: tuple[tuple[int, int], ...] = ()) -> nx.DiGraph:
+    """pprof's newGraph: cum and each edge once per sample, no self loops; frames outside
+    `kept` make the next edge residual; flat goes to the leaf only if it is kept."""
+    g = nx.DiGraph()
+    nodes = g.nodes
+    edges = g.edges
+    for s in samples:
+        w = s.values[index]
+        if w == 0:
+            continue
+        seen: set[NodeInfo] = set()
+        seen_edges: set[tuple[NodeInfo, NodeInfo]] = set()
+        parent: NodeInfo | None = None
+        residual = False
+        for loc in reversed(s.locations):
+            frames = mapper.frames(loc)
+            last = len(frames) - 1
+            for i in range(last, -1, -1):
+                fr = frames[i]
+                n = fr.node
+                if kept is not None and n not in kept:
+                    residual = True
+                    continue
+                if n not in seen:
+                    seen.add(n)
+                    if n in nodes:
+                        attrs = nodes[n]
+                        attrs["cum"] += w
+                    else:
+                        g.add_node(n, flat=0, cum=w, full_names=set(), tags={})
+                        attrs = nodes[n]
+                    attrs["full_names"].add(fr.full_name)
+                if parent is not None and n != parent and (parent, n) not in seen_edges:
+                    seen_edges.add((parent, n))
+                    inline = i != last
+                    if g.has_edge(parent, n):
+                        e = edges[parent, n]
+                        e["weight"] += w
+                        e["residual"] = e["residual"] or residual
+                        e["inline"] = e["inline"] and inline
+                    else:
+                        g.add_edge(parent, n, weight=w, residual=residual, inline=inline)
+                parent = n
+                residual = False
+        if parent is not None and not residual:
+            attrs = nodes[parent]
+            attrs["flat"] += w
+            if size_pairs:
+                # pprof's nodelets: object sizes at the leaf, merged by their printed form.
+                size = _block_size(s.values, size_pairs)
+                key = format_value(size, "bytes", "auto")
+                old = attrs["tags"].get(key)
+                attrs["tags"][key] = (size, w) if old is None else (old[0], old[1] + w)
+    g.remove_nodes_from([n for n, a in g.nodes(data=True) if a["flat"] == 0 and a["cum"] == 0])
+    return g
+
+
+def nodelets(tags: dict[str, tuple[int, Value]]) -> list[tuple[int, int, Value]]:
+    """Up to four (smallest size, largest size, weight) object-size boxes for a node, heaviest
+    first; more sizes are grouped around the four heaviest, as pprof does."""
+    ordered = sorted(((k, sz, w) for k, (sz, w) in tags.items() if w != 0), key=lambda t: (-abs(t[2]), t[0]))
+    groups = [[t] for t in ordered[:MAX_NODELETS]]
+    for t in ordered[MAX_NODELETS:]:
+        best = min(range(MAX_NODELETS), key=lambda i: (abs(t[1] - groups[i][0][1]), i))
+        groups[best].append(t)
+    out = [(min(t[1] for t in grp), max(t[1] for t in grp), sum(t[2] for t in grp)) for grp in groups]
+    out.sort(key=lambda t: (-abs(t[2]), t[0]))
+    return out
+
+
+def _printable(n: NodeInfo) -> str:
+    return n.printable()
+
+
+def _edge_entropy(weights: list[Value], self_weight: Value) -> float:
+    total = self_weight + sum(abs(w) for w in weights if w > 0)
+    score = 0.0
+    if total:
+        for w in [*weights, *([self_weight] if self_weight > 0 else [])]:
+            frac = abs(w) / total
+            if frac > 0:
+                score -= frac * math.log2(frac)
+    return score
+
+
+def _entropy_score(g: nx.DiGraph, n: NodeInfo) -> int:
+    """pprof's visual order: penalise nodes that only pass weight through."""
+    a = g.nodes[n]
+    ins = [e["weight"] for _, _, e in g.in_edges(n, data=True)]
+    outs = [e["weight"] for _, _, e in g.out_edges(n, data=True)]
+    score = 1.0 if not ins else _edge_entropy(ins, 0)
+    score += 1.0 if not outs else _edge_entropy(outs, a["flat"])
+    return int(score * a["cum"]) + int(a["flat"])
+
+
+def sort_nodes(g: nx.DiGraph, visual: bool, cum: bool) -> list[NodeInfo]:
+    nodes = list(g.nodes)
+    a = g.nodes
+    if visual:
+        ent = {n: _entropy_score(g, n) for n in nodes}
+        nodes.sort(key=lambda n: (-ent[n], _printable(n), -abs(a[n]["cum"]), n))
+    elif cum:
+        nodes.sort(key=lambda n: (-abs(a[n]["cum"]), _printable(n), -abs(a[n]["flat"]), n))
+    else:
+        nodes.sort(key=lambda n: (-abs(a[n]["flat"]), _printable(n), -abs(a[n]["cum"]), n))
+    return nodes
+
+
+def _trim_tags(g: nx.DiGraph, cutoff: Value) -> None:
+    for _, a in g.nodes(data=True):
+        a["tags"] = {k: v for k, v in a["tags"].items() if abs(v[1]) >= cutoff}
+
+
+def _trim_edges(g: nx.DiGraph, cutoff: Value) -> int:
+    light = [(u, v) for u, v, w in g.edges(data="weight") if abs(w) < cutoff]
+    g.remove_edges_from(light)
+    return len(light)
+
+
+def _select_top(g: nx.DiGraph, order: list[NodeInfo], max_nodes: int, visual: bool) -> list[NodeInfo]:
+    if visual:
+        # pprof counts each node's nodelets (distinct object sizes, up to 4) as nodes too.
+        count = 0
+        for i, n in enumerate(order):
+            tags = min(sum(1 for v in g.nodes[n]["tags"].values() if v[1] != 0), MAX_NODELETS)
+            count += tags + 1
+            if count >= max_nodes:
+                max_nodes = i + 1
+                break
+    return order[:max_nodes]
+
+
+def _edge_sort_key(g: nx.DiGraph, u: NodeInfo, v: NodeInfo) -> tuple[float, str, str]:
+    return (-abs(g.edges[u, v]["weight"]), _printable(u), _printable(v))
+
+
+def _is_redundant(g: nx.DiGraph, src: NodeInfo, dest: NodeInfo) -> bool:
+    """Can src still reach dest through other in-edges once src->dest is gone?"""
+    seen = {dest}
+    queue = deque([dest])
+    while queue:
+        n = queue.popleft()
+        for p in g.predecessors(n):
+            if (p, n) == (src, dest) or p in seen:
+                continue
+            if p == src:
+                return True
+            seen.add(p)
+            queue.append(p)
+    return False
+
+
+def _remove_redundant_edges(g: nx.DiGraph, order: list[NodeInfo]) -> None:
+    for n in reversed(order):
+        ins = sorted(g.predecessors(n), key=lambda u: _edge_sort_key(g, u, n))
+        for u in reversed(ins):
+            if not g.edges[u, n]["residual"]:
+                break
+            if _is_redundant(g, u, n):
+                g.remove_edge(u, n)
+
+
+def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, options: GraphOptions,
+                  total: Value, size_pairs: tuple[tuple[int, int], ...] = ()) -> CallGraph:
+    """Build and prune; size_pairs (Profile.size_pairs) turns on object-size nodelets."""
+    mapper = FrameMapper(node_options)
+    tags = size_pairs if options.visual else ()
+    g = build(samples, index, mapper, size_pairs=tags)
+    total_value = sum(a["flat"] for _, a in g.nodes(data=True))
+    node_cutoff = abs(int(total_value * options.node_fraction))
+    edge_cutoff = abs(int(total_value * options.edge_fraction))
+    dropped_nodes = 0
+    if node_cutoff > 0:
+        kept = {n for n, a in g.nodes(data=True) if abs(a["cum"]) >= node_cutoff}
+        if len(kept) != g.number_of_nodes():
+            dropped_nodes = g.number_of_nodes() - len(kept)
+            g = build(samples, index, mapper, kept, tags)
+    if options.drop_negative:
+        neg = {n for n, a in g.nodes(data=True) if a["flat"] < 0 or (a["flat"] == 0 and a["cum"] < 0)}
+        if neg:
+            g = build(samples, index, mapper, set(g.nodes) - neg, tags)
+    before_count = g.number_of_nodes()
+    order = sort_nodes(g, options.visual, options.cum_sort)
+    if options.node_count > 0:
+        _trim_tags(g, node_cutoff)
+        _trim_edges(g, edge_cutoff)
+        top = _select_top(g, order, options.node_count, options.visual)
+        if len(top) != len(order):
+            g = build(samples, index, mapper, set(top), tags)
+            order = sort_nodes(g, options.visual, options.cum_sort)
+    _trim_tags(g, node_cutoff)
+    dropped_edges = _trim_edges(g, edge_cutoff)
+    if options.visual:
+        _remove_redundant_edges(g, order)
+    return CallGraph(g, order, total, node_cutoff, edge_cutoff, dropped_nodes, dropped_edges, before_count,
+                     options)
