@@ -29,8 +29,10 @@ demo: examples
 	@echo
 	@echo '== heapviz top $(EXAMPLES)/cxx.0002.heap'
 	$(VENV)/bin/heapviz top $(EXAMPLES)/cxx.0002.heap
-	$(VENV)/bin/heapviz top $(EXAMPLES)/cxx.0002.heap --format json -o $(BUILD)/demo-top.json
-	@echo '== wrote $(BUILD)/demo-top.json'
+	$(VENV)/bin/heapviz graph $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-graph.svg
+	$(VENV)/bin/heapviz report $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-leak.html -o $(BUILD)/demo-leak.pdf
+	$(VENV)/bin/heapviz report $(EXAMPLES)/threads.000*.heap -o $(BUILD)/demo-series.html
+	@echo '== wrote $(BUILD)/demo-graph.svg, $(BUILD)/demo-leak.html, $(BUILD)/demo-leak.pdf, $(BUILD)/demo-series.html'
 
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -20,10 +20,13 @@ from heapviz.graph.nodes import GRANULARITIES, NodeOptions, node_table
 from heapviz.merge import merge
 from heapviz.model import Profile, Sample, Value, main_mapping
 from heapviz.render.graph_json import to_json as graph_json
+from heapviz.report.collect import DumpRow, ReportOptions, collect, dump_sequence
+from heapviz.report.html import write_html
+from heapviz.report.pdf import write_pdf
 from heapviz.render.dot import FORMATS, RenderOptions, legend_lines, render, to_dot
 from heapviz.output import write
 from heapviz.prune import PruneOptions, drop_allocator_frames
-from heapviz.symbolize import SymbolizeOptions, symbolize
+from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
 from heapviz.symbolize.demangle import DEMANGLE_MODES
 from heapviz.text import TopOptions, render_top, top_rows
 from heapviz.units import UNIT_CHOICES, choose_unit, format_value
@@ -100,9 +103,11 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
 class _Loaded:
     profile: Profile
     sample_index: int
+    reports: list[MappingReport]
 
 
-def _load_all(args: argparse.Namespace) -> _Loaded:
+def _load_each(args: argparse.Namespace) -> list[tuple[Profile, list[MappingReport]]]:
+    """Load, symbolize and prune every profile on the command line, separately."""
     limits = ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size)
     paths = list(args.symbol_path)
     env = os.environ.get("HEAPVIZ_SYMBOL_PATH") or os.environ.get("PPROF_BINARY_PATH") or ""
@@ -113,14 +118,20 @@ def _load_all(args: argparse.Namespace) -> _Loaded:
     prune = PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames))
     if args.profiles.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
-    profiles = []
+    out = []
     for path in args.profiles:
         p = load(path, limits)
-        symbolize(p, sym)
+        reports = symbolize(p, sym)
         drop_allocator_frames(p, prune)
-        profiles.append(p)
-    profile = merge(profiles)
-    return _Loaded(profile, _sample_index(profile, args.sample_index))
+        out.append((p, reports))
+    return out
+
+
+def _load_all(args: argparse.Namespace) -> _Loaded:
+    loaded = _load_each(args)
+    profile = merge([p for p, _ in loaded])
+    reports = [r for _, rs in loaded for r in rs]
+    return _Loaded(profile, _sample_index(profile, args.sample_index), reports)
 
 
 def _check_regex(rx: str, option: str) -> None:
@@ -152,6 +163,7 @@ def _print_warnings(profile: Profile) -> None:
 @dataclass
 class _View:
     profile: Profile
+    reports: list[MappingReport]
     sample_index: int
     samples: list[Sample]  # after --focus/--ignore/--hide/--show
     total: Value  # of the unfiltered samples, as pprof's percentages
@@ -159,17 +171,23 @@ class _View:
     filters: FilterOptions
 
 
-def _view(args: argparse.Namespace) -> _View:
+def _filter_options(args: argparse.Namespace) -> FilterOptions:
     filters = FilterOptions(focus=args.focus, ignore=args.ignore, hide=args.hide, show=args.show)
     for name in ("focus", "ignore", "hide", "show"):
         compile_regex(getattr(args, name), name)
-    loaded = _load_all(args)
+    return filters
+
+
+def _view(args: argparse.Namespace, loaded: _Loaded | None = None) -> _View:
+    filters = _filter_options(args)
+    loaded = loaded or _load_all(args)
     profile = loaded.profile
     result = apply_filters(profile.samples, filters)
     for w in result.warnings:
         profile.warn(w)
     opts = NodeOptions(granularity=args.granularity or "functions", demangle=args.demangle, inlines=args.inlines)
-    return _View(profile, loaded.sample_index, result.samples, profile.total(loaded.sample_index), opts, filters)
+    return _View(profile, loaded.reports, loaded.sample_index, result.samples, profile.total(loaded.sample_index),
+                 opts, filters)
 
 
 def _header_lines(view: _View) -> list[str]:
@@ -240,6 +258,96 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+_REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+
+def _report_outputs(outputs: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for path in outputs:
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix not in _REPORT_SUFFIXES:
+            raise UsageError(f"cannot tell the report format from {path!r}: use a .html or .pdf suffix")
+        out.append((path, _REPORT_SUFFIXES[suffix]))
+    return out
+
+
+def _series_order(loaded: list[tuple[Profile, list[MappingReport]]]) -> list[tuple[Profile, list[MappingReport]]]:
+    """Dumps in order: gperftools' sequence number in the name, then modification time."""
+
+    def key(item: tuple[Profile, list[MappingReport]]) -> tuple[int, float, str]:
+        src = item[0].source
+        seq, _ = dump_sequence(src)
+        try:
+            mtime = os.stat(src).st_mtime if src != "-" else 0.0
+        except OSError:
+            mtime = 0.0
+        return (seq if seq is not None else 1 << 62, mtime, src)
+
+    return sorted(loaded, key=key)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    outputs = _report_outputs(args.output)
+    _filter_options(args)
+    each = _load_each(args)
+    dumps: list[DumpRow] = []
+    if len(each) > 1 and not args.merge:
+        # A series of dumps: the report is on the last one, with every dump's totals.
+        each = _series_order(each)
+        for p, _ in each:
+            dumps.append(DumpRow(p.source, dump_sequence(p.source)[0], round(_total_of(p, "inuse_space")),
+                                 round(_total_of(p, "inuse_objects"))))
+        each = each[-1:]
+    profile = merge([p for p, _ in each])
+    loaded = _Loaded(profile, _sample_index(profile, args.sample_index), [r for _, rs in each for r in rs])
+    view = _view(args, loaded)
+    gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
+                         edge_fraction=args.edgefraction)
+    ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
+                          command_line=tuple(sys.argv[1:]) if args.record_command else (),
+                          filters=tuple(view.filters.describe()), unit=args.unit)
+    data = collect(view.profile, view.samples, ropts, view.reports, dumps)
+    render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
+    files = []
+    for path, kind in outputs:
+        files.append((path, write_html(data, render_opts) if kind == "html" else write_pdf(data, render_opts)))
+    _print_warnings(view.profile)
+    for path, blob in files:
+        write(path, blob)
+    return 0
+
+
+def _total_of(profile: Profile, name: str) -> Value:
+    try:
+        return profile.total(profile.sample_index(name))
+    except KeyError:
+        return 0
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rp = sub.add_parser("report", help="leak report as one self-contained HTML or PDF file")
+    rp.add_argument("profiles", nargs="+", metavar="PROFILE",
+                    help="heap profile; several are a series of dumps (or summed with --merge)")
+    rp.add_argument("-o", "--output", metavar="FILE", action="append", required=True,
+                    help="report file; .html or .pdf picks the format; repeat to write several")
+    rp.add_argument("--merge", action="store_true", help="sum several profiles into one instead of a series")
+    rp.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=80,
+                    metavar="N", help="graph: show at most N nodes (default 80)")
+    rp.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
+                    default=0.005, metavar="F", help="graph: drop nodes below F of the total (default 0.005)")
+    rp.add_argument("--edgefraction", "--edge-fraction", "-edgefraction", dest="edgefraction", type=_fraction,
+                    default=0.001, metavar="F", help="graph: drop edges below F of the total (default 0.001)")
+    rp.add_argument("--unit", choices=UNIT_CHOICES, default="minimum", help="memory unit")
+    rp.add_argument("--layout-timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="give up on the Graphviz layout after this long (default 120)")
+    rp.add_argument("--no-command-line", dest="record_command", action="store_false",
+                    help="do not record the heapviz command line in the report")
+    rp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(rp)
+    _add_view_options(rp)
+    rp.set_defaults(func=cmd_report)
+
+
 def _add_graph_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)")
     gr.add_argument("profiles", nargs="+", metavar="PROFILE", help="heap profile(s); several are summed; - is stdin")
@@ -287,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view_options(top)
     top.set_defaults(func=cmd_top)
     _add_graph_parser(sub)
+    _add_report_parser(sub)
     return parser
 
 

@@ -21,6 +21,8 @@ test_only=(
   "golang-go:go"
   "golang-github-google-pprof-dev:/usr/share/gocode/src/github.com/google/pprof/pprof.go"
   "poppler-utils:pdftotext"
+  "chromium:chromium"
+  "fonts-wqy-zenhei:/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 )
 wanted=("${runtime[@]}")
 if [ "$kind" = test ]; then wanted+=("${test_only[@]}"); fi

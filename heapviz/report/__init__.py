@@ -1,0 +1,1 @@
+"""Leak reports: collect once (collect.py), write as HTML (html.py) or PDF (pdf.py)."""

@@ -1,0 +1,271 @@
+"""Collect everything a leak report shows into one ReportData; the HTML and PDF writers only
+lay it out. Numbers are computed here once and never again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from heapviz import __version__
+from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
+from heapviz.graph.nodes import FrameMapper, NodeOptions, node_table
+from heapviz.model import Profile, Sample, Value, main_mapping
+from heapviz.render.dot import RenderOptions, legend_lines, to_dot
+from heapviz.symbolize import MappingReport
+from heapviz.text import TopOptions, top_rows
+from heapviz.units import choose_unit, format_value, percentage
+
+MAX_TABLE_ROWS = 300
+MAX_LEAK_SITES = 50
+
+
+@dataclass(frozen=True)
+class TableRow:
+    name: str
+    full_names: tuple[str, ...]
+    flat: int
+    cum: int
+    flat_text: str
+    cum_text: str
+    flat_pct: str
+    sum_pct: str
+    cum_pct: str
+
+
+@dataclass(frozen=True)
+class TopTable:
+    key: str  # stable id, e.g. "inuse_space-flat"
+    title: str
+    sample_type: str
+    sort: str  # "flat" or "cum"
+    total_text: str
+    rows: list[TableRow]
+    omitted: int  # rows beyond MAX_TABLE_ROWS
+
+
+@dataclass(frozen=True)
+class Frame:
+    function: str
+    full_name: str
+    file: str
+    line: int
+    inline: bool
+    binary: str
+
+    @property
+    def location(self) -> str:
+        if self.file:
+            return f"{self.file}:{self.line}" if self.line else self.file
+        return f"[{self.binary}]" if self.binary else ""
+
+
+@dataclass(frozen=True)
+class LeakSite:
+    rank: int
+    value: int  # of the report's sample type
+    value_text: str
+    pct: str
+    bytes: int | None
+    objects: int | None
+    frames: list[Frame]  # leaf first
+
+
+@dataclass(frozen=True)
+class BinaryRow:
+    file: str
+    symbol_file: str
+    debug_file: str
+    build_id: str
+    addresses: int
+    resolved: int
+    status: str
+
+
+@dataclass(frozen=True)
+class DumpRow:
+    file: str
+    sequence: int | None
+    inuse_space: int
+    inuse_objects: int
+
+
+@dataclass
+class ReportData:
+    title: str
+    program: str
+    program_path: str
+    profiles: list[str]
+    kind: str
+    header: str
+    sequence: str
+    sample_type: str
+    sample_unit: str
+    totals: list[tuple[str, str, int]]  # (sample type, formatted, exact)
+    header_totals: list[tuple[str, str]]
+    estimated: bool
+    sampling: str
+    period: int
+    version: str
+    options: list[str]
+    graph_dot: str
+    graph_legend: list[str]
+    graph_nodes: int
+    tables: list[TopTable]
+    leaks: list[LeakSite]
+    leak_sites_total: int
+    binaries: list[BinaryRow]
+    warnings: list[str]
+    comments: list[str]
+    dumps: list[DumpRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    sample_index: int
+    node_options: NodeOptions = NodeOptions()
+    graph: GraphOptions = GraphOptions()
+    command_line: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    unit: str = "minimum"
+
+
+_SEQUENCE = re.compile(r"\.(\d{4,})\.heap(?:\.gz)?$")
+_CHECK = re.compile(r"\.(\d+)\.(.+)-end\.heap(?:\.gz)?$")
+
+
+def dump_sequence(path: str) -> tuple[int | None, str]:
+    """The dump number gperftools puts in file names (`app.0003.heap`), or the heap check's name."""
+    base = os.path.basename(path)
+    m = _SEQUENCE.search(base)
+    if m:
+        return int(m.group(1)), f"dump #{int(m.group(1))}"
+    m = _CHECK.search(base)
+    if m:
+        return None, f"heap check '{m.group(2)}' at exit (pid {m.group(1)})"
+    return None, ""
+
+
+def _table(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
+           sort_cum: bool) -> TopTable:
+    vt = profile.sample_types[index]
+    table = node_table(samples, index, opts.node_options, total)
+    result = top_rows(table, TopOptions(sort_cum=sort_cum))
+    unit = choose_unit(vt.unit, opts.unit, ((r.flat, r.cum) for r in result.rows), result.total)
+    rows = []
+    running: Value = 0
+    for r in result.rows:
+        running += r.flat
+        rows.append(TableRow(
+            name=r.label, full_names=r.full_names, flat=round(r.flat), cum=round(r.cum),
+            flat_text=format_value(r.flat, vt.unit, unit), cum_text=format_value(r.cum, vt.unit, unit),
+            flat_pct=percentage(r.flat, result.total).strip(), sum_pct=percentage(running, result.total).strip(),
+            cum_pct=percentage(r.cum, result.total).strip(),
+        ))
+    sort = "cum" if sort_cum else "flat"
+    return TopTable(
+        key=f"{vt.type}-{sort}", title=f"{vt.type} by {sort}", sample_type=vt.type, sort=sort,
+        total_text=format_value(result.total, vt.unit, unit), rows=rows[:MAX_TABLE_ROWS],
+        omitted=max(0, len(rows) - MAX_TABLE_ROWS),
+    )
+
+
+def _leak_sites(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
+                unit: str) -> tuple[list[LeakSite], int]:
+    """Distinct symbolized stacks (function, file, line of every frame), largest first."""
+    mapper = FrameMapper(NodeOptions(granularity="lines", demangle=opts.node_options.demangle,
+                                     inlines=opts.node_options.inlines))
+    names = [vt.type for vt in profile.sample_types]
+    i_bytes = names.index("inuse_space") if "inuse_space" in names else None
+    i_objs = names.index("inuse_objects") if "inuse_objects" in names else None
+    sums: dict[tuple[Frame, ...], list[Value]] = defaultdict(lambda: [0, 0, 0])
+    for s in samples:
+        if s.values[index] == 0:
+            continue
+        frames = []
+        for loc in s.locations:
+            binary = loc.mapping.basename if loc.mapping is not None else ""
+            for fr in mapper.frames(loc):
+                n = fr.node
+                frames.append(Frame(n.name, fr.full_name, n.file, n.line, fr.inline, binary))
+        acc = sums[tuple(frames)]
+        acc[0] += s.values[index]
+        if i_bytes is not None:
+            acc[1] += s.values[i_bytes]
+        if i_objs is not None:
+            acc[2] += s.values[i_objs]
+    vt = profile.sample_types[index]
+    ordered = sorted(sums.items(), key=lambda kv: (-abs(kv[1][0]), [f.function for f in kv[0]]))
+    sites = []
+    for rank, (stack, (v, b, o)) in enumerate(ordered[:MAX_LEAK_SITES], 1):
+        sites.append(LeakSite(
+            rank=rank, value=round(v), value_text=format_value(v, vt.unit, unit),
+            pct=percentage(v, total).strip(), bytes=round(b) if i_bytes is not None else None,
+            objects=round(o) if i_objs is not None else None, frames=list(stack),
+        ))
+    return sites, len(ordered)
+
+
+def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, reports: list[MappingReport],
+            dumps: list[DumpRow] | None = None) -> ReportData:
+    """Everything the report shows, computed once from the (filtered) samples."""
+    index = opts.sample_index
+    vt = profile.sample_types[index]
+    total = profile.total(index)
+    main = main_mapping(profile)
+    program = main.basename if main is not None else ""
+    cg: CallGraph = trimmed_graph(samples, index, opts.node_options, opts.graph, total, profile.size_pairs)
+    unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
+
+    def fmt(v: Value) -> str:
+        return format_value(v, vt.unit, unit)
+
+    sources = profile.source.split(", ")
+    header = [f"File: {program}"] if program else []
+    header.append("Profile: " + ", ".join(os.path.basename(s) for s in sources))
+    header.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
+    if opts.filters:
+        header.append("Active filters:")
+        header.extend(f"   {f[:80]}" for f in opts.filters)
+    legend = legend_lines(cg, header, fmt)
+    title = program or os.path.basename(sources[0])
+    dot = to_dot(cg, legend, fmt, title, RenderOptions(graph_id="callgraph"))
+
+    tables = []
+    wanted = [vt.type] + [t for t in ("inuse_space", "inuse_objects") if t != vt.type]
+    for name in wanted:
+        try:
+            i = profile.sample_index(name)
+        except KeyError:
+            continue
+        for sort_cum in (False, True):
+            tables.append(_table(profile, samples, i, opts, profile.total(i), sort_cum))
+
+    totals = []
+    for i, t in enumerate(profile.sample_types):
+        v = profile.total(i)
+        u = choose_unit(t.unit, "auto", [], v)
+        totals.append((t.type, format_value(v, t.unit, u if t.unit == "bytes" else ""), round(v)))
+    header_totals = []
+    for t in profile.sample_types:
+        if t.type in profile.header_totals:
+            hv = profile.header_totals[t.type]
+            header_totals.append((t.type, format_value(hv, t.unit, "auto" if t.unit == "bytes" else "")))
+
+    leaks, nsites = _leak_sites(profile, samples, index, opts, total, unit)
+    seq_text = dump_sequence(sources[-1])[1] if len(sources) == 1 else ""
+    binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
+                for r in reports]
+    return ReportData(
+        title=f"Heap profile of {program}" if program else f"Heap profile {os.path.basename(sources[0])}",
+        program=program, program_path=main.file if main is not None else "",
+        profiles=sources, kind=profile.kind, header=profile.header, sequence=seq_text,
+        sample_type=vt.type, sample_unit=vt.unit, totals=totals, header_totals=header_totals,
+        estimated=profile.scaled, sampling=profile.sampling, period=profile.period,
+        version=__version__, options=list(opts.command_line),
+        graph_dot=dot, graph_legend=legend, graph_nodes=len(cg.order),
+        tables=tables, leaks=leaks, leak_sites_total=nsites, binaries=binaries,
+        warnings=list(profile.warnings), comments=list(profile.comments), dumps=dumps or [],
+    )

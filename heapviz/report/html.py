@@ -1,0 +1,70 @@
+"""The self-contained HTML report: jinja2 templates from `heapviz.templates`, autoescaped,
+with the call graph inlined as SVG and data for scripts passed only through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from heapviz.render.dot import RenderOptions, render
+from heapviz.report.collect import ReportData
+
+_SOURCE_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+def _load_template(name: str) -> str:
+    try:
+        return resources.files("heapviz.templates").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        # Running from a source tree without installing: the templates sit beside the package.
+        return (_SOURCE_TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def inline_svg(svg: bytes) -> Markup:
+    """Graphviz SVG ready to inline in HTML5: no XML prolog, doctype or comments before <svg>.
+
+    Graphviz escapes every label and tooltip (`<`, `&`, quotes, and `--` in comments), and we
+    never emit URL attributes, so its markup can be trusted as is.
+    """
+    text = svg.decode("utf-8", "replace")
+    start = text.find("<svg")
+    text = text[start:] if start >= 0 else ""
+    # Pixel sizes are set by the page's script; pt sizes from dot would fight the CSS.
+    text = re.sub(r'<svg width="[^"]*" height="[^"]*"', "<svg", text, count=1)
+    return Markup(text)
+
+
+def _machine_data(r: ReportData) -> dict[str, object]:
+    return {
+        "program": r.program,
+        "profiles": r.profiles,
+        "sample_type": r.sample_type,
+        "totals": {name: exact for name, _, exact in r.totals},
+        "leak_sites": [
+            {"value": s.value, "bytes": s.bytes, "objects": s.objects, "stack": [f.function for f in s.frames]}
+            for s in r.leaks
+        ],
+        "warnings": r.warnings,
+    }
+
+
+def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
+    svg = inline_svg(render(r.graph_dot, "svg", options))
+    template = environment().get_template("report.html.j2")
+    html = template.render(r=r, svg=svg, data=_machine_data(r), fields=dataclasses.fields)
+    return html.encode("utf-8")
