@@ -4,47 +4,45 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from heapviz import __version__
-from heapviz.errors import HeapvizError, UsageError
-from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE, ReadLimits, load
+from heapviz.errors import HeapvizError, InputError, UsageError
+from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE, ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
 from heapviz.graph.filters import FilterOptions, compile_regex
-from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import GRANULARITIES, NodeOptions, node_table
-from heapviz.merge import merge
-from heapviz.model import Profile, Sample, Value, main_mapping
+from heapviz.model import Profile, Value, main_mapping
+from heapviz.pipeline import LoadOptions, Subject, View, make_view, subject
+from heapviz.prune import PruneOptions
+from heapviz.render.dot import FORMATS, RenderOptions, legend_lines, render, to_dot
 from heapviz.render.graph_json import to_json as graph_json
-from heapviz.report.collect import DumpRow, ReportOptions, collect, dump_sequence
+from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect
 from heapviz.report.html import write_html
 from heapviz.report.pdf import write_pdf
-from heapviz.render.dot import FORMATS, RenderOptions, legend_lines, render, to_dot
+from heapviz.report.summary import write_json
 from heapviz.output import write
-from heapviz.prune import PruneOptions, drop_allocator_frames
-from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
+from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.demangle import DEMANGLE_MODES
 from heapviz.text import TopOptions, render_top, top_rows
 from heapviz.units import UNIT_CHOICES, choose_unit, format_value
 
 SAMPLE_ALIASES = ("inuse_space", "inuse_objects", "alloc_space", "alloc_objects")
+EXIT_THRESHOLD = 3
 
 
 def _size(text: str) -> int:
-    """A byte count with an optional k/M/G suffix (powers of 1024)."""
-    t = text.strip().upper().rstrip("B").rstrip("I")
-    mult = 1
-    if t and t[-1] in "KMGT":
-        mult = 1024 ** ("KMGT".index(t[-1]) + 1)
-        t = t[:-1]
-    try:
-        v = int(float(t) * mult)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    """A byte count: `10MB`, `512KiB`, `1.5G`, `4096` (every unit a power of 1024, as pprof prints them)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 4096, 512KiB, 10MB)")
+    mult = 1024 ** ("KMGT".index(m.group(2).upper()) + 1) if m.group(2) else 1
+    v = int(float(m.group(1)) * mult)
     if v <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
     return v
@@ -67,10 +65,12 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="directory to search for binaries and debug files (like PPROF_BINARY_PATH); repeatable")
     g.add_argument("--symbolizer", choices=("auto", "llvm-symbolizer", "addr2line", "none"), default="auto",
                    help="symbolizer to use (default: llvm-symbolizer if installed, else addr2line)")
+    g.add_argument("--base", metavar="PROFILE", action="append", default=[],
+                   help="show PROFILE minus this base (matched on symbolized stacks); repeat to sum bases")
     g.add_argument("--max-line-size", type=_size, default=DEFAULT_MAX_LINE, metavar="BYTES",
-                   help="refuse input lines longer than this (default 1M)")
+                   help="refuse input lines longer than this (default 1MiB)")
     g.add_argument("--max-input-size", type=_size, default=DEFAULT_MAX_INPUT, metavar="BYTES",
-                   help="refuse inputs larger than this once decompressed (default 1G)")
+                   help="refuse inputs larger than this once decompressed (default 1GiB)")
 
 
 def _add_view_options(p: argparse.ArgumentParser) -> None:
@@ -92,6 +92,8 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
                    help="keep allocator frames (malloc, operator new, std::allocator …)")
     g.add_argument("--drop-frames", "--drop_frames", dest="drop_frames", action="append", default=[],
                    metavar="REGEX", help="also drop frames whose short name matches REGEX (your allocator wrappers)")
+    g.add_argument("--drop-negative", "--drop_negative", "-drop_negative", dest="drop_negative",
+                   action="store_true", help="with --base: hide what shrank")
     f = p.add_argument_group("filters (regexes searched in function, file and binary names)")
     f.add_argument("--focus", "-focus", default="", metavar="REGEX", help="keep only stacks through a match")
     f.add_argument("--ignore", "-ignore", default="", metavar="REGEX", help="drop stacks through a match")
@@ -99,76 +101,42 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
     f.add_argument("--show", "-show", default="", metavar="REGEX", help="keep only matching frames in stacks")
 
 
-@dataclass
-class _Loaded:
-    profile: Profile
-    sample_index: int
-    reports: list[MappingReport]
+def _add_graph_options(p: argparse.ArgumentParser, node_count: int, node_fraction: float, what: str) -> None:
+    p.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=node_count,
+                   metavar="N", help=f"{what}show at most N nodes (default {node_count or 'all'}; 0 = no limit)")
+    p.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
+                   default=node_fraction, metavar="F",
+                   help=f"{what}drop nodes whose cum is below F of the total (default {node_fraction})")
+    p.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                   help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
-def _load_each(args: argparse.Namespace) -> list[tuple[Profile, list[MappingReport]]]:
-    """Load, symbolize and prune every profile on the command line, separately."""
-    limits = ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size)
-    paths = list(args.symbol_path)
-    env = os.environ.get("HEAPVIZ_SYMBOL_PATH") or os.environ.get("PPROF_BINARY_PATH") or ""
-    paths += [d for d in env.split(os.pathsep) if d]
-    sym = SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer)
-    for d in args.drop_frames:
-        _check_regex(d, "--drop-frames")
-    prune = PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames))
-    if args.profiles.count("-") > 1:
-        raise UsageError("'-' (stdin) can be given only once")
-    out = []
-    for path in args.profiles:
-        p = load(path, limits)
-        reports = symbolize(p, sym)
-        drop_allocator_frames(p, prune)
-        out.append((p, reports))
-    return out
-
-
-def _load_all(args: argparse.Namespace) -> _Loaded:
-    loaded = _load_each(args)
-    profile = merge([p for p, _ in loaded])
-    reports = [r for _, rs in loaded for r in rs]
-    return _Loaded(profile, _sample_index(profile, args.sample_index), reports)
+def _add_edge_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--edgefraction", "--edge-fraction", "-edgefraction", dest="edgefraction", type=_fraction,
+                   default=0.001, metavar="F", help="drop edges below F of the total (default 0.001)")
+    p.add_argument("--layout-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="give up on a Graphviz layout after this long (default 120)")
 
 
 def _check_regex(rx: str, option: str) -> None:
-    import re
-
     try:
         re.compile(rx)
     except re.error as e:
         raise UsageError(f"{option}: bad regular expression {rx!r}: {e}") from None
 
 
-def _sample_index(profile: Profile, requested: str | None) -> int:
-    names = [vt.type for vt in profile.sample_types]
-    if requested is None:
-        requested = profile.default_sample_type or names[-1]
-    if requested.isdigit() and int(requested) < len(names):
-        return int(requested)
-    for cand in (requested, f"inuse_{requested}", requested.removeprefix("inuse_")):
-        if cand in names:
-            return names.index(cand)
-    raise UsageError(f"sample index {requested!r} is not in this profile (it has: {', '.join(names)})")
-
-
-def _print_warnings(profile: Profile) -> None:
-    for w in profile.warnings:
-        print(f"heapviz: warning: {w}", file=sys.stderr)
-
-
-@dataclass
-class _View:
-    profile: Profile
-    reports: list[MappingReport]
-    sample_index: int
-    samples: list[Sample]  # after --focus/--ignore/--hide/--show
-    total: Value  # of the unfiltered samples, as pprof's percentages
-    node_options: NodeOptions
-    filters: FilterOptions
+def _load_options(args: argparse.Namespace) -> LoadOptions:
+    for d in args.drop_frames:
+        _check_regex(d, "--drop-frames")
+    paths = list(args.symbol_path)
+    env = os.environ.get("HEAPVIZ_SYMBOL_PATH") or os.environ.get("PPROF_BINARY_PATH") or ""
+    paths += [d for d in env.split(os.pathsep) if d]
+    return LoadOptions(
+        limits=ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size),
+        symbolize=SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer),
+        prune=PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames)),
+    )
 
 
 def _filter_options(args: argparse.Namespace) -> FilterOptions:
@@ -178,19 +146,17 @@ def _filter_options(args: argparse.Namespace) -> FilterOptions:
     return filters
 
 
-def _view(args: argparse.Namespace, loaded: _Loaded | None = None) -> _View:
+def _node_options(args: argparse.Namespace) -> NodeOptions:
+    return NodeOptions(granularity=args.granularity or "functions", demangle=args.demangle, inlines=args.inlines)
+
+
+def _subject_and_view(args: argparse.Namespace, series: bool) -> tuple[Subject, View]:
     filters = _filter_options(args)
-    loaded = loaded or _load_all(args)
-    profile = loaded.profile
-    result = apply_filters(profile.samples, filters)
-    for w in result.warnings:
-        profile.warn(w)
-    opts = NodeOptions(granularity=args.granularity or "functions", demangle=args.demangle, inlines=args.inlines)
-    return _View(profile, loaded.reports, loaded.sample_index, result.samples, profile.total(loaded.sample_index),
-                 opts, filters)
+    subj = subject(args.profiles, _load_options(args), args.base, series)
+    return subj, make_view(subj.shown, args.sample_index, filters, _node_options(args))
 
 
-def _header_lines(view: _View) -> list[str]:
+def _header_lines(view: View) -> list[str]:
     profile = view.profile
     vt = profile.sample_types[view.sample_index]
     lines = []
@@ -199,25 +165,35 @@ def _header_lines(view: _View) -> list[str]:
         lines.append(f"File: {main.basename}")
     lines.append("Profile: " + ", ".join(os.path.basename(s) for s in profile.source.split(", ")))
     lines.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
+    if profile.base_source:
+        lines.append(f"Base: {os.path.basename(profile.base_source)} (values are new minus base;")
+        lines.append("  percentages are of the total absolute change)")
     if view.filters.active:
         lines.append("Active filters:")
         lines.extend(f"   {d[:80]}" for d in view.filters.describe())
     return lines
 
 
+def _print_warnings(profile: Profile) -> None:
+    for w in profile.warnings:
+        print(f"heapviz: warning: {w}", file=sys.stderr)
+
+
 def cmd_top(args: argparse.Namespace) -> int:
-    view = _view(args)
-    profile = view.profile
+    _, view = _subject_and_view(args, series=False)
     table = node_table(view.samples, view.sample_index, view.node_options, view.total)
+    if args.drop_negative:
+        for n in [n for n in table.cum if table.flat.get(n, 0) < 0 or (table.flat.get(n, 0) == 0 and table.cum[n] < 0)]:
+            del table.cum[n]
     top = TopOptions(sort_cum=args.cum, node_count=args.nodecount, node_fraction=args.nodefraction,
                      unit=args.unit, format=args.format)
-    text = render_top(profile, view.sample_index, top_rows(table, top), top)
-    _print_warnings(profile)
+    text = render_top(view.profile, view.sample_index, top_rows(table, top), top)
+    _print_warnings(view.profile)
     write(args.output, text)
     return 0
 
 
-_SUFFIXES = {".svg": "svg", ".pdf": "pdf", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json"}
+_GRAPH_SUFFIXES = {".svg": "svg", ".pdf": "pdf", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json"}
 
 
 def _graph_format(args: argparse.Namespace) -> str:
@@ -225,19 +201,19 @@ def _graph_format(args: argparse.Namespace) -> str:
         return str(args.format)
     if args.output and args.output != "-":
         suffix = os.path.splitext(args.output)[1].lower()
-        if suffix not in _SUFFIXES:
+        if suffix not in _GRAPH_SUFFIXES:
             raise UsageError(f"cannot tell the format from {args.output!r}: use a .svg, .pdf, .png or .dot "
                              "suffix or --format")
-        return _SUFFIXES[suffix]
+        return _GRAPH_SUFFIXES[suffix]
     return "dot"
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
     fmt = _graph_format(args)
-    view = _view(args)
+    _, view = _subject_and_view(args, series=False)
     vt = view.profile.sample_types[view.sample_index]
     gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
-                         edge_fraction=args.edgefraction, cum_sort=args.cum)
+                         edge_fraction=args.edgefraction, cum_sort=args.cum, drop_negative=args.drop_negative)
     cg = trimmed_graph(view.samples, view.sample_index, view.node_options, gopts, view.total,
                        view.profile.size_pairs)
     unit = choose_unit(vt.unit, args.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
@@ -258,7 +234,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-_REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+_REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
 
 
 def _report_outputs(outputs: list[str]) -> list[tuple[str, str]]:
@@ -266,108 +242,58 @@ def _report_outputs(outputs: list[str]) -> list[tuple[str, str]]:
     for path in outputs:
         suffix = os.path.splitext(path)[1].lower()
         if suffix not in _REPORT_SUFFIXES:
-            raise UsageError(f"cannot tell the report format from {path!r}: use a .html or .pdf suffix")
+            raise UsageError(f"cannot tell the report format from {path!r}: use a .html, .pdf or .json suffix")
         out.append((path, _REPORT_SUFFIXES[suffix]))
     return out
 
 
-def _series_order(loaded: list[tuple[Profile, list[MappingReport]]]) -> list[tuple[Profile, list[MappingReport]]]:
-    """Dumps in order: gperftools' sequence number in the name, then modification time."""
+def _read_previous(path: str) -> tuple[str, dict[str, object]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise InputError(path, f"cannot read the previous summary: {e.strerror or e}") from e
+    except ValueError as e:
+        raise InputError(path, f"the previous summary is not JSON: {e}") from e
+    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("heapviz-summary/"):
+        raise InputError(path, "not a heapviz summary (-o summary.json)")
+    return path, doc
 
-    def key(item: tuple[Profile, list[MappingReport]]) -> tuple[int, float, str]:
-        src = item[0].source
-        seq, _ = dump_sequence(src)
-        try:
-            mtime = os.stat(src).st_mtime if src != "-" else 0.0
-        except OSError:
-            mtime = 0.0
-        return (seq if seq is not None else 1 << 62, mtime, src)
 
-    return sorted(loaded, key=key)
+def _thresholds(args: argparse.Namespace, data: ReportData) -> list[Threshold]:
+    out = []
+    first, last = data.dumps[0].inuse_space, data.dumps[-1].inuse_space
+    if args.fail_if_growth is not None:
+        out.append(Threshold("growth", args.fail_if_growth, last - first, last - first > args.fail_if_growth))
+    if args.fail_if_inuse is not None:
+        out.append(Threshold("inuse", args.fail_if_inuse, last, last > args.fail_if_inuse))
+    return out
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     outputs = _report_outputs(args.output)
-    _filter_options(args)
-    each = _load_each(args)
-    dumps: list[DumpRow] = []
-    if len(each) > 1 and not args.merge:
-        # A series of dumps: the report is on the last one, with every dump's totals.
-        each = _series_order(each)
-        for p, _ in each:
-            dumps.append(DumpRow(p.source, dump_sequence(p.source)[0], round(_total_of(p, "inuse_space")),
-                                 round(_total_of(p, "inuse_objects"))))
-        each = each[-1:]
-    profile = merge([p for p, _ in each])
-    loaded = _Loaded(profile, _sample_index(profile, args.sample_index), [r for _, rs in each for r in rs])
-    view = _view(args, loaded)
+    previous = _read_previous(args.previous) if args.previous else None
+    subj, view = _subject_and_view(args, series=not args.merge)
     gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
-                         edge_fraction=args.edgefraction)
+                         edge_fraction=args.edgefraction, drop_negative=args.drop_negative)
     ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
                           filters=tuple(view.filters.describe()), unit=args.unit)
-    data = collect(view.profile, view.samples, ropts, view.reports, dumps)
+    data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode, previous)
+    data.thresholds = _thresholds(args, data)
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
+    writers = {"html": write_html, "pdf": write_pdf}
     files = []
     for path, kind in outputs:
-        files.append((path, write_html(data, render_opts) if kind == "html" else write_pdf(data, render_opts)))
+        files.append((path, write_json(data) if kind == "json" else writers[kind](data, render_opts)))
     _print_warnings(view.profile)
     for path, blob in files:
         write(path, blob)
-    return 0
-
-
-def _total_of(profile: Profile, name: str) -> Value:
-    try:
-        return profile.total(profile.sample_index(name))
-    except KeyError:
-        return 0
-
-
-def _add_report_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    rp = sub.add_parser("report", help="leak report as one self-contained HTML or PDF file")
-    rp.add_argument("profiles", nargs="+", metavar="PROFILE",
-                    help="heap profile; several are a series of dumps (or summed with --merge)")
-    rp.add_argument("-o", "--output", metavar="FILE", action="append", required=True,
-                    help="report file; .html or .pdf picks the format; repeat to write several")
-    rp.add_argument("--merge", action="store_true", help="sum several profiles into one instead of a series")
-    rp.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=80,
-                    metavar="N", help="graph: show at most N nodes (default 80)")
-    rp.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
-                    default=0.005, metavar="F", help="graph: drop nodes below F of the total (default 0.005)")
-    rp.add_argument("--edgefraction", "--edge-fraction", "-edgefraction", dest="edgefraction", type=_fraction,
-                    default=0.001, metavar="F", help="graph: drop edges below F of the total (default 0.001)")
-    rp.add_argument("--unit", choices=UNIT_CHOICES, default="minimum", help="memory unit")
-    rp.add_argument("--layout-timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="give up on the Graphviz layout after this long (default 120)")
-    rp.add_argument("--no-command-line", dest="record_command", action="store_false",
-                    help="do not record the heapviz command line in the report")
-    rp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    _add_input_options(rp)
-    _add_view_options(rp)
-    rp.set_defaults(func=cmd_report)
-
-
-def _add_graph_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)")
-    gr.add_argument("profiles", nargs="+", metavar="PROFILE", help="heap profile(s); several are summed; - is stdin")
-    gr.add_argument("-o", "--output", metavar="FILE", help="output file; its suffix picks the format "
-                    "(.svg .pdf .png .dot); without it DOT goes to stdout")
-    gr.add_argument("--format", choices=(*FORMATS, "json"), default=None, help="output format (overrides the suffix)")
-    gr.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=80,
-                    metavar="N", help="show at most N nodes (default 80; 0 = no limit)")
-    gr.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
-                    default=0.005, metavar="F", help="drop nodes whose cum is below F of the total (default 0.005)")
-    gr.add_argument("--edgefraction", "--edge-fraction", "-edgefraction", dest="edgefraction", type=_fraction,
-                    default=0.001, metavar="F", help="drop edges below F of the total (default 0.001)")
-    gr.add_argument("--cum", action="store_true", help=argparse.SUPPRESS)
-    gr.add_argument("--unit", choices=UNIT_CHOICES, default="minimum", help="memory unit in labels")
-    gr.add_argument("--layout-timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="give up on a Graphviz layout after this long (default 120)")
-    gr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    _add_input_options(gr)
-    _add_view_options(gr)
-    gr.set_defaults(func=cmd_graph)
+    exceeded = [t for t in data.thresholds if t.exceeded]
+    for t in exceeded:
+        what = "in-use growth" if t.name == "growth" else "in-use bytes in the last dump"
+        print(f"heapviz: threshold exceeded: {what} {t.value} > {t.limit}", file=sys.stderr)
+    return EXIT_THRESHOLD if exceeded else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -378,24 +304,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"heapviz {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    many = "heap profile(s); several are summed; - is stdin"
 
     top = sub.add_parser("top", help="table of functions by flat or cumulative value (like pprof -top)")
-    top.add_argument("profiles", nargs="+", metavar="PROFILE", help="heap profile(s); several are summed; - is stdin")
+    top.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     top.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     top.add_argument("--format", choices=("text", "json", "csv"), default="text")
     top.add_argument("--cum", action="store_true", help="sort by cumulative value")
-    top.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=0,
-                     metavar="N", help="show at most N rows (default: all)")
-    top.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
-                     default=0.0, metavar="F", help="hide rows whose cum is below F of the total (default 0)")
-    top.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
-                     help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
-    top.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_graph_options(top, 0, 0.0, "")
     _add_input_options(top)
     _add_view_options(top)
     top.set_defaults(func=cmd_top)
-    _add_graph_parser(sub)
-    _add_report_parser(sub)
+
+    gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)")
+    gr.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    gr.add_argument("-o", "--output", metavar="FILE", help="output file; its suffix picks the format "
+                    "(.svg .pdf .png .dot .json); without it DOT goes to stdout")
+    gr.add_argument("--format", choices=(*FORMATS, "json"), default=None, help="output format (overrides the suffix)")
+    gr.add_argument("--cum", action="store_true", help=argparse.SUPPRESS)
+    _add_graph_options(gr, 80, 0.005, "")
+    _add_edge_options(gr)
+    _add_input_options(gr)
+    _add_view_options(gr)
+    gr.set_defaults(func=cmd_graph)
+
+    rp = sub.add_parser("report", help="leak report as one self-contained HTML or PDF file, or a JSON summary")
+    rp.add_argument("profiles", nargs="+", metavar="PROFILE",
+                    help="heap profile; several are a series of dumps (or summed with --merge)")
+    rp.add_argument("-o", "--output", metavar="FILE", action="append", required=True,
+                    help="report file; .html, .pdf or .json picks the format; repeat to write several")
+    rp.add_argument("--merge", action="store_true", help="sum several profiles into one instead of a series")
+    rp.add_argument("--fail-if-growth", type=_size, metavar="SIZE",
+                    help="exit 3 when in-use bytes grew by more than SIZE from first to last dump (or vs --base)")
+    rp.add_argument("--fail-if-inuse", type=_size, metavar="SIZE",
+                    help="exit 3 when the last dump holds more than SIZE in use")
+    rp.add_argument("--previous", metavar="SUMMARY.json",
+                    help="a previous run's JSON summary: report what got worse since then")
+    rp.add_argument("--no-command-line", dest="record_command", action="store_false",
+                    help="do not record the heapviz command line in the report")
+    _add_graph_options(rp, 80, 0.005, "graph: ")
+    _add_edge_options(rp)
+    _add_input_options(rp)
+    _add_view_options(rp)
+    rp.set_defaults(func=cmd_report)
     return parser
 
 

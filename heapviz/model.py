@@ -99,6 +99,7 @@ class Profile:
     # pair with a non-zero count wins (pprof's `bytes` label; shown as nodelets in graphs).
     size_pairs: tuple[tuple[int, int], ...] = ()
     symbolized: bool = False
+    base_source: str = ""  # set on a difference profile (NEW minus this base)
 
     def sample_index(self, name: str) -> int:
         for i, vt in enumerate(self.sample_types):
@@ -109,6 +110,13 @@ class Profile:
     def total(self, index: int) -> Value:
         """pprof's total: the sum of |value| over samples."""
         return sum(abs(s.values[index]) for s in self.samples)
+
+    def total_of(self, name: str) -> Value:
+        """The total of the sample type called name, 0 when the profile has no such type."""
+        for i, vt in enumerate(self.sample_types):
+            if vt.type == name:
+                return self.total(i)
+        return 0
 
     def warn(self, what: str) -> None:
         """Record a warning about this profile, once."""
@@ -126,9 +134,9 @@ class Profile:
             for loc in s.locations:
                 if loc.id not in loc_ids:
                     raise ValueError(f"sample refers to unknown location {loc.id}")
-        map_ids = {m.id for m in self.mappings}
+        mappings = {id(m) for m in self.mappings}
         for loc in self.locations:
-            if loc.mapping is not None and loc.mapping.id not in map_ids:
+            if loc.mapping is not None and id(loc.mapping) not in mappings:
                 raise ValueError(f"location {loc.id} refers to unknown mapping")
 
 

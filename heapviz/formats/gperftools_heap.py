@@ -7,6 +7,7 @@ Parses into the model with raw addresses; symbolization happens later.
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -227,3 +228,19 @@ def _check_totals(profile: Profile) -> None:
 
 def _fmt(v: Value) -> str:
     return str(round(v)) if isinstance(v, float) else str(v)
+
+
+_SEQUENCE = re.compile(r"\.(\d{4,})\.heap(?:\.gz)?$")
+_CHECK = re.compile(r"\.(\d+)\.(.+)-end\.heap(?:\.gz)?$")
+
+
+def dump_sequence(path: str) -> tuple[int | None, str]:
+    """The dump number gperftools puts in file names (`app.0003.heap`), or the heap check's name."""
+    base = os.path.basename(path)
+    m = _SEQUENCE.search(base)
+    if m:
+        return int(m.group(1)), f"dump #{int(m.group(1))}"
+    m = _CHECK.search(base)
+    if m:
+        return None, f"heap check '{m.group(2)}' at exit (pid {m.group(1)})"
+    return None, ""

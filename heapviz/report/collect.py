@@ -5,14 +5,15 @@ lay it out. Numbers are computed here once and never again.
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from heapviz import __version__
+from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
+from heapviz.growth import Suspect, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions, node_table
-from heapviz.model import Profile, Sample, Value, main_mapping
+from heapviz.model import Profile, Sample, Value, ValueType, main_mapping
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
@@ -92,6 +93,23 @@ class DumpRow:
     inuse_objects: int
 
 
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "new" (not a suspect in the previous run) or "grown" (grew more than then)
+    function: str
+    stack: tuple[str, ...]
+    growth_bytes: int
+    previous_growth_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Threshold:
+    name: str  # "growth" or "inuse"
+    limit: int
+    value: int
+    exceeded: bool
+
+
 @dataclass
 class ReportData:
     title: str
@@ -120,6 +138,14 @@ class ReportData:
     warnings: list[str]
     comments: list[str]
     dumps: list[DumpRow] = field(default_factory=list)
+    mode: str = "single"  # single, merged, series or base
+    base: str = ""
+    suspects: list[Suspect] = field(default_factory=list)
+    growth_dot: str = ""  # call graph of last minus first dump (series)
+    growth_legend: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    previous: str = ""
+    thresholds: list[Threshold] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -130,22 +156,6 @@ class ReportOptions:
     command_line: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
     unit: str = "minimum"
-
-
-_SEQUENCE = re.compile(r"\.(\d{4,})\.heap(?:\.gz)?$")
-_CHECK = re.compile(r"\.(\d+)\.(.+)-end\.heap(?:\.gz)?$")
-
-
-def dump_sequence(path: str) -> tuple[int | None, str]:
-    """The dump number gperftools puts in file names (`app.0003.heap`), or the heap check's name."""
-    base = os.path.basename(path)
-    m = _SEQUENCE.search(base)
-    if m:
-        return int(m.group(1)), f"dump #{int(m.group(1))}"
-    m = _CHECK.search(base)
-    if m:
-        return None, f"heap check '{m.group(2)}' at exit (pid {m.group(1)})"
-    return None, ""
 
 
 def _table(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
@@ -208,31 +218,83 @@ def _leak_sites(profile: Profile, samples: list[Sample], index: int, opts: Repor
     return sites, len(ordered)
 
 
+def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
+               header: list[str], graph_id: str) -> tuple[str, list[str], CallGraph]:
+    vt = profile.sample_types[index]
+    cg = trimmed_graph(samples, index, opts.node_options, opts.graph, total, profile.size_pairs)
+    unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
+
+    def fmt(v: Value) -> str:
+        return format_value(v, vt.unit, unit)
+
+    legend = legend_lines(cg, header, fmt)
+    main = main_mapping(profile)
+    title = main.basename if main is not None else os.path.basename(profile.source.split(", ")[0])
+    return to_dot(cg, legend, fmt, title, RenderOptions(graph_id=graph_id)), legend, cg
+
+
+def _header(profile: Profile, vt: ValueType, filters: tuple[str, ...]) -> list[str]:
+    main = main_mapping(profile)
+    sources = profile.source.split(", ")
+    header = [f"File: {main.basename}"] if main is not None else []
+    header.append("Profile: " + ", ".join(os.path.basename(s) for s in sources))
+    header.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
+    if profile.base_source:
+        header.append(f"Base: {os.path.basename(profile.base_source)} (values are new minus base;")
+        header.append("  percentages are of the total absolute change)")
+    if filters:
+        header.append("Active filters:")
+        header.extend(f"   {f[:80]}" for f in filters)
+    return header
+
+
+def compare_previous(current: list[Suspect], previous: dict[str, object]) -> list[Change]:
+    """What got worse since a previous run's summary: new growing stacks and stacks that grew more."""
+    before: dict[tuple[str, ...], int] = {}
+    items = previous.get("suspects")
+    for s in items if isinstance(items, list) else []:
+        if isinstance(s, dict) and isinstance(s.get("stack"), list):
+            before[tuple(str(x) for x in s["stack"])] = int(s.get("growth_bytes", 0) or 0)
+    changes = []
+    for s in current:
+        if s.growth_bytes <= 0:
+            continue
+        if s.stack not in before:
+            changes.append(Change("new", s.function, s.stack, s.growth_bytes, None))
+        elif s.growth_bytes > before[s.stack]:
+            changes.append(Change("grown", s.function, s.stack, s.growth_bytes, before[s.stack]))
+    return changes
+
+
 def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, reports: list[MappingReport],
-            dumps: list[DumpRow] | None = None) -> ReportData:
+            dumps: list[Profile] | None = None, growth: Profile | None = None, mode: str = "single",
+            previous: tuple[str, dict[str, object]] | None = None) -> ReportData:
     """Everything the report shows, computed once from the (filtered) samples."""
     index = opts.sample_index
     vt = profile.sample_types[index]
     total = profile.total(index)
     main = main_mapping(profile)
     program = main.basename if main is not None else ""
-    cg: CallGraph = trimmed_graph(samples, index, opts.node_options, opts.graph, total, profile.size_pairs)
-    unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
-
-    def fmt(v: Value) -> str:
-        return format_value(v, vt.unit, unit)
-
     sources = profile.source.split(", ")
-    header = [f"File: {program}"] if program else []
-    header.append("Profile: " + ", ".join(os.path.basename(s) for s in sources))
-    header.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
-    if opts.filters:
-        header.append("Active filters:")
-        header.extend(f"   {f[:80]}" for f in opts.filters)
-    legend = legend_lines(cg, header, fmt)
-    title = program or os.path.basename(sources[0])
-    dot = to_dot(cg, legend, fmt, title, RenderOptions(graph_id="callgraph"))
-
+    dot, legend, cg = _graph_dot(profile, samples, index, opts, total, _header(profile, vt, opts.filters),
+                                 "callgraph")
+    unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
+    dumps = dumps or [profile]
+    dump_rows = [DumpRow(p.source, dump_sequence(p.source)[0], round(p.total_of("inuse_space")),
+                         round(p.total_of("inuse_objects"))) for p in dumps]
+    ranked = suspects(dumps, opts.node_options)
+    growth_dot, growth_legend = "", list[str]()
+    if growth is not None and mode == "series":
+        try:
+            gi = growth.sample_index("inuse_space")
+        except KeyError:
+            gi = 0
+        gvt = growth.sample_types[gi]
+        growth_dot, growth_legend, _ = _graph_dot(growth, growth.samples, gi, opts, growth.total(gi),
+                                                  _header(growth, gvt, ()), "growthgraph")
+    changes: list[Change] = []
+    if previous is not None:
+        changes = compare_previous(ranked, previous[1])
     tables = []
     wanted = [vt.type] + [t for t in ("inuse_space", "inuse_objects") if t != vt.type]
     for name in wanted:
@@ -267,5 +329,8 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         version=__version__, options=list(opts.command_line),
         graph_dot=dot, graph_legend=legend, graph_nodes=len(cg.order),
         tables=tables, leaks=leaks, leak_sites_total=nsites, binaries=binaries,
-        warnings=list(profile.warnings), comments=list(profile.comments), dumps=dumps or [],
+        warnings=list(profile.warnings), comments=list(profile.comments), dumps=dump_rows,
+        mode=mode, base=profile.base_source, suspects=ranked, growth_dot=growth_dot, growth_legend=growth_legend,
+        changes=changes, previous=previous[0] if previous else "",
     )
+

@@ -1,0 +1,99 @@
+"""Leak suspects over a series of dumps: which stacks keep growing.
+
+A suspect is one distinct stack at function granularity (allocator frames already dropped).
+Its in-use bytes per dump are scored by how steadily they grow: the share of steps that grow,
+how well a straight line fits them, and its share of the series' total growth; a stack that
+shrank at some step is discounted by the share of such steps. In-use values only: alloc values
+are not monotonic between gperftools dumps.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import pairwise
+
+from heapviz.graph.nodes import FrameMapper, NodeOptions
+from heapviz.model import Profile, Value
+
+# Weights of the score's parts; they sum to 1 so that a perfect steady grower scores 1.
+W_STEPS, W_LINEAR, W_SHARE = 0.45, 0.25, 0.30
+
+
+@dataclass(frozen=True)
+class Suspect:
+    rank: int
+    function: str  # the leaf user function
+    stack: tuple[str, ...]  # function names, leaf first
+    full_stack: tuple[str, ...]  # complete demangled names, leaf first
+    inuse_space: tuple[int, ...]  # one value per dump
+    inuse_objects: tuple[int, ...]
+    growth_bytes: int  # last minus first
+    score: float  # 0 to 1
+    steady: bool  # grew at most steps and is still there in the last dump
+
+
+def _r_squared(ys: list[float]) -> float:
+    n = len(ys)
+    if n < 3:
+        return 1.0 if n == 2 and ys[1] > ys[0] else 0.0
+    xs = range(n)
+    mx, my = (n - 1) / 2, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    syy = sum((y - my) ** 2 for y in ys)
+    if syy == 0 or sxy <= 0:
+        return 0.0
+    return (sxy * sxy) / (sxx * syy)
+
+
+def score_series(values: list[float], total_growth: float) -> float:
+    """0 for anything that did not grow from first to last dump; 1 for a perfectly steady
+    grower that accounts for all of the series' growth."""
+    growth = values[-1] - values[0]
+    if growth <= 0 or len(values) < 2:
+        return 0.0
+    steps = [b - a for a, b in pairwise(values)]
+    grew = sum(1 for d in steps if d > 0) / len(steps)
+    shrank = sum(1 for d in steps if d < 0) / len(steps)
+    share = min(1.0, growth / total_growth) if total_growth > 0 else 0.0
+    score = W_STEPS * grew + W_LINEAR * _r_squared(values) + W_SHARE * share
+    return round(max(0.0, min(1.0, score * (1 - shrank))), 4)
+
+
+def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions()) -> list[Suspect]:
+    """Every stack that holds memory in some dump, ranked: steady growers first."""
+    n = len(dumps)
+    mapper = FrameMapper(NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines))
+    space: dict[tuple[str, ...], list[Value]] = defaultdict(lambda: [0] * n)
+    objects: dict[tuple[str, ...], list[Value]] = defaultdict(lambda: [0] * n)
+    full: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for i, p in enumerate(dumps):
+        try:
+            i_space, i_objs = p.sample_index("inuse_space"), p.sample_index("inuse_objects")
+        except KeyError:
+            continue
+        for s in p.samples:
+            frames = [fr for loc in s.locations for fr in mapper.frames(loc)]
+            key = tuple(fr.node.name for fr in frames)
+            space[key][i] += s.values[i_space]
+            objects[key][i] += s.values[i_objs]
+            full.setdefault(key, tuple(fr.full_name for fr in frames))
+    total_growth = sum(max(0, v[-1] - v[0]) for v in space.values())
+    scored = []
+    for key, vals in space.items():
+        if not any(vals):
+            continue
+        sc = score_series([float(v) for v in vals], float(total_growth))
+        scored.append((key, vals, sc))
+    scored.sort(key=lambda t: (-t[2], -(t[1][-1] - t[1][0]), -max(t[1]), t[0]))
+    out = []
+    for rank, (key, vals, sc) in enumerate(scored, 1):
+        steps = [b - a for a, b in pairwise(vals)]
+        steady = sc > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
+        out.append(Suspect(
+            rank=rank, function=key[0] if key else "", stack=key, full_stack=full[key],
+            inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[key]),
+            growth_bytes=round(vals[-1] - vals[0]), score=sc, steady=steady,
+        ))
+    return out

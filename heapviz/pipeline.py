@@ -1,0 +1,131 @@
+"""The steps every command shares: load, symbolize and prune each profile; sum, diff or order
+them as a series; choose the sample type; filter. No printing and no exit codes here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from heapviz.diff import subtract
+from heapviz.errors import UsageError
+from heapviz.formats import ReadLimits, load
+from heapviz.formats.gperftools_heap import dump_sequence
+from heapviz.graph.filters import FilterOptions
+from heapviz.graph.filters import apply as apply_filters
+from heapviz.graph.nodes import NodeOptions
+from heapviz.merge import merge
+from heapviz.model import Profile, Sample, Value
+from heapviz.prune import PruneOptions, drop_allocator_frames
+from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    limits: ReadLimits = ReadLimits()
+    symbolize: SymbolizeOptions = SymbolizeOptions()
+    prune: PruneOptions = PruneOptions()
+
+
+@dataclass
+class Loaded:
+    profile: Profile
+    reports: list[MappingReport] = field(default_factory=list)
+
+
+def load_each(paths: list[str], options: LoadOptions) -> list[Loaded]:
+    """Each profile loaded, symbolized against its own memory map and pruned of allocator frames."""
+    if paths.count("-") > 1:
+        raise UsageError("'-' (stdin) can be given only once")
+    out = []
+    for path in paths:
+        p = load(path, options.limits)
+        reports = symbolize(p, options.symbolize)
+        drop_allocator_frames(p, options.prune)
+        out.append(Loaded(p, reports))
+    return out
+
+
+def summed(items: list[Loaded]) -> Loaded:
+    return Loaded(merge([i.profile for i in items]), [r for i in items for r in i.reports])
+
+
+def series_order(items: list[Loaded]) -> list[Loaded]:
+    """Dumps in order: gperftools' sequence number in the file name, then modification time."""
+
+    def key(item: Loaded) -> tuple[int, float, str]:
+        src = item.profile.source
+        seq, _ = dump_sequence(src)
+        try:
+            mtime = os.stat(src).st_mtime if src != "-" else 0.0
+        except OSError:
+            mtime = 0.0
+        return (seq if seq is not None else 1 << 62, mtime, src)
+
+    return sorted(items, key=key)
+
+
+def sample_index(profile: Profile, requested: str | None) -> int:
+    names = [vt.type for vt in profile.sample_types]
+    if requested is None:
+        requested = profile.default_sample_type or names[-1]
+    if requested.isdigit() and int(requested) < len(names):
+        return int(requested)
+    for cand in (requested, f"inuse_{requested}", requested.removeprefix("inuse_")):
+        if cand in names:
+            return names.index(cand)
+    raise UsageError(f"sample index {requested!r} is not in this profile (it has: {', '.join(names)})")
+
+
+@dataclass
+class View:
+    """What a command shows: one profile (a dump, a sum or a difference), filtered."""
+
+    profile: Profile
+    reports: list[MappingReport]
+    sample_index: int
+    samples: list[Sample]  # after --focus/--ignore/--hide/--show
+    total: Value  # of the unfiltered samples, as pprof's percentages
+    node_options: NodeOptions
+    filters: FilterOptions
+
+
+def make_view(loaded: Loaded, requested_index: str | None, filters: FilterOptions,
+              node_options: NodeOptions) -> View:
+    profile = loaded.profile
+    index = sample_index(profile, requested_index)
+    result = apply_filters(profile.samples, filters)
+    for w in result.warnings:
+        profile.warn(w)
+    return View(profile, loaded.reports, index, result.samples, profile.total(index), node_options, filters)
+
+
+@dataclass
+class Subject:
+    """The profiles a command works on.
+
+    `shown` is what tables and graphs show; `dumps` are the in-order profiles growth is measured
+    over ([base, new] with --base, the series, or the one profile); `growth` is last minus first
+    when there is more than one dump.
+    """
+
+    shown: Loaded
+    dumps: list[Profile]
+    growth: Profile | None
+    mode: str  # "single", "merged", "series" or "base"
+
+
+def subject(paths: list[str], options: LoadOptions, base: list[str], series: bool) -> Subject:
+    """Several profiles are summed (as pprof does) unless `series`; with `base`, NEW minus BASE."""
+    items = load_each(paths, options)
+    if base:
+        old = summed(load_each(base, options))
+        new = summed(items)
+        diff = subtract(new.profile, old.profile)
+        return Subject(Loaded(diff, old.reports + new.reports), [old.profile, new.profile], diff, "base")
+    if len(items) > 1 and series:
+        items = series_order(items)
+        growth = subtract(items[-1].profile, items[0].profile)
+        return Subject(items[-1], [i.profile for i in items], growth, "series")
+    shown = summed(items)
+    return Subject(shown, [shown.profile], None, "merged" if len(items) > 1 else "single")
