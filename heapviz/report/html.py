@@ -3,7 +3,7 @@ with the call graph inlined as SVG and data for scripts passed only through JSON
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -12,7 +12,10 @@ import jinja2
 from markupsafe import Markup
 
 from heapviz.render.dot import RenderOptions, render
+from heapviz.render.chart import line_chart, sparkline
 from heapviz.report.collect import ReportData
+from heapviz.report.summary import summary
+from heapviz.units import format_value
 
 _SOURCE_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -49,22 +52,17 @@ def inline_svg(svg: bytes) -> Markup:
     return Markup(text)
 
 
-def _machine_data(r: ReportData) -> dict[str, object]:
-    return {
-        "program": r.program,
-        "profiles": r.profiles,
-        "sample_type": r.sample_type,
-        "totals": {name: exact for name, _, exact in r.totals},
-        "leak_sites": [
-            {"value": s.value, "bytes": s.bytes, "objects": s.objects, "stack": [f.function for f in s.frames]}
-            for s in r.leaks
-        ],
-        "warnings": r.warnings,
-    }
+def _charts(r: ReportData) -> dict[str, object]:
+    labels = [os.path.basename(d.file) for d in r.dumps]
+    totals = Markup(line_chart([d.inuse_space for d in r.dumps], labels,
+                               lambda v: format_value(v, "bytes", "auto"), "In-use bytes per dump"))
+    spark = [Markup(sparkline(s.inuse_space)) for s in r.suspects[:30]]
+    return {"totals": totals, "spark": spark}
 
 
 def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     svg = inline_svg(render(r.graph_dot, "svg", options))
+    growth_svg = inline_svg(render(r.growth_dot, "svg", options)) if r.growth_dot else ""
     template = environment().get_template("report.html.j2")
-    html = template.render(r=r, svg=svg, data=_machine_data(r), fields=dataclasses.fields)
+    html = template.render(r=r, svg=svg, growth_svg=growth_svg, charts=_charts(r), data=summary(r))
     return html.encode("utf-8")

@@ -10,6 +10,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from pypdf import PdfReader, PdfWriter, Transformation
+from reportlab.graphics.shapes import Drawing, Line, PolyLine, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, landscape
@@ -33,6 +34,7 @@ from reportlab.platypus import (
 )
 
 from heapviz.render.dot import RenderOptions, render
+from heapviz.units import format_value
 from heapviz.report.collect import LeakSite, ReportData, TopTable
 
 MARGIN = 15 * mm
@@ -118,11 +120,12 @@ class _Heading(Paragraph):  # type: ignore[misc]
 
 
 class _GraphSlot(Flowable):  # type: ignore[misc]
-    """Reserves the graph's box and records where it landed, for the merge after the build."""
+    """Reserves a graph's box and records where it landed, for the merge after the build."""
 
-    def __init__(self, width: float, height: float, slots: list[tuple[int, float, float, float, float]]) -> None:
+    def __init__(self, width: float, height: float, graph: int, slots: list[tuple[int, int, float, float]]) -> None:
         super().__init__()
         self.width, self.height = width, height
+        self._graph = graph
         self._slots = slots
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
@@ -130,7 +133,7 @@ class _GraphSlot(Flowable):  # type: ignore[misc]
 
     def draw(self) -> None:
         x, y = self.canv.absolutePosition(0, 0)
-        self._slots.append((self.canv.getPageNumber() - 1, x, y, self.width, self.height))
+        self._slots.append((self._graph, self.canv.getPageNumber() - 1, x, y))
 
 
 class _Doc(BaseDocTemplate):  # type: ignore[misc]
@@ -156,10 +159,13 @@ def _page_size_for(w: float, h: float) -> tuple[tuple[float, float], float]:
 def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     fonts = _register_fonts()
     m = _Markup(fonts)
-    graph_pdf = render(r.graph_dot, "pdf", options)
-    gpage = PdfReader(io.BytesIO(graph_pdf)).pages[0]
-    gw, gh = float(gpage.mediabox.width), float(gpage.mediabox.height)
-    gsize, gscale = _page_size_for(gw, gh)
+    graphs = []  # (title, Graphviz page, page size, scale)
+    for title_text, dot in ((f"Call graph ({r.sample_type})", r.graph_dot),
+                            ("Call graph of the growth (last dump minus first)", r.growth_dot)):
+        if dot:
+            gpage = PdfReader(io.BytesIO(render(dot, "pdf", options))).pages[0]
+            size, scale = _page_size_for(float(gpage.mediabox.width), float(gpage.mediabox.height))
+            graphs.append((title_text, gpage, size, scale))
 
     styles = {
         "body": ParagraphStyle("body", fontName=fonts.regular, fontSize=9, leading=12, alignment=TA_LEFT),
@@ -183,9 +189,12 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
 
     story: list[Flowable] = [Paragraph(m(r.title), styles["h1"])]
     story += _summary(r, heading, p, styles)
-    slots: list[tuple[int, float, float, float, float]] = []
-    story += [NextPageTemplate("graph"), PageBreak(), heading(f"Call graph ({r.sample_type})", 0),
-              _GraphSlot(gw * gscale, gh * gscale, slots), NextPageTemplate("portrait"), PageBreak()]
+    story += _growth(r, heading, p, fonts)
+    slots: list[tuple[int, int, float, float]] = []  # (graph, page index, x, y)
+    for gi, (gtitle, gpage, _size, scale) in enumerate(graphs):
+        w, h = float(gpage.mediabox.width) * scale, float(gpage.mediabox.height) * scale
+        story += [NextPageTemplate(f"graph{gi}"), PageBreak(), heading(gtitle, 0), _GraphSlot(w, h, gi, slots),
+                  NextPageTemplate("portrait"), PageBreak()]
     story.append(heading("Top functions", 0))
     for t in r.tables:
         story += _top_table(t, heading, p)
@@ -213,15 +222,18 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
                title=title, author="heapviz", subject=", ".join(r.profiles), creator=f"heapviz {r.version}",
                invariant=True)
     portrait = Frame(MARGIN, MARGIN, A4[0] - 2 * MARGIN, A4[1] - 2 * MARGIN, id="body")
-    graph = Frame(MARGIN, MARGIN, gsize[0] - 2 * MARGIN, gsize[1] - 2 * MARGIN, id="graph", leftPadding=0,
-                  rightPadding=0, topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate("portrait", [portrait], onPage=on_page, pagesize=A4),
-                          PageTemplate("graph", [graph], onPage=on_page, pagesize=gsize)])
+    templates = [PageTemplate("portrait", [portrait], onPage=on_page, pagesize=A4)]
+    for gi, (_t, _g, size, _s) in enumerate(graphs):
+        frame = Frame(MARGIN, MARGIN, size[0] - 2 * MARGIN, size[1] - 2 * MARGIN, id=f"graph{gi}", leftPadding=0,
+                      rightPadding=0, topPadding=0, bottomPadding=0)
+        templates.append(PageTemplate(f"graph{gi}", [frame], onPage=on_page, pagesize=size))
+    doc.addPageTemplates(templates)
     doc.build(story)
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
-    for page_index, x, y, _w, _h in slots:
-        writer.pages[page_index].merge_transformed_page(gpage, Transformation().scale(gscale).translate(x, y))
+    for gi, page_index, x, y in slots:
+        _t, gpage, _size, scale = graphs[gi]
+        writer.pages[page_index].merge_transformed_page(gpage, Transformation().scale(scale).translate(x, y))
     out = io.BytesIO()
     writer.add_metadata({"/Title": title, "/Author": "heapviz", "/Creator": f"heapviz {r.version}"})
     writer.write(out)
@@ -267,14 +279,71 @@ def _summary(r: ReportData, heading: Any, p: Any, styles: dict[str, ParagraphSty
     if r.warnings:
         out.append(heading("Warnings", 0))
         out += [p("• " + w, "warn") for w in r.warnings]
-    if len(r.dumps) > 1:
-        out.append(heading("Dumps", 0))
-        data = [["#", "File", "In-use bytes", "In-use objects"]]
-        data += [[str(d.sequence if d.sequence is not None else i + 1), p(d.file, "small"), str(d.inuse_space),
-                  str(d.inuse_objects)] for i, d in enumerate(r.dumps)]
-        t = LongTable(data, colWidths=[12 * mm, None, 28 * mm, 28 * mm], repeatRows=1)
-        t.setStyle(_table_style(styles["h3"].fontName))
-        out.append(t)
+    return out
+
+
+def _chart(values: list[int], width: float, height: float, labels: list[str] | None, font: str) -> Drawing:
+    """A vector line chart: in-use bytes per dump (with labels) or a sparkline (without)."""
+    d = Drawing(width, height)
+    if not values:
+        return d
+    left, bottom = (48.0, 16.0) if labels else (2.0, 2.0)
+    top = height - (8.0 if labels else 2.0)
+    lo, hi = min(0, min(values)), max(values)
+    span = (hi - lo) or 1
+    n = len(values)
+    step = (width - left - 6) / max(1, n - 1)
+    pts: list[float] = []
+    for i, v in enumerate(values):
+        pts += [left + i * step, bottom + (v - lo) / span * (top - bottom)]
+    if labels:
+        d.add(Line(left, bottom, width - 4, bottom, strokeColor=colors.grey, strokeWidth=0.5))
+        d.add(Line(left, bottom, left, top, strokeColor=colors.grey, strokeWidth=0.5))
+        d.add(String(left - 4, top - 3, format_value(hi, "bytes", "auto"), fontName=font, fontSize=7,
+                     textAnchor="end"))
+        d.add(String(left - 4, bottom - 3, "0", fontName=font, fontSize=7, textAnchor="end"))
+        for i, lab in enumerate(labels):
+            if n <= 10 or i in (0, n - 1):
+                d.add(String(left + i * step, 3, lab, fontName=font, fontSize=6.5, textAnchor="middle"))
+    d.add(PolyLine(pts, strokeColor=colors.HexColor("#b20000"), strokeWidth=1.5 if labels else 1))
+    return d
+
+
+def _growth(r: ReportData, heading: Any, p: Any, fonts: _Fonts) -> list[Flowable]:
+    out: list[Flowable] = []
+    if r.thresholds:
+        out.append(heading("Thresholds", 0))
+        for t in r.thresholds:
+            what = "in-use growth" if t.name == "growth" else "in-use bytes (last dump)"
+            verdict = f"EXCEEDED: {t.value} > {t.limit}" if t.exceeded else f"ok: {t.value} <= {t.limit}"
+            out.append(p(f"{what}: {verdict}", "warn" if t.exceeded else "body"))
+    if r.changes or r.previous:
+        out.append(heading("Since the previous run", 0))
+        out += [p(f"{c.kind}: {c.function} grew {c.growth_bytes} bytes"
+                  + (f" (previously {c.previous_growth_bytes})" if c.previous_growth_bytes is not None else ""))
+                for c in r.changes] or [p("Nothing got worse.")]
+    if len(r.dumps) < 2:
+        return out
+    out.append(heading(f"Growth over {len(r.dumps)} dumps", 0))
+    labels = [os.path.basename(d.file) for d in r.dumps]
+    out.append(_chart([d.inuse_space for d in r.dumps], 170 * mm, 55 * mm, labels, fonts.regular))
+    data: list[list[Any]] = [["#", "File", "In-use bytes", "In-use objects"]]
+    data += [[str(d.sequence if d.sequence is not None else i + 1), p(d.file, "small"), str(d.inuse_space),
+              str(d.inuse_objects)] for i, d in enumerate(r.dumps)]
+    t = LongTable(data, colWidths=[12 * mm, None, 28 * mm, 28 * mm], repeatRows=1)
+    t.setStyle(_table_style(fonts.bold))
+    out.append(t)
+    out.append(heading("Leak suspects (steady growers first)", 0))
+    rows: list[list[Any]] = [["#", "Function and stack", "Score", "Growth", "Trend"]]
+    for s in r.suspects[:30]:
+        stack = " ← ".join(s.stack[:8]) + (" ← …" if len(s.stack) > 8 else "")
+        cell = [p(s.function + ("  (steady growth)" if s.steady else ""), "mono"), p(stack, "small"),
+                p(" → ".join(str(v) for v in s.inuse_space), "small")]
+        rows.append([str(s.rank), cell, f"{s.score:.2f}", str(s.growth_bytes),
+                     _chart(list(s.inuse_space), 28 * mm, 9 * mm, None, fonts.regular)])
+    t = LongTable(rows, colWidths=[8 * mm, None, 12 * mm, 18 * mm, 30 * mm], repeatRows=1)
+    t.setStyle(_table_style(fonts.bold))
+    out.append(t)
     return out
 
 
