@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 # Sampled (scaled) values stay exact floats in the model; unscaled ones are ints.
 Value = int | float
 
-UNKNOWN_STACK = "[unknown stack]"
+UNKNOWN_STACK = "[unknown stack]"  # a sample recorded without any frame
+TRUNCATED_STACK = "[truncated stack]"  # the root of a stack cut at the producer's depth limit
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def phases(path: Path) -> dict[str, float]:
     drop_allocator_frames(prof)
     t["prune"] = time.perf_counter() - start
     start = time.perf_counter()
-    node_table(prof, prof.samples, 1, NodeOptions())
+    node_table(prof.samples, 1, NodeOptions())
     t["aggregate"] = time.perf_counter() - start
     return t
 

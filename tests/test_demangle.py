@@ -19,6 +19,7 @@ CASES = [
     ("hv::Node::operator->() const", "hv::Node::operator->"),
     ("leak_a", "leak_a"),
     ("libfoo.so+0x1a2b", "libfoo.so+0x1a2b"),
+    ("[unknown stack]", "[unknown stack]"),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from heapviz.errors import InputError, UnrecognizedFormat
 from heapviz.formats import ReadLimits, load
 from heapviz.formats.gperftools_heap import unsample_v2
-from heapviz.model import UNKNOWN_STACK
+from heapviz.model import TRUNCATED_STACK, UNKNOWN_STACK
 
 MAPS = (
     "MAPPED_LIBRARIES:\n"
@@ -90,6 +90,16 @@ def test_empty_stack_kept_as_unknown(tmp_path):
     text = "heap profile: 1: 8 [ 1: 8] @ heapprofile\n 1: 8 [ 1: 8] @\n" + MAPS
     prof = load(write(tmp_path, text))
     assert prof.samples[0].locations[0].lines[0].function.name == UNKNOWN_STACK
+
+
+def test_stack_at_depth_limit_gets_truncated_root(tmp_path):
+    deep = " ".join(f"0x{0x400010 + i:x}" for i in range(32))
+    text = f"heap profile: 2: 16 [ 2: 16] @ heapprofile\n 1: 8 [ 1: 8] @ {deep}\n 1: 8 [ 1: 8] @ 0x00400010\n" + MAPS
+    prof = load(write(tmp_path, text))
+    deep_sample, short_sample = prof.samples
+    assert deep_sample.locations[-1].lines[0].function.name == TRUNCATED_STACK
+    assert len(deep_sample.locations) == 33 and len(short_sample.locations) == 1
+    assert any("limit of 32 frames" in w for w in prof.warnings)
 
 
 def test_missing_alloc_pair_copies_inuse(tmp_path):

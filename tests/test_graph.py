@@ -167,3 +167,14 @@ def test_golden_dot_for_committed_profile():
     if os.environ.get("HEAPVIZ_REGEN_GOLDEN"):
         golden.write_text(r.out)
     assert r.out == golden.read_text()
+
+
+def test_truncated_and_unknown_stacks_are_explicit_nodes(tmp_path):
+    deep = " ".join(f"0x{0x400010 + i:x}" for i in range(32))
+    maps = "MAPPED_LIBRARIES:\n00400000-00401000 r-xp 00000000 08:01 123 /nonexistent/prog\n"
+    prof = tmp_path / "p.heap"
+    prof.write_text(f"heap profile: 2: 4096 [ 2: 4096] @ heapprofile\n 1: 2048 [ 1: 2048] @ {deep}\n"
+                    f" 1: 2048 [ 1: 2048] @\n{maps}")
+    doc = json.loads(run_heapviz("graph", "--format", "json", str(prof)).out)
+    names = {n["name"]: n for n in doc["nodes"]}
+    assert names["[truncated stack]"]["cum"] == 2048 and names["[unknown stack]"]["flat"] == 2048

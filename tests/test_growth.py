@@ -67,7 +67,7 @@ def test_score_orders_steady_above_step_and_spike():
 def test_diff_equals_difference_of_tops(examples):
     new, _ = top(str(examples / "threads.0004.heap"))
     old, _ = top(str(examples / "threads.0002.heap"))
-    diff, doc = top(str(examples / "threads.0004.heap"), "--base", str(examples / "threads.0002.heap"))
+    diff, _ = top(str(examples / "threads.0004.heap"), "--base", str(examples / "threads.0002.heap"))
     for name in set(new) | set(old):
         want_flat = new.get(name, {}).get("flat", 0) - old.get(name, {}).get("flat", 0)
         want_cum = new.get(name, {}).get("cum", 0) - old.get(name, {}).get("cum", 0)

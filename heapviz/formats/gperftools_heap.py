@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from heapviz.formats import procmaps
 from heapviz.model import (
+    TRUNCATED_STACK,
     UNKNOWN_STACK,
     Function,
     Line,
@@ -36,6 +37,7 @@ _HEADER = re.compile(
 _MAPS_SENTINELS = (b"MAPPED_LIBRARIES:", b"--- Memory map: ---")
 _SPLIT = bytes.maketrans(b"[]:", b"   ")
 _MAX_U64 = (1 << 64) - 1
+MAX_STACK_DEPTH = 32  # gperftools records at most this many frames (heap-profile-stats.h)
 
 SAMPLE_TYPES = [
     ValueType("inuse_objects", "count"),
@@ -185,18 +187,25 @@ def parse(reader: LineReader) -> Profile:
     return profile
 
 
+def _pseudo(profile: Profile, name: str) -> Location:
+    fn = Function(id=len(profile.functions) + 1, name=name, system_name=name)
+    profile.functions.append(fn)
+    loc = Location(id=len(profile.locations) + 1, address=0, lines=(Line(fn),))
+    profile.locations.append(loc)
+    return loc
+
+
 def _build(profile: Profile, raw_samples: list[tuple[list[Value], list[int], int]]) -> None:
     index = procmaps.MappingIndex(profile.mappings)
     by_addr: dict[int, Location] = {}
     unknown: Location | None = None
+    truncated: Location | None = None
+    n_truncated = 0
     locations = profile.locations
     for values, addrs, _line in raw_samples:
         if not addrs:
-            if unknown is None:
-                fn = Function(id=len(profile.functions) + 1, name=UNKNOWN_STACK, system_name=UNKNOWN_STACK)
-                profile.functions.append(fn)
-                unknown = Location(id=len(locations) + 1, address=0, lines=(Line(fn),))
-                locations.append(unknown)
+            # Kept, not dropped: its bytes are real even if nobody knows who allocated them.
+            unknown = unknown or _pseudo(profile, UNKNOWN_STACK)
             profile.samples.append(Sample(values, (unknown,)))
             continue
         stack = []
@@ -207,7 +216,16 @@ def _build(profile: Profile, raw_samples: list[tuple[list[Value], list[int], int
                 by_addr[a] = loc
                 locations.append(loc)
             stack.append(loc)
+        if len(addrs) >= MAX_STACK_DEPTH:
+            # The unwinder stopped at the depth limit: the callers above are unknown, and
+            # the graph shows that as an explicit root instead of a misleading one.
+            truncated = truncated or _pseudo(profile, TRUNCATED_STACK)
+            stack.append(truncated)
+            n_truncated += 1
         profile.samples.append(Sample(values, tuple(stack)))
+    if n_truncated:
+        profile.warn(f"{n_truncated} stacks reached gperftools' limit of {MAX_STACK_DEPTH} frames; their "
+                     f"missing callers are shown as {TRUNCATED_STACK}")
 
 
 def _check_totals(profile: Profile) -> None:

@@ -56,8 +56,10 @@ def _charts(r: ReportData) -> dict[str, object]:
     labels = [os.path.basename(d.file) for d in r.dumps]
     totals = Markup(line_chart([d.inuse_space for d in r.dumps], labels,
                                lambda v: format_value(v, "bytes", "auto"), "In-use bytes per dump"))
+    objects = Markup(line_chart([d.inuse_objects for d in r.dumps], labels, lambda v: str(round(v)),
+                                "In-use objects per dump"))
     spark = [Markup(sparkline(s.inuse_space)) for s in r.suspects[:30]]
-    return {"totals": totals, "spark": spark}
+    return {"totals": totals, "objects": objects, "spark": spark}
 
 
 def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:

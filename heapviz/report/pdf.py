@@ -282,7 +282,8 @@ def _summary(r: ReportData, heading: Any, p: Any, styles: dict[str, ParagraphSty
     return out
 
 
-def _chart(values: list[int], width: float, height: float, labels: list[str] | None, font: str) -> Drawing:
+def _chart(values: list[int], width: float, height: float, labels: list[str] | None, font: str,
+           in_bytes: bool = True) -> Drawing:
     """A vector line chart: in-use bytes per dump (with labels) or a sparkline (without)."""
     d = Drawing(width, height)
     if not values:
@@ -299,7 +300,8 @@ def _chart(values: list[int], width: float, height: float, labels: list[str] | N
     if labels:
         d.add(Line(left, bottom, width - 4, bottom, strokeColor=colors.grey, strokeWidth=0.5))
         d.add(Line(left, bottom, left, top, strokeColor=colors.grey, strokeWidth=0.5))
-        d.add(String(left - 4, top - 3, format_value(hi, "bytes", "auto"), fontName=font, fontSize=7,
+        d.add(String(left - 4, top - 3, format_value(hi, "bytes", "auto") if in_bytes else str(hi), fontName=font,
+                     fontSize=7,
                      textAnchor="end"))
         d.add(String(left - 4, bottom - 3, "0", fontName=font, fontSize=7, textAnchor="end"))
         for i, lab in enumerate(labels):
@@ -326,7 +328,10 @@ def _growth(r: ReportData, heading: Any, p: Any, fonts: _Fonts) -> list[Flowable
         return out
     out.append(heading(f"Growth over {len(r.dumps)} dumps", 0))
     labels = [os.path.basename(d.file) for d in r.dumps]
-    out.append(_chart([d.inuse_space for d in r.dumps], 170 * mm, 55 * mm, labels, fonts.regular))
+    out.append(p("In-use bytes per dump"))
+    out.append(_chart([d.inuse_space for d in r.dumps], 170 * mm, 50 * mm, labels, fonts.regular, True))
+    out.append(p("In-use objects per dump"))
+    out.append(_chart([d.inuse_objects for d in r.dumps], 170 * mm, 40 * mm, labels, fonts.regular, False))
     data: list[list[Any]] = [["#", "File", "In-use bytes", "In-use objects"]]
     data += [[str(d.sequence if d.sequence is not None else i + 1), p(d.file, "small"), str(d.inuse_space),
               str(d.inuse_objects)] for i, d in enumerate(r.dumps)]

@@ -201,8 +201,8 @@ def _match(s: str, i: int, open_c: str, close_c: str) -> int:
 @functools.lru_cache(maxsize=1 << 17)
 def simplify(name: str, keep_templates: bool = False) -> str:
     """pprof's default short name: no parameters, no return type, no template arguments."""
-    if not any(c in name for c in "(< "):
-        return name
+    if not any(c in name for c in "(< ") or (name.startswith("[") and name.endswith("]")):
+        return name  # plain C names, and pseudo frames such as "[unknown stack]"
     atoms = _atoms(name, keep_templates)
     while len(atoms) > 1 and atoms[-1] in _TRAILING_QUALIFIERS:
         atoms.pop()
