@@ -94,6 +94,18 @@ class LineReader:
                 raw = raw[:-1]
         return raw
 
+    def read_bytes(self) -> bytes:
+        """The rest of the input as bytes, for binary formats (protobuf), within --max-input-size."""
+        limit = self.limits.max_input_bytes - self.bytes_read
+        try:
+            data = self._stream.read(limit + 1)
+        except (OSError, EOFError, zlib.error) as e:
+            raise self.error(f"cannot read: {_describe(e)}", 0) from e
+        self.bytes_read += len(data)
+        if len(data) > limit:
+            raise self.error(f"input larger than --max-input-size ({self.limits.max_input_bytes} bytes)", 0)
+        return data
+
     def push_back(self, line: bytes) -> None:
         self._pushback.append(line)
         self.line_no -= 1
