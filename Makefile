@@ -8,7 +8,7 @@ BUILD := build
 EXAMPLES := $(BUILD)/examples
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test demo test bench lint examples clean
+.PHONY: setup setup-test demo test bench fuzz lint examples clean
 
 $(VENV)/.installed: pyproject.toml
 	scripts/install-deps.sh runtime
@@ -37,8 +37,15 @@ demo: examples
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: examples
-	$(PY) tests/benchmark.py --out $(BUILD)/bench
+fuzz: setup-test
+	HEAPVIZ_FUZZ_EXAMPLES=$${HEAPVIZ_FUZZ_EXAMPLES:-20000} $(PY) -m pytest -q tests/test_fuzz.py
+
+# Issue 9's benchmark: real heap-checker profiles of 10k/100k/250k stacks from a generated
+# program, heapviz against go tool pprof, google-pprof and pprof (binutils). BENCH_ARGS=--quick
+# for a smoke run; see `$(PY) bench/run.py --help`. Artefacts are cached in $(BUILD)/bench.
+BENCH_ARGS ?=
+bench: setup-test
+	$(PY) bench/run.py --out $(BUILD)/bench $(BENCH_ARGS)
 
 lint: setup
 	$(PY) -m pip install -q ruff mypy

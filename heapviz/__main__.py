@@ -2,6 +2,12 @@
 
 import sys
 
-from heapviz.cli import main
+from heapviz.errors import Terminated, install_signal_handlers
+
+install_signal_handlers()  # before the heavy imports, so that an early SIGTERM is handled too
+try:
+    from heapviz.cli import main
+except KeyboardInterrupt as e:  # interrupted while still starting: nothing was written
+    sys.exit(143 if isinstance(e, Terminated) else 130)
 
 sys.exit(main())

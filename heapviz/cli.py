@@ -12,24 +12,32 @@ import traceback
 from collections.abc import Sequence
 
 from heapviz import __version__
-from heapviz.errors import HeapvizError, InputError, UsageError
+from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, install_signal_handlers
 from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE, ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
 from heapviz.graph.filters import FilterOptions, compile_regex
 from heapviz.graph.nodes import GRANULARITIES, NodeOptions, node_table
+from heapviz.graph.peek import peek
+from heapviz.graph.tree import view_tree
 from heapviz.model import Profile, Value, main_mapping
 from heapviz.pipeline import LoadOptions, Subject, View, make_view, subject
 from heapviz.prune import PruneOptions
 from heapviz.render.dot import FORMATS, RenderOptions, legend_lines, render, to_dot
+from heapviz.render.collapsed import to_collapsed
+from heapviz.render.flame import FlameOptions, to_svg
 from heapviz.render.graph_json import to_json as graph_json
+from heapviz.render.peek import render_json as peek_json
+from heapviz.render.peek import render_text as peek_text
+from heapviz.render.pprof_proto import to_proto
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect
 from heapviz.report.html import write_html
 from heapviz.report.pdf import write_pdf
 from heapviz.report.summary import write_json
-from heapviz.output import write
+from heapviz.output import write, write_all
 from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.demangle import DEMANGLE_MODES
-from heapviz.text import TopOptions, render_top, top_rows
+from heapviz.timing import Timings, phase
+from heapviz.text import TopOptions, render_top, safe, top_rows
 from heapviz.units import UNIT_CHOICES, choose_unit, format_value
 
 SAMPLE_ALIASES = ("inuse_space", "inuse_objects", "alloc_space", "alloc_objects")
@@ -65,12 +73,18 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="directory to search for binaries and debug files (like PPROF_BINARY_PATH); repeatable")
     g.add_argument("--symbolizer", choices=("auto", "llvm-symbolizer", "addr2line", "none"), default="auto",
                    help="symbolizer to use (default: llvm-symbolizer if installed, else addr2line)")
+    g.add_argument("--timings", action="store_true",
+                   help="print the wall time of each phase (parse, symbolize, graph, render, write) to stderr")
+    g.add_argument("--symbolizer-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="kill a symbolizer that has not answered within this long (default 120)")
     g.add_argument("--base", metavar="PROFILE", action="append", default=[],
                    help="show PROFILE minus this base (matched on symbolized stacks); repeat to sum bases")
     g.add_argument("--max-line-size", type=_size, default=DEFAULT_MAX_LINE, metavar="BYTES",
                    help="refuse input lines longer than this (default 1MiB)")
     g.add_argument("--max-input-size", type=_size, default=DEFAULT_MAX_INPUT, metavar="BYTES",
                    help="refuse inputs larger than this once decompressed (default 1GiB)")
+    g.add_argument("--thread", type=int, metavar="N", default=None,
+                   help="jemalloc profiles: show only thread N's values (default: all threads)")
 
 
 def _add_view_options(p: argparse.ArgumentParser) -> None:
@@ -132,9 +146,13 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
     paths = list(args.symbol_path)
     env = os.environ.get("HEAPVIZ_SYMBOL_PATH") or os.environ.get("PPROF_BINARY_PATH") or ""
     paths += [d for d in env.split(os.pathsep) if d]
+    args.timings_obj = Timings() if args.timings else None
     return LoadOptions(
-        limits=ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size),
-        symbolize=SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer),
+        timings=args.timings_obj,
+        limits=ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size,
+                          thread=args.thread),
+        symbolize=SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer,
+                                   timeout_s=args.symbolizer_timeout),
         prune=PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames)),
     )
 
@@ -176,11 +194,13 @@ def _header_lines(view: View) -> list[str]:
 
 def _print_warnings(profile: Profile) -> None:
     for w in profile.warnings:
-        print(f"heapviz: warning: {w}", file=sys.stderr)
+        print(f"heapviz: warning: {safe(w)}", file=sys.stderr)
 
 
 def cmd_top(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
+    if args.format == "collapsed":
+        return _write_collapsed(args, view)
     table = node_table(view.samples, view.sample_index, view.node_options, view.total)
     if args.drop_negative:
         for n in [n for n in table.cum if table.flat.get(n, 0) < 0 or (table.flat.get(n, 0) == 0 and table.cum[n] < 0)]:
@@ -193,7 +213,15 @@ def cmd_top(args: argparse.Namespace) -> int:
     return 0
 
 
-_GRAPH_SUFFIXES = {".svg": "svg", ".pdf": "pdf", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json"}
+def _write_collapsed(args: argparse.Namespace, view: View) -> int:
+    text = to_collapsed(view.samples, view.sample_index, view.node_options, args.drop_negative)
+    _print_warnings(view.profile)
+    write(args.output, text)
+    return 0
+
+
+_GRAPH_SUFFIXES = {".svg": "svg", ".pdf": "pdf", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json",
+                   ".folded": "collapsed"}
 
 
 def _graph_format(args: argparse.Namespace) -> str:
@@ -211,6 +239,8 @@ def _graph_format(args: argparse.Namespace) -> str:
 def cmd_graph(args: argparse.Namespace) -> int:
     fmt = _graph_format(args)
     _, view = _subject_and_view(args, series=False)
+    if fmt == "collapsed":
+        return _write_collapsed(args, view)
     vt = view.profile.sample_types[view.sample_index]
     gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
                          edge_fraction=args.edgefraction, cum_sort=args.cum, drop_negative=args.drop_negative)
@@ -279,21 +309,74 @@ def cmd_report(args: argparse.Namespace) -> int:
     ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
                           filters=tuple(view.filters.describe()), unit=args.unit)
-    data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode, previous)
+    flame = view_tree(subj, view, "Flame graph of the change since base") if subj.mode == "base" else None
+    t = args.timings_obj
+    with phase(t, "graph"):
+        data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
+                       previous, flame)
     data.thresholds = _thresholds(args, data)
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     writers = {"html": write_html, "pdf": write_pdf}
     files = []
     for path, kind in outputs:
-        files.append((path, write_json(data) if kind == "json" else writers[kind](data, render_opts)))
+        with phase(t, f"render_{kind}"):
+            files.append((path, write_json(data) if kind == "json" else writers[kind](data, render_opts)))
     _print_warnings(view.profile)
-    for path, blob in files:
-        write(path, blob)
+    with phase(t, "write"):
+        write_all(list(files))
     exceeded = [t for t in data.thresholds if t.exceeded]
     for t in exceeded:
         what = "in-use growth" if t.name == "growth" else "in-use bytes in the last dump"
         print(f"heapviz: threshold exceeded: {what} {t.value} > {t.limit}", file=sys.stderr)
     return EXIT_THRESHOLD if exceeded else 0
+
+
+def cmd_flame(args: argparse.Namespace) -> int:
+    subj, view = _subject_and_view(args, series=False)
+    main = main_mapping(view.profile)
+    title = main.basename if main is not None else os.path.basename(view.profile.source.split(", ")[0])
+    tree = view_tree(subj, view, f"Flame graph of {title}")
+    unit = choose_unit(tree.sample_unit, args.unit, [], tree.total)
+
+    def fmt_value(v: Value) -> str:
+        return format_value(v, tree.sample_unit, unit)
+
+    svg = to_svg(tree, fmt_value, FlameOptions(width=args.width, max_depth=args.max_depth))
+    _print_warnings(view.profile)
+    write(args.output, svg)
+    return 0
+
+
+def cmd_peek(args: argparse.Namespace) -> int:
+    # `peek PROFILE [REGEX]`: a last argument that is not a file is the regex.
+    if not args.regex and len(args.profiles) > 1 and args.profiles[-1] != "-" and not os.path.exists(args.profiles[-1]):
+        args.regex = args.profiles.pop()
+    _check_regex(args.regex, "REGEX")
+    _, view = _subject_and_view(args, series=False)
+    vt = view.profile.sample_types[view.sample_index]
+    result = peek(view.samples, view.sample_index, view.node_options, view.total, args.regex, args.cum)
+    if args.format == "json":
+        text = peek_json(result, view.profile.source, vt.type, vt.unit, view.profile.warnings)
+    else:
+        unit = choose_unit(vt.unit, args.unit, ((e.flat, e.cum) for e in result.entries), result.total)
+
+        def fmt_value(v: Value) -> str:
+            return format_value(v, vt.unit, unit)
+
+        text = peek_text(result, _header_lines(view), fmt_value)
+    _print_warnings(view.profile)
+    write(args.output, text)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    _, view = _subject_and_view(args, series=False)
+    default = view.profile.sample_types[view.sample_index].type
+    data = to_proto(view.profile, view.samples, default, compress=not args.output.endswith(".pb"),
+                    demangle=args.demangle)
+    _print_warnings(view.profile)
+    write(args.output, data)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     top = sub.add_parser("top", help="table of functions by flat or cumulative value (like pprof -top)")
     top.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     top.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    top.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    top.add_argument("--format", choices=("text", "json", "csv", "collapsed"), default="text",
+                     help="collapsed: folded stacks ('root;caller;leaf VALUE') for flamegraph.pl or speedscope")
     top.add_argument("--cum", action="store_true", help="sort by cumulative value")
     _add_graph_options(top, 0, 0.0, "")
     _add_input_options(top)
@@ -320,7 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     gr.add_argument("-o", "--output", metavar="FILE", help="output file; its suffix picks the format "
                     "(.svg .pdf .png .dot .json); without it DOT goes to stdout")
-    gr.add_argument("--format", choices=(*FORMATS, "json"), default=None, help="output format (overrides the suffix)")
+    gr.add_argument("--format", choices=(*FORMATS, "json", "collapsed"), default=None,
+                    help="output format (overrides the suffix); collapsed: folded stacks for flame graphs")
     gr.add_argument("--cum", action="store_true", help=argparse.SUPPRESS)
     _add_graph_options(gr, 80, 0.005, "")
     _add_edge_options(gr)
@@ -347,25 +432,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(rp)
     _add_view_options(rp)
     rp.set_defaults(func=cmd_report)
+
+    fl = sub.add_parser("flame", help="flame graph (icicle) of the call tree as a standalone SVG")
+    fl.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    fl.add_argument("-o", "--output", metavar="FILE.svg", help="write here instead of stdout")
+    fl.add_argument("--width", type=float, default=1200.0, metavar="PX", help="width in pixels (default 1200)")
+    fl.add_argument("--max-depth", type=int, default=400, metavar="N", help="draw at most N levels (default 400)")
+    fl.add_argument("--unit", choices=UNIT_CHOICES, default="auto", help="memory unit in tooltips (default auto)")
+    fl.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(fl)
+    _add_view_options(fl)
+    fl.set_defaults(func=cmd_flame)
+
+    pk = sub.add_parser("peek", help="callers and callees of matching functions (like pprof -peek)")
+    pk.add_argument("profiles", nargs="+", metavar="PROFILE [REGEX]",
+                    help=many + "; a last argument that is not a file is REGEX")
+    pk.add_argument("--regex", "--match", dest="regex", default="", metavar="REGEX",
+                    help="functions to show (searched in short and full names; default: all)")
+    pk.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    pk.add_argument("--format", choices=("text", "json"), default="text")
+    pk.add_argument("--cum", action="store_true", help="order by cumulative value instead of flat")
+    pk.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                    help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    pk.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(pk)
+    _add_view_options(pk)
+    pk.set_defaults(func=cmd_peek)
+
+    cv = sub.add_parser("convert", help="write what heapviz shows as a symbolized pprof profile.proto")
+    cv.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    cv.add_argument("-o", "--output", metavar="FILE.pb.gz", required=True,
+                    help="profile.proto file, gzipped unless its name ends in .pb; - is stdout")
+    cv.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(cv)
+    _add_view_options(cv)
+    cv.set_defaults(func=cmd_convert)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_signal_handlers()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args))
+        rc = int(args.func(args))
+        timings = getattr(args, "timings_obj", None)
+        if timings is not None:
+            print("heapviz: timings: " + json.dumps(timings.as_dict()), file=sys.stderr)
+        return rc
     except UsageError as e:
-        print(f"heapviz: error: {e.message()}", file=sys.stderr)
+        print(f"heapviz: error: {safe(e.message())}", file=sys.stderr)
         return 2
     except HeapvizError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"heapviz: error: {e.message()}", file=sys.stderr)
+        print(f"heapviz: error: {safe(e.message())}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("heapviz: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("heapviz: interrupted", file=sys.stderr)
         return 130
@@ -379,6 +507,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug: still one line unless --debug
         if args.debug:
             traceback.print_exc()
-        print(f"heapviz: error: internal error: {type(e).__name__}: {e} (rerun with --debug for details)",
+        print(f"heapviz: error: internal error: {type(e).__name__}: {safe(str(e))} (rerun with --debug for details)",
               file=sys.stderr)
         return 1

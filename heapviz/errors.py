@@ -52,3 +52,20 @@ class OutputError(HeapvizError):
     def __init__(self, path: str, what: str) -> None:
         super().__init__(f"{path}: {what}")
         self.path = path
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that outputs and temporary files are cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM into Terminated (Ctrl-C is KeyboardInterrupt already); main thread only."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, _on_sigterm)

@@ -73,12 +73,23 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions()) -> list
             i_space, i_objs = p.sample_index("inuse_space"), p.sample_index("inuse_objects")
         except KeyError:
             continue
+        per_loc: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         for s in p.samples:
-            frames = [fr for loc in s.locations for fr in mapper.frames(loc)]
-            key = tuple(fr.node.name for fr in frames)
+            names: list[str] = []
+            fulls: list[str] = []
+            for loc in s.locations:
+                got = per_loc.get(id(loc))
+                if got is None:
+                    frames = mapper.frames(loc)
+                    got = per_loc[id(loc)] = (tuple(fr.node.name for fr in frames),
+                                              tuple(fr.full_name for fr in frames))
+                names += got[0]
+                fulls += got[1]
+            key = tuple(names)
             space[key][i] += s.values[i_space]
             objects[key][i] += s.values[i_objs]
-            full.setdefault(key, tuple(fr.full_name for fr in frames))
+            if key not in full:
+                full[key] = tuple(fulls)
     total_growth = sum(max(0, v[-1] - v[0]) for v in space.values())
     scored = []
     for key, vals in space.items():

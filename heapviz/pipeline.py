@@ -18,6 +18,7 @@ from heapviz.merge import merge
 from heapviz.model import Profile, Sample, Value
 from heapviz.prune import PruneOptions, drop_allocator_frames
 from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
+from heapviz.timing import Timings, phase
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class LoadOptions:
     limits: ReadLimits = ReadLimits()
     symbolize: SymbolizeOptions = SymbolizeOptions()
     prune: PruneOptions = PruneOptions()
+    timings: Timings | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -38,10 +40,14 @@ def load_each(paths: list[str], options: LoadOptions) -> list[Loaded]:
     if paths.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
     out = []
+    t = options.timings
     for path in paths:
-        p = load(path, options.limits)
-        reports = symbolize(p, options.symbolize)
-        drop_allocator_frames(p, options.prune)
+        with phase(t, "parse"):
+            p = load(path, options.limits)
+        with phase(t, "symbolize"):
+            reports = symbolize(p, options.symbolize)
+        with phase(t, "prune"):
+            drop_allocator_frames(p, options.prune)
         out.append(Loaded(p, reports))
     return out
 

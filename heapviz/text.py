@@ -5,11 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 
 from heapviz.graph.nodes import NodeInfo, NodeTable
 from heapviz.model import Profile, Value, main_mapping
 from heapviz.units import choose_unit, format_value, percentage
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def safe(text: str) -> str:
+    """Text for a terminal or log: control characters (ANSI escapes, NUL) and undecodable bytes
+    are shown as \\xNN escapes instead of being interpreted."""
+
+    def repl(m: re.Match[str]) -> str:
+        c = ord(m.group(0))
+        return f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+    return _UNSAFE.sub(repl, text)
 
 
 @dataclass(frozen=True)
@@ -89,14 +104,14 @@ def render_top(profile: Profile, sample_index: int, result: TopResult, options: 
         running: Value = 0
         for r in result.rows:
             running += r.flat
-            w.writerow([r.label, _int(r.flat), _pct(r.flat, result.total), _pct(running, result.total),
+            w.writerow([safe(r.label), _int(r.flat), _pct(r.flat, result.total), _pct(running, result.total),
                         _int(r.cum), _pct(r.cum, result.total)])
         return buf.getvalue()
     out = []
     main = main_mapping(profile)
     if main is not None:
-        out.append(f"File: {main.basename}")
-    out.append(f"Profile: {profile.source}")
+        out.append(f"File: {safe(main.basename)}")
+    out.append(f"Profile: {safe(profile.source)}")
     out.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
     out.append(
         f"Showing nodes accounting for {fmt(result.shown_flat)}, {percentage(result.shown_flat, result.total).strip()} "
@@ -112,7 +127,7 @@ def render_top(profile: Profile, sample_index: int, result: TopResult, options: 
         running += r.flat
         out.append(
             f"{fmt(r.flat):>10s} {percentage(r.flat, result.total)} {percentage(running, result.total)} "
-            f"{fmt(r.cum):>10s} {percentage(r.cum, result.total)}  {r.label}"
+            f"{fmt(r.cum):>10s} {percentage(r.cum, result.total)}  {safe(r.label)}"
         )
     return "\n".join(out) + "\n"
 

@@ -23,6 +23,8 @@ test_only=(
   "poppler-utils:pdftotext"
   "chromium:chromium"
   "fonts-wqy-zenhei:/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+  "libjemalloc2:/usr/share/doc/libjemalloc2"
+  "libjemalloc-dev:jeprof"
 )
 wanted=("${runtime[@]}")
 if [ "$kind" = test ]; then wanted+=("${test_only[@]}"); fi

@@ -24,6 +24,7 @@ HOSTILE = [
     "std::vector<int, std::allocator<int> >::operator[](unsigned long)",
     "\x1b[31mred\x1b[0m ansi",
     "{{ 7*7 }} {% raw %}",
+    "nul\x00byte and invalid utf-8 \udcff\udcfe",
 ]
 
 
@@ -69,7 +70,9 @@ def test_html_shows_names_and_runs_nothing(data, tmp_path):
         page.wait_for_load_state("load")
         assert watch.dialogs == [] and watch.errors == []
         assert watch.requests == [path.as_uri()]
-        assert page.eval_on_selector_all("script", "s => s.length") == 2  # our data block and our script
+        # our data block, our script, and the flame graph's own script inside its inline SVG
+        assert page.eval_on_selector_all("script", "s => s.length") == 3
+        assert page.eval_on_selector_all("#report-flame-svg script", "s => s.length") == 1
         assert page.eval_on_selector_all("img", "s => s.length") == 0
         text = page.inner_text("body")
         for name in HOSTILE[:2] + HOSTILE[4:7]:

@@ -18,11 +18,20 @@ from types import ModuleType
 from typing import BinaryIO, cast
 
 from heapviz.errors import InputError, UnrecognizedFormat
-from heapviz.formats import gperftools_heap
+from heapviz.formats import go_heap, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
 from heapviz.model import Profile
 
+# Most specific first: both heap formats are told by their first line; the heap-checker log is
+# free text recognized by its own lines anywhere in the first 4 KiB, so it comes last. The
+# protobuf format is binary and sniffed by its wire structure, which no text passes, so it goes
+# first; Go's text heap profile is gperftools' `@ heap/N` plus `#` frame comments, so it goes
+# before gperftools'.
 FORMATS: dict[str, ModuleType] = {
+    pprof_proto.NAME: pprof_proto,
+    go_heap.NAME: go_heap,
     gperftools_heap.NAME: gperftools_heap,
+    jemalloc_heap.NAME: jemalloc_heap,
+    heapcheck_log.NAME: heapcheck_log,
 }
 
 DEFAULT_MAX_LINE = 1 << 20  # bytes; longer lines are refused without reading them whole
@@ -33,6 +42,7 @@ DEFAULT_MAX_INPUT = 1 << 30  # decompressed bytes
 class ReadLimits:
     max_line_bytes: int = DEFAULT_MAX_LINE
     max_input_bytes: int = DEFAULT_MAX_INPUT
+    thread: int | None = None  # jemalloc: read only this thread's values (--thread); None = all threads
 
 
 class LineReader:
@@ -75,6 +85,39 @@ class LineReader:
 
     def __iter__(self) -> Iterator[bytes]:
         return self
+
+    def fast_lines(self) -> Iterator[bytes]:
+        """The remaining lines, like iterating the reader, with less work per line: for the
+        hot loops of big text profiles. `line_no` is kept current."""
+        while self._pushback:
+            yield next(self)
+        readline = self._stream.readline
+        limit = self.limits.max_line_bytes + 2
+        budget = self.limits.max_input_bytes - self.bytes_read
+        n = self.line_no
+        try:
+            while True:
+                raw = readline(limit)
+                if not raw:
+                    break
+                budget -= len(raw)
+                n += 1
+                self.line_no = n
+                if raw[-1] == 10:  # b"\n"
+                    raw = raw[:-2] if raw[-2:-1] == b"\r" else raw[:-1]
+                else:
+                    if len(raw) >= limit:
+                        raise self.error(f"line longer than the limit of {self.limits.max_line_bytes} bytes")
+                    self.missing_final_newline = True
+                    raw = raw.rstrip(b"\r")
+                if budget < 0:
+                    raise self.error(
+                        f"input larger than --max-input-size ({self.limits.max_input_bytes} bytes)", 0)
+                yield raw
+        except (OSError, EOFError, zlib.error) as e:
+            raise self.error(f"cannot read: {_describe(e)}", n + 1) from e
+        finally:
+            self.bytes_read = self.limits.max_input_bytes - budget
 
     def __next__(self) -> bytes:
         if self._pushback:
@@ -145,33 +188,43 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
 def load(path: str, limits: ReadLimits = ReadLimits()) -> Profile:
     """Open, sniff and parse one profile; raise InputError for anything wrong with it."""
     raw = _open_stream(path)
-    stream: BinaryIO = raw
     try:
-        try:
-            magic = _peek(stream, 2)
-        except OSError as e:
-            raise InputError(path, f"cannot read: {_describe(e)}") from e
-        if magic == b"\x1f\x8b":
-            stream = cast(BinaryIO, io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), 1 << 16))
-        try:
-            head = _peek(stream, 4096)
-        except (OSError, EOFError, zlib.error) as e:
-            raise InputError(path, f"cannot read: {_describe(e)}") from e
-        if not head.strip():
-            raise InputError(path, "empty file: no profile in it")
-        reader = LineReader(stream, path, limits)
-        for fmt in FORMATS.values():
-            if fmt.sniff(head):
-                profile: Profile = fmt.parse(reader)
-                profile.source = path
-                profile.validate()
-                return profile
-        raise UnrecognizedFormat(
-            path,
-            "unrecognized profile format (heapviz reads: "
-            + ", ".join(m.DESCRIPTION for m in FORMATS.values())
-            + ")",
-        )
+        return load_stream(raw, path, limits)
     finally:
         if raw is not sys.stdin.buffer:
             raw.close()
+
+
+def load_bytes(data: bytes, path: str = "<bytes>", limits: ReadLimits = ReadLimits()) -> Profile:
+    """Parse a profile held in memory (tests, fuzzing, embedding)."""
+    return load_stream(cast(BinaryIO, io.BufferedReader(io.BytesIO(data))), path, limits)
+
+
+def load_stream(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits()) -> Profile:
+    """Sniff and parse a profile from a stream that supports peek()."""
+    stream: BinaryIO = raw
+    try:
+        magic = _peek(stream, 2)
+    except OSError as e:
+        raise InputError(path, f"cannot read: {_describe(e)}") from e
+    if magic == b"\x1f\x8b":
+        stream = cast(BinaryIO, io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), 1 << 16))
+    try:
+        head = _peek(stream, 4096)
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(path, f"cannot read: {_describe(e)}") from e
+    if not head.strip():
+        raise InputError(path, "empty file: no profile in it")
+    reader = LineReader(stream, path, limits)
+    for fmt in FORMATS.values():
+        if fmt.sniff(head):
+            profile: Profile = fmt.parse(reader)
+            profile.source = path
+            if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
+                profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
+            profile.validate()
+            return profile
+    raise UnrecognizedFormat(
+        path,
+        "unrecognized profile format (heapviz reads: " + ", ".join(m.DESCRIPTION for m in FORMATS.values()) + ")",
+    )

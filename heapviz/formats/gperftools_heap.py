@@ -63,20 +63,9 @@ def unsample_v2(count: int, size: int, rate: float) -> tuple[Value, Value]:
         return 0, 0
     if rate <= 1:
         return count, size
-    scale = 1.0 / (1.0 - math.exp(-(size / count) / rate))
+    # 1 - exp(-x) as -expm1(-x): exact for tiny x, where the plain form rounds to 0.
+    scale = 1.0 / -math.expm1(-(size / count) / rate)
     return count * scale, size * scale
-
-
-def _int(tok: bytes, reader: LineReader, what: str) -> int:
-    try:
-        v = int(tok)
-    except ValueError:
-        raise reader.error(f"expected a number for {what}, got {tok[:40]!r}") from None
-    if v < 0:
-        raise reader.error(f"negative {what}: {v}")
-    if v > _MAX_U64:
-        raise reader.error(f"{what} does not fit in 64 bits: {v}")
-    return v
 
 
 def parse(reader: LineReader) -> Profile:
@@ -127,62 +116,67 @@ def parse(reader: LineReader) -> Profile:
     if (totals[2], totals[3]) in ((0, 0), (totals[0], totals[1])):
         profile.comments.append("alloc values equal in-use values in this dump (no frees recorded)")
 
-    raw_samples: list[tuple[list[Value], list[int], int]] = []
+    samples = _Samples()
     map_lines: list[tuple[int, bytes]] = []
     in_maps = False
     cut_at = 0
-    for line in reader:
-        if in_maps:
-            map_lines.append((reader.line_no, line))
-            continue
-        if any(s in line for s in _MAPS_SENTINELS):
-            in_maps = True
-            continue
-        if not line.strip():
-            continue
+    lines = reader.fast_lines()
+    for line in lines:
         counts, at, stack = line.partition(b"@")
-        toks = counts.translate(_SPLIT).split()
-        if not at or len(toks) not in (2, 4):
-            if reader.missing_final_newline and raw_samples:
+        if not at:
+            if any(sentinel in line for sentinel in _MAPS_SENTINELS):
+                in_maps = True
+                break
+            if not line.strip():
+                continue
+        try:
+            if not at:
+                raise ValueError
+            vals = list(map(int, counts.translate(_SPLIT).split()))
+            if len(vals) == 2:
+                vals += vals  # no alloc pair: alloc values are the in-use ones
+            elif len(vals) != 4:
+                raise ValueError
+        except ValueError:
+            if reader.missing_final_newline and samples.count:
                 cut_at = reader.line_no
                 break
             shown = line[:60].decode("utf-8", "replace")
-            raise reader.error(f"malformed sample line: {shown!r}")
-        try:
-            addrs = [int(a, 16) - 1 for a in stack.split()]
-        except ValueError:
-            if reader.missing_final_newline and raw_samples:
-                cut_at = reader.line_no
-                break
-            raise reader.error("malformed address in stack") from None
-        if any(a < 0 or a > _MAX_U64 for a in addrs):
-            raise reader.error("stack address out of range")
-        ic = _int(toks[0], reader, "in-use count")
-        ib = _int(toks[1], reader, "in-use bytes")
-        if len(toks) == 4:
-            ac = _int(toks[2], reader, "alloc count")
-            ab = _int(toks[3], reader, "alloc bytes")
-        else:
-            ac, ab = ic, ib
+            raise reader.error(f"malformed sample line: {shown!r}") from None
+        if min(vals) < 0:
+            raise reader.error(f"negative count or size: {min(vals)}")
+        if max(vals) > _MAX_U64:
+            raise reader.error(f"count or size does not fit in 64 bits: {max(vals)}")
+        ic, ib, ac, ab = vals
         if (ic == 0 and ib != 0) or (ac == 0 and ab != 0):
             raise reader.error("count is zero but bytes are not")
+        try:
+            key = samples.stack_key(stack)
+        except ValueError as e:
+            if reader.missing_final_newline and samples.count:
+                cut_at = reader.line_no
+                break
+            raise reader.error(str(e)) from None
         if rate > 1:
             values: list[Value] = [*unsample_v2(ic, ib, rate), *unsample_v2(ac, ab, rate)]
         else:
-            values = [ic, ib, ac, ab]
-        raw_samples.append((values, addrs, reader.line_no))
+            values = list(vals)
+        samples.add(key, ib // ic if ic else (ab // ac if ac else 0), values)
+    if in_maps:
+        # fast_lines keeps reader.line_no current as it yields each line
+        map_lines = [(reader.line_no, ln) for ln in lines]
 
     if cut_at:
-        profile.warn(f"file is truncated at line {cut_at}: kept the {len(raw_samples)} complete sample lines before it")
+        profile.warn(f"file is truncated at line {cut_at}: kept the {samples.count} complete sample lines before it")
     elif reader.missing_final_newline and not in_maps:
         profile.warn(f"file ends at line {reader.line_no} without a memory map")
-    if not raw_samples and not in_maps and reader.missing_final_newline:
+    if not samples.count and not in_maps and reader.missing_final_newline:
         raise reader.error("file is truncated before its first complete sample line")
 
     profile.mappings = procmaps.parse_lines(map_lines, reader.path)
     if not in_maps:
         profile.warn("no memory map (MAPPED_LIBRARIES:) in the profile; only a non-PIE --binary can be symbolized")
-    _build(profile, raw_samples)
+    samples.build(profile)
     _check_totals(profile)
     return profile
 
@@ -195,37 +189,73 @@ def _pseudo(profile: Profile, name: str) -> Location:
     return loc
 
 
-def _build(profile: Profile, raw_samples: list[tuple[list[Value], list[int], int]]) -> None:
-    index = procmaps.MappingIndex(profile.mappings)
-    by_addr: dict[int, Location] = {}
-    unknown: Location | None = None
-    truncated: Location | None = None
-    n_truncated = 0
-    locations = profile.locations
-    for values, addrs, _line in raw_samples:
-        if not addrs:
-            # Kept, not dropped: its bytes are real even if nobody knows who allocated them.
-            unknown = unknown or _pseudo(profile, UNKNOWN_STACK)
-            profile.samples.append(Sample(values, (unknown,)))
-            continue
-        stack = []
-        for a in addrs:
-            loc = by_addr.get(a)
-            if loc is None:
-                loc = Location(id=len(locations) + 1, address=a, mapping=index.find(a))
-                by_addr[a] = loc
-                locations.append(loc)
-            stack.append(loc)
-        if len(addrs) >= MAX_STACK_DEPTH:
-            # The unwinder stopped at the depth limit: the callers above are unknown, and
-            # the graph shows that as an explicit root instead of a misleading one.
-            truncated = truncated or _pseudo(profile, TRUNCATED_STACK)
-            stack.append(truncated)
-            n_truncated += 1
-        profile.samples.append(Sample(values, tuple(stack)))
-    if n_truncated:
-        profile.warn(f"{n_truncated} stacks reached gperftools' limit of {MAX_STACK_DEPTH} frames; their "
-                     f"missing callers are shown as {TRUNCATED_STACK}")
+class _Samples:
+    """Sample lines as they are read: address tokens interned (only new ones are converted to
+    integers), and lines with the same stack and object size summed (the heap checker writes one
+    line per leaked object)."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[bytes, int] = {}
+        self.addresses: list[int] = []
+        self.sums: dict[tuple[tuple[int, ...], int], list[Value]] = {}
+        self.count = 0  # sample lines read
+
+    def stack_key(self, stack: bytes) -> tuple[int, ...]:
+        toks = stack.split()
+        idx = tuple(map(self.tokens.get, toks))
+        if None in idx:
+            idx = tuple(self._token(t) for t in toks)
+        return idx  # type: ignore[return-value]
+
+    def _token(self, tok: bytes) -> int:
+        got = self.tokens.get(tok)
+        if got is not None:
+            return got
+        try:
+            # Return addresses move back one byte, onto the call instruction.
+            addr = int(tok, 16) - 1
+        except ValueError:
+            raise ValueError(f"malformed address in stack: {tok[:40]!r}") from None
+        if not 0 <= addr <= _MAX_U64:
+            raise ValueError(f"stack address out of range: {tok[:40]!r}")
+        self.tokens[tok] = got = len(self.addresses)
+        self.addresses.append(addr)
+        return got
+
+    def add(self, stack: tuple[int, ...], object_size: int, values: list[Value]) -> None:
+        self.count += 1
+        key = (stack, object_size)
+        acc = self.sums.get(key)
+        if acc is None:
+            self.sums[key] = values
+        else:
+            for k, v in enumerate(values):
+                acc[k] += v
+
+    def build(self, profile: Profile) -> None:
+        index = procmaps.MappingIndex(profile.mappings)
+        locs = [Location(id=k + 1, address=a, mapping=index.find(a)) for k, a in enumerate(self.addresses)]
+        profile.locations.extend(locs)
+        pick = locs.__getitem__
+        unknown: Location | None = None
+        truncated: Location | None = None
+        n_truncated = 0
+        for (key, _size), values in self.sums.items():
+            stack = tuple(map(pick, key))
+            if not stack:
+                # Kept, not dropped: its bytes are real even if nobody knows who allocated them.
+                unknown = unknown or _pseudo(profile, UNKNOWN_STACK)
+                stack = (unknown,)
+            elif len(stack) >= MAX_STACK_DEPTH:
+                # The unwinder stopped at the depth limit: the callers above are unknown, and
+                # the graph shows that as an explicit root instead of a misleading one.
+                truncated = truncated or _pseudo(profile, TRUNCATED_STACK)
+                stack = (*stack, truncated)
+                n_truncated += 1
+            profile.samples.append(Sample(values, stack))
+        if n_truncated:
+            profile.warn(f"{n_truncated} stacks reached gperftools' limit of {MAX_STACK_DEPTH} frames; their "
+                         f"missing callers are shown as {TRUNCATED_STACK}")
 
 
 def _check_totals(profile: Profile) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
-from heapviz.model import Sample, Value
+from heapviz.model import Location, Sample, Value
 from heapviz.units import format_value
 
 MAX_NODELETS = 4
@@ -68,10 +68,30 @@ def _block_size(values: list[Value], pairs: tuple[tuple[int, int], ...]) -> int:
 def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[NodeInfo] | None = None,
           size_pairs: tuple[tuple[int, int], ...] = ()) -> nx.DiGraph:
     """pprof's newGraph: cum and each edge once per sample, no self loops; frames outside
-    `kept` make the next edge residual; flat goes to the leaf only if it is kept."""
-    g = nx.DiGraph()
-    nodes = g.nodes
-    edges = g.edges
+    `kept` make the next edge residual; flat goes to the leaf only if it is kept.
+
+    Accumulates in plain dicts (networkx's per-edge access is slow on big profiles) and makes
+    the DiGraph once at the end.
+    """
+    flat: dict[NodeInfo, Value] = {}
+    cum: dict[NodeInfo, Value] = {}
+    tags: dict[NodeInfo, dict[str, tuple[int, Value]]] = {}
+    weight: dict[tuple[NodeInfo, NodeInfo], Value] = {}
+    residual_edges: set[tuple[NodeInfo, NodeInfo]] = set()
+    direct_edges: set[tuple[NodeInfo, NodeInfo]] = set()  # seen at least once not inlined
+    root_first: dict[int, list[tuple[NodeInfo, bool]]] = {}
+    used: dict[int, Location] = {}
+
+    def frames_of(loc: Location) -> list[tuple[NodeInfo, bool]]:
+        # (node, inlined into its caller) from the outermost frame inward
+        got = root_first.get(id(loc))
+        if got is None:
+            frames = mapper.frames(loc)
+            last = len(frames) - 1
+            got = root_first[id(loc)] = [(frames[i].node, i != last) for i in range(last, -1, -1)]
+            used[id(loc)] = loc
+        return got
+
     for s in samples:
         w = s.values[index]
         if w == 0:
@@ -81,45 +101,47 @@ def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[Node
         parent: NodeInfo | None = None
         residual = False
         for loc in reversed(s.locations):
-            frames = mapper.frames(loc)
-            last = len(frames) - 1
-            for i in range(last, -1, -1):
-                fr = frames[i]
-                n = fr.node
+            for n, inline in frames_of(loc):
                 if kept is not None and n not in kept:
                     residual = True
                     continue
                 if n not in seen:
                     seen.add(n)
-                    if n in nodes:
-                        attrs = nodes[n]
-                        attrs["cum"] += w
-                    else:
-                        g.add_node(n, flat=0, cum=w, full_names=set(), tags={})
-                        attrs = nodes[n]
-                    attrs["full_names"].add(fr.full_name)
-                if parent is not None and n != parent and (parent, n) not in seen_edges:
-                    seen_edges.add((parent, n))
-                    inline = i != last
-                    if g.has_edge(parent, n):
-                        e = edges[parent, n]
-                        e["weight"] += w
-                        e["residual"] = e["residual"] or residual
-                        e["inline"] = e["inline"] and inline
-                    else:
-                        g.add_edge(parent, n, weight=w, residual=residual, inline=inline)
+                    cum[n] = cum.get(n, 0) + w
+                if parent is not None and n != parent:
+                    e = (parent, n)
+                    if e not in seen_edges:
+                        seen_edges.add(e)
+                        weight[e] = weight.get(e, 0) + w
+                        if residual:
+                            residual_edges.add(e)
+                        if not inline:
+                            direct_edges.add(e)
                 parent = n
                 residual = False
         if parent is not None and not residual:
-            attrs = nodes[parent]
-            attrs["flat"] += w
+            flat[parent] = flat.get(parent, 0) + w
             if size_pairs:
                 # pprof's nodelets: object sizes at the leaf, merged by their printed form.
                 size = _block_size(s.values, size_pairs)
                 key = format_value(size, "bytes", "auto")
-                old = attrs["tags"].get(key)
-                attrs["tags"][key] = (size, w) if old is None else (old[0], old[1] + w)
-    g.remove_nodes_from([n for n, a in g.nodes(data=True) if a["flat"] == 0 and a["cum"] == 0])
+                node_tags = tags.setdefault(parent, {})
+                old = node_tags.get(key)
+                node_tags[key] = (size, w) if old is None else (old[0], old[1] + w)
+
+    full: dict[NodeInfo, set[str]] = {n: set() for n in cum}
+    for loc in used.values():
+        for fr in mapper.frames(loc):
+            names = full.get(fr.node)
+            if names is not None:
+                names.add(fr.full_name)
+    keep = {n for n, c in cum.items() if c != 0 or flat.get(n, 0) != 0}
+    g = nx.DiGraph()
+    g.add_nodes_from((n, {"flat": flat.get(n, 0), "cum": cum[n], "full_names": full[n], "tags": tags.get(n, {})})
+                     for n in cum if n in keep)
+    g.add_edges_from((u, v, {"weight": w, "residual": (u, v) in residual_edges,
+                             "inline": (u, v) not in direct_edges})
+                     for (u, v), w in weight.items() if u in keep and v in keep)
     return g
 
 

@@ -8,7 +8,9 @@ sample, so recursion is not double counted.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import chain
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from heapviz.model import Location, Sample, Value
 from heapviz.symbolize.demangle import display_name
@@ -23,8 +25,10 @@ class NodeOptions:
     inlines: bool = True
 
 
-@dataclass(frozen=True, order=True)
-class NodeInfo:
+class NodeInfo(NamedTuple):
+    """A graph node's identity. A NamedTuple, not a dataclass: nodes are hashed millions of
+    times on big profiles, and tuple hashing and comparison run in C."""
+
     name: str
     file: str = ""
     line: int = 0
@@ -112,34 +116,53 @@ class NodeTable:
 
 
 def node_table(samples: list[Sample], index: int, options: NodeOptions, total: Value | None = None) -> NodeTable:
-    """flat/cum per node over samples; total defaults to theirs (pass the unfiltered one)."""
+    """flat/cum per node over samples; total defaults to theirs (pass the unfiltered one).
+
+    Hot path for big profiles: each sample's frames are flattened with C-level helpers, cum is
+    added once per distinct node of the sample, and edges (for the inline marks) are kept per
+    distinct (caller, callee) pair of the sample.
+    """
     mapper = FrameMapper(options)
     table = NodeTable()
-    flat, cum, full, edges = table.flat, table.cum, table.full_names, table.edge_inline
+    flat, cum, edges = table.flat, table.cum, table.edge_inline
+    node_cache: dict[int, tuple[NodeInfo, ...]] = {}
+    inline_cache: dict[int, tuple[bool, ...]] = {}
+    locations: dict[int, Location] = {}
+
+    def nodes_of(loc: Location) -> tuple[NodeInfo, ...]:
+        key = id(loc)
+        got = node_cache.get(key)
+        if got is None:
+            frames = mapper.frames(loc)
+            got = node_cache[key] = tuple(fr.node for fr in frames)
+            inline_cache[key] = tuple(fr.inline for fr in frames)
+            locations[key] = loc
+        return got
+
+    chain_from = chain.from_iterable
     for s in samples:
         v = s.values[index]
         if v == 0:
             continue
-        seen: set[NodeInfo] = set()
-        seen_edges: set[tuple[NodeInfo, NodeInfo]] = set()
-        leaf: NodeInfo | None = None
-        child: Frame | None = None
-        for loc in s.locations:
-            for fr in mapper.frames(loc):
-                n = fr.node
-                if leaf is None:
-                    leaf = n
-                if n not in seen:
-                    seen.add(n)
-                    cum[n] += v
-                    full[n].add(fr.full_name)
-                if child is not None and child.node != n:
-                    e = (n, child.node)
-                    if e not in seen_edges:
-                        seen_edges.add(e)
-                        edges[e] = edges.get(e, True) and child.inline
-                child = fr
-        if leaf is not None:
-            flat[leaf] += v
+        stack = list(chain_from(map(nodes_of, s.locations)))  # leaf first
+        if not stack:
+            continue
+        flat[stack[0]] += v
+        for n in set(stack):
+            cum[n] += v
+        if len(stack) > 1:
+            inl = list(chain_from(inline_cache[id(loc)] for loc in s.locations))
+            pairs: dict[tuple[NodeInfo, NodeInfo], bool] = {}
+            for callee, caller, inline in zip(stack, stack[1:], inl, strict=False):
+                if callee != caller:
+                    # pprof: an edge is counted once per sample, with its first (leaf-most) call
+                    pairs.setdefault((caller, callee), inline)
+            for e, inline in pairs.items():
+                edges[e] = edges.get(e, True) and inline
+    full = table.full_names
+    for loc in locations.values():
+        for fr in mapper.frames(loc):
+            if fr.node in cum:
+                full[fr.node].add(fr.full_name)
     table.total = sum(abs(s.values[index]) for s in samples) if total is None else total
     return table

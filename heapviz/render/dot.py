@@ -50,11 +50,18 @@ def escape(text: str, tooltip: bool = False) -> str:
 
 _CPP_CLASS_METHOD = re.compile(r"(?:[_a-zA-Z]\w*::)+(_*[A-Z]\w*::~?[_a-zA-Z]\w*(?:<.*>)?)")
 _ANON_PREFIX = "(anonymous namespace)::"
+# A Go name with an import path: `github.com/user/pkg.(*Type).Method` is labelled `pkg.(*Type).Method`.
+_GO_PACKAGE_PATH = re.compile(r"(?:[\w\-.~]+/)+([^./\s]+\..+)")
 
 
 def shorten_function_name(name: str) -> str:
     """pprof's label shortening: drop a leading anonymous namespace; keep `Class::method` of
-    namespaced C++ methods; shorten long template argument lists to `<…>`."""
+    namespaced C++ methods; shorten long template argument lists to `<…>`; drop a Go import
+    path up to its last `/`."""
+    if "::" not in name:
+        go = _GO_PACKAGE_PATH.fullmatch(name)
+        if go:
+            return go.group(1)
     if name.startswith(_ANON_PREFIX):
         name = name[len(_ANON_PREFIX) :]
     m = _CPP_CLASS_METHOD.fullmatch(name)  # unlike pprof, never cut `operator()` to `operator`

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from heapviz import __version__
 from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
+from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions, node_table
-from heapviz.model import Profile, Sample, Value, ValueType, main_mapping
+from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
+from heapviz.report.callers import PeekRow, flame_tree, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, format_value, percentage
@@ -146,6 +148,9 @@ class ReportData:
     changes: list[Change] = field(default_factory=list)
     previous: str = ""
     thresholds: list[Threshold] = field(default_factory=list)
+    flame: FlameTree | None = None  # call tree of the shown samples (widths from NEW with --base)
+    flame_unit: str = ""  # display unit for the flame graph's values
+    peek: list[PeekRow] = field(default_factory=list)  # top functions by cum with callers/callees
 
 
 @dataclass(frozen=True)
@@ -190,22 +195,47 @@ def _leak_sites(profile: Profile, samples: list[Sample], index: int, opts: Repor
     names = [vt.type for vt in profile.sample_types]
     i_bytes = names.index("inuse_space") if "inuse_space" in names else None
     i_objs = names.index("inuse_objects") if "inuse_objects" in names else None
-    sums: dict[tuple[Frame, ...], list[Value]] = defaultdict(lambda: [0, 0, 0])
-    for s in samples:
-        if s.values[index] == 0:
-            continue
-        frames = []
-        for loc in s.locations:
+    # Each location's frames are made once and interned as a small int, so that a stack is a
+    # tuple of ints: cheap to hash on profiles with hundreds of thousands of samples.
+    frame_ids: dict[tuple[Frame, ...], int] = {}
+    frames_by_id: list[tuple[Frame, ...]] = []
+    loc_ids: dict[int, int] = {}
+
+    def loc_id(loc: Location) -> int:
+        got = loc_ids.get(id(loc))
+        if got is None:
             binary = loc.mapping.basename if loc.mapping is not None else ""
-            for fr in mapper.frames(loc):
-                n = fr.node
-                frames.append(Frame(n.name, fr.full_name, n.file, n.line, fr.inline, binary))
-        acc = sums[tuple(frames)]
-        acc[0] += s.values[index]
+            frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary)
+                           for fr in mapper.frames(loc))
+            got = frame_ids.setdefault(frames, len(frame_ids))
+            if got == len(frames_by_id):
+                frames_by_id.append(frames)
+            loc_ids[id(loc)] = got
+            keep_alive.append(loc)
+        return got
+
+    keep_alive: list[Location] = []
+    by_key: dict[tuple[int, ...], list[Value]] = {}
+    for s in samples:
+        v = s.values[index]
+        if v == 0:
+            continue
+        key = tuple(map(loc_id, s.locations))
+        acc = by_key.get(key)
+        if acc is None:
+            acc = by_key[key] = [0, 0, 0]
+        acc[0] += v
         if i_bytes is not None:
             acc[1] += s.values[i_bytes]
         if i_objs is not None:
             acc[2] += s.values[i_objs]
+    sums: dict[tuple[Frame, ...], list[Value]] = defaultdict(lambda: [0, 0, 0])
+    for key, acc in by_key.items():
+        # locations with the same frames (e.g. two call sites on one line) make one stack
+        stack = tuple(f for k in key for f in frames_by_id[k])
+        total_acc = sums[stack]
+        for j in range(3):
+            total_acc[j] += acc[j]
     vt = profile.sample_types[index]
     ordered = sorted(sums.items(), key=lambda kv: (-abs(kv[1][0]), [f.function for f in kv[0]]))
     sites = []
@@ -268,8 +298,9 @@ def compare_previous(current: list[Suspect], previous: dict[str, object]) -> lis
 
 def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, reports: list[MappingReport],
             dumps: list[Profile] | None = None, growth: Profile | None = None, mode: str = "single",
-            previous: tuple[str, dict[str, object]] | None = None) -> ReportData:
-    """Everything the report shows, computed once from the (filtered) samples."""
+            previous: tuple[str, dict[str, object]] | None = None, flame: FlameTree | None = None) -> ReportData:
+    """Everything the report shows, computed once from the (filtered) samples. `flame` is the
+    call tree when the caller built it (with --base: widths from the new profile)."""
     index = opts.sample_index
     vt = profile.sample_types[index]
     total = profile.total(index)
@@ -332,5 +363,9 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         warnings=list(profile.warnings), comments=list(profile.comments), dumps=dump_rows,
         mode=mode, base=profile.base_source, suspects=ranked, growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",
+        flame=flame or flame_tree(profile, samples, index, opts.node_options,
+                                  f"Flame graph of {program or os.path.basename(sources[0])}"),
+        flame_unit=unit,
+        peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit)),
     )
 

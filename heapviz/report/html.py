@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from heapviz.render.dot import RenderOptions, render
 from heapviz.render.chart import line_chart, sparkline
+from heapviz.render.flame import FlameOptions, to_svg
 from heapviz.report.collect import ReportData
 from heapviz.report.summary import summary
 from heapviz.units import format_value
@@ -65,6 +66,13 @@ def _charts(r: ReportData) -> dict[str, object]:
 def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     svg = inline_svg(render(r.graph_dot, "svg", options))
     growth_svg = inline_svg(render(r.growth_dot, "svg", options)) if r.growth_dot else ""
+    flame_svg = ""
+    if r.flame is not None:
+        # to_svg escapes every name and embeds its script's data as escaped JSON.
+        flame = r.flame
+        flame_svg = Markup(to_svg(flame, lambda v: format_value(v, flame.sample_unit, r.flame_unit),
+                                  FlameOptions(id_prefix="report-flame", standalone=False)))
     template = environment().get_template("report.html.j2")
-    html = template.render(r=r, svg=svg, growth_svg=growth_svg, charts=_charts(r), data=summary(r))
-    return html.encode("utf-8")
+    html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
+                           data=summary(r))
+    return html.encode("utf-8", "replace")  # undecodable bytes from a binary's names become U+FFFD

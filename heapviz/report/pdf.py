@@ -36,6 +36,8 @@ from reportlab.platypus import (
 from heapviz.render.dot import RenderOptions, render
 from heapviz.units import format_value
 from heapviz.report.collect import LeakSite, ReportData, TopTable
+from heapviz.report.flame_pdf import TEMPLATE as FLAME_TEMPLATE
+from heapviz.report.flame_pdf import add_flame_page
 
 MARGIN = 15 * mm
 MAX_PAGE = 14400.0  # PDF's largest page side (200 in)
@@ -195,6 +197,11 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
         w, h = float(gpage.mediabox.width) * scale, float(gpage.mediabox.height) * scale
         story += [NextPageTemplate(f"graph{gi}"), PageBreak(), heading(gtitle, 0), _GraphSlot(w, h, gi, slots),
                   NextPageTemplate("portrait"), PageBreak()]
+    flame_frame = (landscape(A4)[0] - 2 * MARGIN, landscape(A4)[1] - 2 * MARGIN)
+    if r.flame is not None and r.flame.root.cum > 0:
+        flame = r.flame
+        add_flame_page(story, flame, heading, p, fonts.mono, flame_frame,
+                       lambda v: format_value(v, flame.sample_unit, r.flame_unit))
     story.append(heading("Top functions", 0))
     for t in r.tables:
         story += _top_table(t, heading, p)
@@ -227,6 +234,8 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
         frame = Frame(MARGIN, MARGIN, size[0] - 2 * MARGIN, size[1] - 2 * MARGIN, id=f"graph{gi}", leftPadding=0,
                       rightPadding=0, topPadding=0, bottomPadding=0)
         templates.append(PageTemplate(f"graph{gi}", [frame], onPage=on_page, pagesize=size))
+    templates.append(PageTemplate(FLAME_TEMPLATE, [Frame(MARGIN, MARGIN, *flame_frame, id=FLAME_TEMPLATE)],
+                                  onPage=on_page, pagesize=landscape(A4)))
     doc.addPageTemplates(templates)
     doc.build(story)
 

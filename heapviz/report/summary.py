@@ -58,4 +58,4 @@ def summary(r: ReportData) -> dict[str, Any]:
 
 
 def write_json(r: ReportData) -> bytes:
-    return (json.dumps(summary(r), indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+    return (json.dumps(summary(r), indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8", "replace")

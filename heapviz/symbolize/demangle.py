@@ -203,6 +203,8 @@ def simplify(name: str, keep_templates: bool = False) -> str:
     """pprof's default short name: no parameters, no return type, no template arguments."""
     if not any(c in name for c in "(< ") or (name.startswith("[") and name.endswith("]")):
         return name  # plain C names, and pseudo frames such as "[unknown stack]"
+    if "::" not in name and ".(" in name:
+        return name  # a Go method, `pkg.(*Type).Method`: its parentheses are no parameter list
     atoms = _atoms(name, keep_templates)
     while len(atoms) > 1 and atoms[-1] in _TRAILING_QUALIFIERS:
         atoms.pop()

@@ -125,16 +125,24 @@ class Addr2line:
         return result
 
 
-def find_symbolizer(inlines: bool, prefer: str = "auto") -> Symbolizer:
+def find_symbolizer(inlines: bool, prefer: str = "auto", timeout_s: float = 120.0) -> Symbolizer:
     """llvm-symbolizer when installed (addr2line misnames inlined static functions), else addr2line."""
     if prefer in ("auto", "llvm-symbolizer"):
         for exe in ("llvm-symbolizer", *(f"llvm-symbolizer-{v}" for v in range(20, 10, -1))):
             path = shutil.which(exe)
             if path:
-                return LlvmSymbolizer(path, inlines)
+                return LlvmSymbolizer(path, inlines, timeout_s)
         if prefer == "llvm-symbolizer":
             raise ToolMissing("llvm-symbolizer", "llvm")
     path = shutil.which("addr2line")
     if path:
-        return Addr2line(path, inlines)
+        return Addr2line(path, inlines, timeout_s)
     raise ToolMissing("llvm-symbolizer or addr2line", "llvm binutils")
+
+
+def fallback_symbolizer(failed: Symbolizer) -> Symbolizer | None:
+    """addr2line in place of an llvm-symbolizer that died or hung, when binutils is installed."""
+    if not isinstance(failed, LlvmSymbolizer):
+        return None
+    path = shutil.which("addr2line")
+    return Addr2line(path, failed.inlines, failed.timeout_s) if path else None

@@ -1,0 +1,54 @@
+"""What the flame-graph and peek sections of a report show, computed once for both writers: the
+call tree, and the top functions by cum with their callers and callees as formatted rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.peek import PeekEdge, peek
+from heapviz.graph.tree import FlameTree, build_tree
+from heapviz.model import Profile, Sample, Value
+from heapviz.units import percentage
+
+REPORT_PEEK_FUNCTIONS = 30
+
+
+@dataclass(frozen=True)
+class PeekEdgeRow:
+    name: str
+    weight: int
+    weight_text: str
+    pct: str  # of the function's cum, as pprof -peek shows it
+    inline: bool
+
+
+@dataclass(frozen=True)
+class PeekRow:
+    name: str
+    full_names: tuple[str, ...]
+    flat_text: str
+    flat_pct: str
+    cum_text: str
+    cum_pct: str
+    callers: list[PeekEdgeRow]
+    callees: list[PeekEdgeRow]
+
+
+def flame_tree(profile: Profile, samples: list[Sample], index: int, options: NodeOptions, title: str) -> FlameTree:
+    vt = profile.sample_types[index]
+    return build_tree(samples, index, options, profile.total(index), vt.type, vt.unit, title=title)
+
+
+def peek_rows(samples: list[Sample], index: int, options: NodeOptions, total: Value,
+              fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS) -> list[PeekRow]:
+    result = peek(samples, index, options, total, sort_cum=True, limit=limit)
+
+    def edges(items: tuple[PeekEdge, ...], cum: Value) -> list[PeekEdgeRow]:
+        return [PeekEdgeRow(e.name, round(e.weight), fmt(e.weight), percentage(e.weight, cum).strip(), e.inline)
+                for e in items]
+
+    return [PeekRow(e.name, e.full_names, fmt(e.flat), percentage(e.flat, total).strip(), fmt(e.cum),
+                    percentage(e.cum, total).strip(), edges(e.callers, e.cum), edges(e.callees, e.cum))
+            for e in result.entries]

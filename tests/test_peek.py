@@ -1,0 +1,88 @@
+"""The peek view (callers and callees of functions, like pprof -peek) as text, JSON and a report
+section; weights are the call graph's edges."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_heapviz
+from heapviz.graph.build import build
+from heapviz.graph.filters import FilterOptions
+from heapviz.graph.nodes import FrameMapper, NodeOptions
+from heapviz.pipeline import LoadOptions, make_view, subject
+
+
+def peek_json(*args: str) -> dict:
+    r = run_heapviz("peek", "--format", "json", *args)
+    assert r.rc == 0, r.err
+    return json.loads(r.out)
+
+
+@pytest.fixture(scope="module")
+def recursion_graph(examples):
+    subj = subject([str(examples / "recursion.0001.heap")], LoadOptions(), [], False)
+    view = make_view(subj.shown, None, FilterOptions(), NodeOptions())
+    return build(view.samples, view.sample_index, FrameMapper(NodeOptions()))
+
+
+def test_json_weights_are_the_graph_edges(examples, expected, recursion_graph):
+    doc = peek_json(str(examples / "recursion.0001.heap"))
+    g = recursion_graph
+    by_name = {f["name"]: f for f in doc["functions"]}
+    assert len(by_name) == g.number_of_nodes()
+    for n, a in g.nodes(data=True):
+        f = by_name[n.printable()]
+        assert (f["flat"], f["cum"]) == (a["flat"], a["cum"])
+        assert {c["name"]: c["weight"] for c in f["callers"]} == {u.printable(): e["weight"]
+                                                                   for u, _, e in g.in_edges(n, data=True)}
+        assert {c["name"]: c["weight"] for c in f["callees"]} == {v.printable(): e["weight"]
+                                                                   for _, v, e in g.out_edges(n, data=True)}
+    truth = expected["recursion"]
+    for fn, cum in truth["cumulative"]["recursion.0001.heap"].items():
+        assert by_name[fn]["cum"] == cum
+    for fn, flat in truth["dumps"]["recursion.0001.heap"].items():
+        assert by_name[fn]["flat"] == flat
+    # ping and pong call each other: every pong sits under a ping
+    ping = by_name["ping"]
+    assert {c["name"]: c["weight"] for c in ping["callers"]} == {"main": 1700, "pong": 1200}
+    assert {c["name"]: c["weight"] for c in ping["callees"]} == {"pong": 1500}
+    assert ping["callers"][0]["pct_of_cum"] == 100.0
+    assert doc["total"] == truth["total_inuse"]["recursion.0001.heap"]
+
+
+def test_text_like_pprof_peek(examples):
+    r = run_heapviz("peek", str(examples / "recursion.0001.heap"), "^p[io]ng$")
+    assert r.rc == 0, r.err
+    lines = r.out.splitlines()
+    assert "calls calls% + context" in r.out
+    i = next(k for k, line in enumerate(lines) if line.endswith("| ping"))
+    assert lines[i].split()[:5] == ["800B", "21.34%", "45.36%", "1700B", "45.36%"]
+    callers = []
+    k = i - 1
+    while not lines[k].startswith("---"):
+        callers.append(lines[k].split())
+        k -= 1
+    assert sorted((c[-1], c[0]) for c in callers) == [("main", "1700B"), ("pong", "1200B")]
+    assert lines[i + 1].split() == ["1500B", "88.24%", "|", "pong"]
+    assert not any(line.endswith("| recurse") for line in lines)
+    same = run_heapviz("peek", str(examples / "recursion.0001.heap"), "--regex", "^p[io]ng$")
+    assert same.out == r.out
+
+
+def test_bad_regex_is_a_usage_error(examples):
+    r = run_heapviz("peek", str(examples / "recursion.0001.heap"), "ping(")
+    assert r.rc == 2 and "REGEX" in r.err
+
+
+def test_report_has_the_peek_section(examples, tmp_path):
+    out = tmp_path / "r.html"
+    r = run_heapviz("report", str(examples / "recursion.0001.heap"), "-o", str(out))
+    assert r.rc == 0, r.err
+    page = out.read_text()
+    section = page[page.index('<section id="peek">'):]
+    section = section[:section.index("</section>")]
+    assert 'href="#peek"' in page
+    assert section.count("<details") == 7  # recurse, ping, pong, main and the three process entry frames
+    assert '<tr class="caller"><td>caller</td><td class="num" data-v="1700">' in section
