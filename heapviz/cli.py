@@ -308,7 +308,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                          edge_fraction=args.edgefraction, drop_negative=args.drop_negative)
     ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
-                          filters=tuple(view.filters.describe()), unit=args.unit)
+                          filters=tuple(view.filters.describe()), unit=args.unit,
+                          layout_timeout_s=args.layout_timeout)
     flame = view_tree(subj, view, "Flame graph of the change since base") if subj.mode == "base" else None
     t = args.timings_obj
     with phase(t, "graph"):

@@ -124,11 +124,24 @@ def test_series_and_merge(examples, tmp_path):
 
 
 def test_failed_report_leaves_no_file(examples, tmp_path):
+    """All outputs or none: the second -o cannot be written, so the first is not left behind."""
+    html = tmp_path / "r.html"
+    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(html), "-o",
+                    str(tmp_path / "missing-dir" / "r.pdf"))
+    assert r.rc == 1 and "missing-dir" in r.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_layout_timeout_gives_a_report_without_graph(examples, tmp_path):
     html, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
     r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(html), "-o", str(pdf),
                     "--layout-timeout", "0.0001")
-    assert r.rc == 1 and not html.exists() and not pdf.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert r.rc == 0, r.err
+    page = html.read_text()
+    assert "call graph is not in this report" in page and "could not be drawn" in page
+    assert "hv::grow_vector" in page
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "call graph is not in this report" in text.replace("\n", " ") and "hv::grow_vector" in text
 
 
 def test_report_needs_known_suffix(examples, tmp_path):

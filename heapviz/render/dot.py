@@ -6,9 +6,11 @@ the profile is escaped here; no URL attribute is ever written.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -227,6 +229,42 @@ def to_dot(cg: CallGraph, legend: list[str], fmt: Callable[[Value], str], title:
     return "\n".join(out) + "\n"
 
 
+def _layout_args(dot_text: str) -> list[str]:
+    # Big graphs (--nodecount 0) spend their time in network simplex; cap its iterations.
+    return ["-Gnslimit=2", "-Gnslimit1=2"] if dot_text.count("\nN") > 400 else []
+
+
+def render_many(dot_text: str, fmts: tuple[str, ...], options: RenderOptions = RenderOptions()) -> dict[str, bytes]:
+    """One Graphviz layout written in several formats (e.g. SVG for HTML and PDF for PDF)."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise ToolMissing("dot", "graphviz")
+    with tempfile.TemporaryDirectory(prefix="heapviz-dot-") as tmp:
+        cmd = [exe, *_layout_args(dot_text)]
+        for fmt in fmts:
+            cmd += [f"-T{fmt}", "-o", os.path.join(tmp, f"graph.{fmt}")]
+        try:
+            proc = subprocess.run(cmd, input=dot_text.encode("utf-8"), capture_output=True,
+                                  timeout=options.layout_timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise LayoutFailed(
+                f"Graphviz did not finish the layout within {options.layout_timeout_s:.0f} s; "
+                "show fewer nodes (--nodecount) or allow more time (--layout-timeout)"
+            ) from None
+        out = {}
+        for fmt in fmts:
+            path = os.path.join(tmp, f"graph.{fmt}")
+            data = b""
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+            if proc.returncode != 0 or not data:
+                err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise LayoutFailed(f"Graphviz dot failed (exit {proc.returncode}): {err[-1] if err else 'no output'}")
+            out[fmt] = data
+        return out
+
+
 def render(dot_text: str, fmt: str, options: RenderOptions = RenderOptions()) -> bytes:
     """Run Graphviz `dot` on DOT text; `fmt` is svg, pdf or png (dot returns the text itself)."""
     if fmt == "dot":
@@ -235,7 +273,8 @@ def render(dot_text: str, fmt: str, options: RenderOptions = RenderOptions()) ->
     if exe is None:
         raise ToolMissing("dot", "graphviz")
     try:
-        proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True,
+        proc = subprocess.run([exe, *_layout_args(dot_text), f"-T{fmt}"], input=dot_text.encode("utf-8"),
+                              capture_output=True,
                               timeout=options.layout_timeout_s, check=False)
     except subprocess.TimeoutExpired:
         raise LayoutFailed(

@@ -15,7 +15,8 @@ from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions, node_table
 from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping
-from heapviz.render.dot import RenderOptions, legend_lines, to_dot
+from heapviz.errors import ToolMissing
+from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
@@ -144,6 +145,10 @@ class ReportData:
     base: str = ""
     suspects: list[Suspect] = field(default_factory=list)
     growth_dot: str = ""  # call graph of last minus first dump (series)
+    # Graphviz's layouts, made once for both writers: {"svg": ..., "pdf": ...}, or {} when the
+    # layout failed or timed out (the report then says so instead of showing the graph).
+    graph_images: dict[str, bytes] = field(default_factory=dict)
+    growth_images: dict[str, bytes] = field(default_factory=dict)
     growth_legend: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     previous: str = ""
@@ -161,6 +166,7 @@ class ReportOptions:
     command_line: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
     unit: str = "minimum"
+    layout_timeout_s: float = 120.0
 
 
 def _table(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
@@ -278,6 +284,15 @@ def _header(profile: Profile, vt: ValueType, filters: tuple[str, ...]) -> list[s
     return header
 
 
+def _layout(dot: str, opts: ReportOptions, warnings: list[str]) -> dict[str, bytes]:
+    """Lay the graph out once, as SVG and PDF; a failure becomes a warning, not a lost report."""
+    try:
+        return render_many(dot, ("svg", "pdf"), RenderOptions(layout_timeout_s=opts.layout_timeout_s))
+    except (LayoutFailed, ToolMissing) as e:
+        warnings.append(f"the call graph is not in this report: {e.message()}")
+        return {}
+
+
 def compare_previous(current: list[Suspect], previous: dict[str, object]) -> list[Change]:
     """What got worse since a previous run's summary: new growing stacks and stacks that grew more."""
     before: dict[tuple[str, ...], int] = {}
@@ -351,6 +366,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     seq_text = dump_sequence(sources[-1])[1] if len(sources) == 1 else ""
     binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
                 for r in reports]
+    layout_warnings: list[str] = []
     return ReportData(
         title=f"Heap profile of {program}" if program else f"Heap profile {os.path.basename(sources[0])}",
         program=program, program_path=main.file if main is not None else "",
@@ -359,8 +375,10 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         estimated=profile.scaled, sampling=profile.sampling, period=profile.period,
         version=__version__, options=list(opts.command_line),
         graph_dot=dot, graph_legend=legend, graph_nodes=len(cg.order),
+        graph_images=_layout(dot, opts, layout_warnings),
+        growth_images=_layout(growth_dot, opts, layout_warnings) if growth_dot else {},
         tables=tables, leaks=leaks, leak_sites_total=nsites, binaries=binaries,
-        warnings=list(profile.warnings), comments=list(profile.comments), dumps=dump_rows,
+        warnings=list(profile.warnings) + layout_warnings, comments=list(profile.comments), dumps=dump_rows,
         mode=mode, base=profile.base_source, suspects=ranked, growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,

@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from heapviz.render.dot import RenderOptions, render
+from heapviz.render.dot import RenderOptions
 from heapviz.render.chart import line_chart, sparkline
 from heapviz.render.flame import FlameOptions, to_svg
 from heapviz.report.collect import ReportData
@@ -64,8 +64,8 @@ def _charts(r: ReportData) -> dict[str, object]:
 
 
 def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
-    svg = inline_svg(render(r.graph_dot, "svg", options))
-    growth_svg = inline_svg(render(r.growth_dot, "svg", options)) if r.growth_dot else ""
+    svg = inline_svg(r.graph_images["svg"]) if "svg" in r.graph_images else ""
+    growth_svg = inline_svg(r.growth_images["svg"]) if "svg" in r.growth_images else ""
     flame_svg = ""
     if r.flame is not None:
         # to_svg escapes every name and embeds its script's data as escaped JSON.

@@ -33,7 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from heapviz.render.dot import RenderOptions, render
+from heapviz.render.dot import RenderOptions
 from heapviz.units import format_value
 from heapviz.report.collect import LeakSite, ReportData, TopTable
 from heapviz.report.flame_pdf import TEMPLATE as FLAME_TEMPLATE
@@ -162,10 +162,10 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     fonts = _register_fonts()
     m = _Markup(fonts)
     graphs = []  # (title, Graphviz page, page size, scale)
-    for title_text, dot in ((f"Call graph ({r.sample_type})", r.graph_dot),
-                            ("Call graph of the growth (last dump minus first)", r.growth_dot)):
-        if dot:
-            gpage = PdfReader(io.BytesIO(render(dot, "pdf", options))).pages[0]
+    for title_text, images in ((f"Call graph ({r.sample_type})", r.graph_images),
+                               ("Call graph of the growth (last dump minus first)", r.growth_images)):
+        if "pdf" in images:
+            gpage = PdfReader(io.BytesIO(images["pdf"])).pages[0]
             size, scale = _page_size_for(float(gpage.mediabox.width), float(gpage.mediabox.height))
             graphs.append((title_text, gpage, size, scale))
 
