@@ -35,6 +35,7 @@ from heapviz.report.pdf import write_pdf
 from heapviz.report.summary import write_json
 from heapviz.output import write, write_all
 from heapviz.symbolize import SymbolizeOptions
+from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.symbolize.demangle import DEMANGLE_MODES
 from heapviz.timing import Timings, phase
 from heapviz.text import TopOptions, render_top, safe, top_rows
@@ -77,6 +78,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="print the wall time of each phase (parse, symbolize, graph, render, write) to stderr")
     g.add_argument("--symbolizer-timeout", type=float, default=120.0, metavar="SECONDS",
                    help="kill a symbolizer that has not answered within this long (default 120)")
+    g.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="keep symbolizer answers here between runs, keyed by build id (default: "
+                        "$HEAPVIZ_CACHE_DIR or ~/.cache/heapviz/symbols)")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write the symbol cache")
     g.add_argument("--base", metavar="PROFILE", action="append", default=[],
                    help="show PROFILE minus this base (matched on symbolized stacks); repeat to sum bases")
     g.add_argument("--max-line-size", type=_size, default=DEFAULT_MAX_LINE, metavar="BYTES",
@@ -149,12 +154,24 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
     args.timings_obj = Timings() if args.timings else None
     return LoadOptions(
         timings=args.timings_obj,
+        progress=_progress if sys.stderr.isatty() else None,
         limits=ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size,
                           thread=args.thread),
         symbolize=SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer,
-                                   timeout_s=args.symbolizer_timeout),
+                                   timeout_s=args.symbolizer_timeout, cache_dir=_cache_dir(args)),
         prune=PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames)),
     )
+
+
+def _progress(what: str) -> None:
+    """Where a long run is, for people watching a terminal (never in logs or pipes)."""
+    print(f"heapviz: {safe(what)}…", file=sys.stderr, flush=True)
+
+
+def _cache_dir(args: argparse.Namespace) -> str | None:
+    if args.no_cache or os.environ.get("HEAPVIZ_NO_CACHE"):
+        return None
+    return str(args.cache_dir or os.environ.get("HEAPVIZ_CACHE_DIR") or default_cache_dir())
 
 
 def _filter_options(args: argparse.Namespace) -> FilterOptions:

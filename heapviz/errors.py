@@ -26,6 +26,9 @@ class InputError(HeapvizError):
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.what}"
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, int]]:  # picklable across worker processes
+        return (type(self), (self.path, self.what, self.line))
+
 
 class UnrecognizedFormat(InputError):
     """The file is readable but is not any format heapviz knows ("not my format")."""
@@ -45,6 +48,9 @@ class ToolMissing(HeapvizError):
         self.tool = tool
         self.package = package
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.tool, self.package))
+
 
 class OutputError(HeapvizError):
     """An output file cannot be written."""
@@ -52,6 +58,10 @@ class OutputError(HeapvizError):
     def __init__(self, path: str, what: str) -> None:
         super().__init__(f"{path}: {what}")
         self.path = path
+        self.what = what
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.path, self.what))
 
 
 class Terminated(KeyboardInterrupt):

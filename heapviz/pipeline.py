@@ -4,7 +4,11 @@ them as a series; choose the sample type; filter. No printing and no exit codes 
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from heapviz.diff import subtract
@@ -27,6 +31,7 @@ class LoadOptions:
     symbolize: SymbolizeOptions = SymbolizeOptions()
     prune: PruneOptions = PruneOptions()
     timings: Timings | None = field(default=None, compare=False)
+    progress: Callable[[str], None] | None = field(default=None, compare=False)  # only when stderr is a tty
 
 
 @dataclass
@@ -35,21 +40,52 @@ class Loaded:
     reports: list[MappingReport] = field(default_factory=list)
 
 
+def _load_one(path: str, options: LoadOptions) -> Loaded:
+    t = options.timings
+    if options.progress:
+        options.progress(f"reading {path}")
+    with phase(t, "parse"):
+        p = load(path, options.limits)
+    if options.progress:
+        options.progress(f"symbolizing {path}")
+    with phase(t, "symbolize"):
+        reports = symbolize(p, options.symbolize)
+    with phase(t, "prune"):
+        drop_allocator_frames(p, options.prune)
+    return Loaded(p, reports)
+
+
+PARALLEL_MIN_BYTES = 4 << 20  # below this, starting workers costs more than it saves
+
+
 def load_each(paths: list[str], options: LoadOptions) -> list[Loaded]:
-    """Each profile loaded, symbolized against its own memory map and pruned of allocator frames."""
+    """Each profile loaded, symbolized against its own memory map and pruned of allocator frames.
+
+    Several big files (a series of dumps) are loaded on all cores; the result is the same as
+    loading them one after the other, in the order given.
+    """
     if paths.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
-    out = []
-    t = options.timings
-    for path in paths:
-        with phase(t, "parse"):
-            p = load(path, options.limits)
-        with phase(t, "symbolize"):
-            reports = symbolize(p, options.symbolize)
-        with phase(t, "prune"):
-            drop_allocator_frames(p, options.prune)
-        out.append(Loaded(p, reports))
-    return out
+    workers = min(len(paths), os.cpu_count() or 1)
+    if workers > 1 and "-" not in paths and options.symbolize.symbolizer is None and \
+            _total_size(paths) >= PARALLEL_MIN_BYTES:
+        with phase(options.timings, "load_parallel"), \
+                ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            if options.progress:
+                options.progress(f"reading {len(paths)} profiles on {workers} cores")
+            clean = dataclasses.replace(options, timings=None, progress=None)  # what workers get must pickle
+            return list(pool.map(_load_one, paths, [clean] * len(paths)))
+    return [_load_one(path, options) for path in paths]
+
+
+def _total_size(paths: list[str]) -> int:
+    total = 0
+    for p in paths:
+        try:
+            total += os.path.getsize(p)
+        except OSError:
+            return 0  # let the serial path report the error
+    return total
 
 
 def summed(items: list[Loaded]) -> Loaded:

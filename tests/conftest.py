@@ -30,6 +30,8 @@ def run_heapviz(*args: str, stdin: bytes | None = None, cwd: str | Path | None =
     full_env = dict(os.environ)
     full_env.pop("PPROF_BINARY_PATH", None)
     full_env.pop("HEAPVIZ_SYMBOL_PATH", None)
+    full_env.pop("HEAPVIZ_CACHE_DIR", None)
+    full_env["HEAPVIZ_NO_CACHE"] = "1"  # tests see the symbolizer's own behaviour unless they ask
     if env:
         full_env.update(env)
     proc = subprocess.run([sys.executable, "-m", "heapviz", *args], input=stdin, capture_output=True,

@@ -144,3 +144,23 @@ def test_hundred_thousand_stacks_and_deep_stacks_within_memory(tmp_path):
         assert out.exists()
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
     assert shutil.which("dot")
+
+
+def test_symbol_cache_lets_a_second_run_skip_the_symbolizer(examples, tmp_path, expected):
+    cache = tmp_path / "cache"
+    on = {"HEAPVIZ_NO_CACHE": ""}
+    prof = str(examples / "threads.0002.heap")
+    r = run_heapviz("top", "--format", "json", prof, "--cache-dir", str(cache), env=on)
+    assert r.rc == 0 and list(cache.glob("*.json"))
+    first = json.loads(r.out)
+    # the symbolizers now die: only the cache can name the frames
+    bindir = _fake_tool(tmp_path, "llvm-symbolizer", "exit 1")
+    _fake_tool(tmp_path, "addr2line", "exit 1")
+    env = {**on, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    r = run_heapviz("top", "--format", "json", prof, "--cache-dir", str(cache), env=env)
+    assert r.rc == 0 and "warning" not in r.err
+    assert json.loads(r.out)["rows"] == first["rows"]
+    rows = {row["name"]: row["flat"] for row in first["rows"]}
+    assert all(rows[fn] == n for fn, n in expected["threads"]["dumps"]["threads.0002.heap"].items())
+    r = run_heapviz("top", "--format", "json", prof, "--cache-dir", str(cache), "--no-cache", env=env)
+    assert "failed" in r.err and any(row["name"].startswith("threads_series+0x") for row in json.loads(r.out)["rows"])

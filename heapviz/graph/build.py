@@ -44,6 +44,7 @@ class CallGraph:
     dropped_edges: int = 0
     nodes_before_count: int = 0  # nodes left after the fraction cut, before --nodecount
     options: GraphOptions = field(default_factory=GraphOptions)
+    full: nx.DiGraph | None = None  # the untrimmed graph of the same samples (reused by peek)
 
     def flat(self, n: NodeInfo) -> Value:
         v: Value = self.graph.nodes[n]["flat"]
@@ -256,6 +257,7 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
     mapper = FrameMapper(node_options)
     tags = size_pairs if options.visual else ()
     g = build(samples, index, mapper, size_pairs=tags)
+    full = g  # kept untrimmed for peek; copied below only if it would be trimmed in place
     total_value = sum(a["flat"] for _, a in g.nodes(data=True))
     node_cutoff = abs(int(total_value * options.node_fraction))
     edge_cutoff = abs(int(total_value * options.edge_fraction))
@@ -272,15 +274,19 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
     before_count = g.number_of_nodes()
     order = sort_nodes(g, options.visual, options.cum_sort)
     if options.node_count > 0:
+        if g is full:
+            g = full.copy()
         _trim_tags(g, node_cutoff)
         _trim_edges(g, edge_cutoff)
         top = _select_top(g, order, options.node_count, options.visual)
         if len(top) != len(order):
             g = build(samples, index, mapper, set(top), tags)
             order = sort_nodes(g, options.visual, options.cum_sort)
+    if g is full:
+        g = full.copy()
     _trim_tags(g, node_cutoff)
     dropped_edges = _trim_edges(g, edge_cutoff)
     if options.visual:
         _remove_redundant_edges(g, order)
     return CallGraph(g, order, total, node_cutoff, edge_cutoff, dropped_nodes, dropped_edges, before_count,
-                     options)
+                     options, full)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import networkx as nx
+
 from heapviz.graph.build import build
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Sample, Value
@@ -41,10 +43,11 @@ def _edge_key(e: PeekEdge) -> tuple[float, str]:
 
 
 def peek(samples: list[Sample], index: int, options: NodeOptions, total: Value, regex: str = "",
-         sort_cum: bool = False, limit: int = 0) -> PeekResult:
+         sort_cum: bool = False, limit: int = 0, graph: nx.DiGraph | None = None) -> PeekResult:
     """Functions matching `regex` (searched in the short and full names; all when empty), sorted by
     flat (or cum) like pprof's list, each with its callers and callees."""
-    g = build(samples, index, FrameMapper(options))
+    # `graph`: the untrimmed graph of these samples when the caller has built it already
+    g = graph if graph is not None else build(samples, index, FrameMapper(options))
     rx = re.compile(regex) if regex else None
 
     def matches(n: NodeInfo) -> bool:

@@ -7,6 +7,8 @@ carries the change on its path from the difference samples, for colouring growth
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -54,6 +56,7 @@ class FlameTree:
         return max((d for d, _ in self.root.walk()), default=0)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def package_of(name: str, binary: str) -> str:
     """The C++ top-level namespace of a qualified name, else the binary the code is in."""
     depth = 0

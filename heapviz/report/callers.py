@@ -3,6 +3,8 @@ call tree, and the top functions by cum with their callers and callees as format
 
 from __future__ import annotations
 
+import networkx as nx
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,8 +44,9 @@ def flame_tree(profile: Profile, samples: list[Sample], index: int, options: Nod
 
 
 def peek_rows(samples: list[Sample], index: int, options: NodeOptions, total: Value,
-              fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS) -> list[PeekRow]:
-    result = peek(samples, index, options, total, sort_cum=True, limit=limit)
+              fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS,
+              graph: nx.DiGraph | None = None) -> list[PeekRow]:
+    result = peek(samples, index, options, total, sort_cum=True, limit=limit, graph=graph)
 
     def edges(items: tuple[PeekEdge, ...], cum: Value) -> list[PeekEdgeRow]:
         return [PeekEdgeRow(e.name, round(e.weight), fmt(e.weight), percentage(e.weight, cum).strip(), e.inline)

@@ -13,7 +13,7 @@ from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspects
-from heapviz.graph.nodes import FrameMapper, NodeOptions, node_table
+from heapviz.graph.nodes import FrameMapper, NodeOptions, NodeTable, node_table
 from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping
 from heapviz.errors import ToolMissing
 from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
@@ -169,10 +169,8 @@ class ReportOptions:
     layout_timeout_s: float = 120.0
 
 
-def _table(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
-           sort_cum: bool) -> TopTable:
+def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, sort_cum: bool) -> TopTable:
     vt = profile.sample_types[index]
-    table = node_table(samples, index, opts.node_options, total)
     result = top_rows(table, TopOptions(sort_cum=sort_cum))
     unit = choose_unit(vt.unit, opts.unit, ((r.flat, r.cum) for r in result.rows), result.total)
     rows = []
@@ -342,14 +340,17 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     if previous is not None:
         changes = compare_previous(ranked, previous[1])
     tables = []
+    by_index: dict[int, NodeTable] = {}
     wanted = [vt.type] + [t for t in ("inuse_space", "inuse_objects") if t != vt.type]
     for name in wanted:
         try:
             i = profile.sample_index(name)
         except KeyError:
             continue
+        if i not in by_index:  # one pass per sample type serves both orders
+            by_index[i] = node_table(samples, i, opts.node_options, profile.total(i))
         for sort_cum in (False, True):
-            tables.append(_table(profile, samples, i, opts, profile.total(i), sort_cum))
+            tables.append(_table(profile, by_index[i], i, opts, sort_cum))
 
     totals = []
     for i, t in enumerate(profile.sample_types):
@@ -384,6 +385,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
                                   f"Flame graph of {program or os.path.basename(sources[0])}"),
         flame_unit=unit,
-        peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit)),
+        peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
+                       graph=cg.full),
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from heapviz.errors import ToolMissing
 from heapviz.model import Function, Line, Location, Mapping, Profile, main_mapping
 from heapviz.symbolize import elf, locate
+from heapviz.symbolize.cache import SymbolCache
 from heapviz.symbolize.demangle import demangle
 from heapviz.symbolize.tools import Frame, Symbolizer, SymbolizerFailed, fallback_symbolizer, find_symbolizer
 from heapviz.symbolize.verify import count_non_call_sites
@@ -27,6 +28,7 @@ class SymbolizeOptions:
     symbol_path: tuple[str, ...] = ()
     tool: str = "auto"  # auto | llvm-symbolizer | addr2line | none
     timeout_s: float = 120.0  # per batch, plus a little per address; a hung symbolizer is killed
+    cache_dir: str | None = None  # where symbolizer answers are kept between runs; None: no cache
     symbolizer: Symbolizer | None = field(default=None, compare=False)  # injected in tests
 
 
@@ -185,8 +187,16 @@ def _symbolize_mapping(
         if not locs:
             return
     vaddrs = sorted({loc.address - base for loc in locs})
+    cache = SymbolCache(options.cache_dir) if options.cache_dir else None
+    cache_key = cache.key(info, target, tool.name) if cache else ""
+    cached = cache.load(cache_key) if cache else {}
+    missing = [v for v in vaddrs if v not in cached]
     try:
-        answers = tool.symbolize(target, vaddrs)
+        answers = dict(cached)
+        if missing:
+            answers.update(tool.symbolize(target, missing))
+            if cache:
+                cache.store(cache_key, answers)
     except SymbolizerFailed as e:
         fallback = fallback_symbolizer(tool)
         answers = {}

@@ -1,0 +1,38 @@
+"""The benchmark harness (bench/run.py) still runs end to end: tiny sizes, one run each, no
+reference tools. It checks the harness and its table, never a speed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("gcc") and Path("/usr/include/gperftools/heap-checker.h").exists()),
+    reason="needs gcc and libgoogle-perftools-dev (make setup)",
+)
+
+
+def test_quick_bench_prints_heapviz_rows(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "| profile | command | runs | wall s | peak RSS MiB |" in out
+    for command in ("top", "graph svg", "report pdf", "report html"):
+        rows = [ln for ln in out.splitlines() if ln.startswith("| real ") and f"| `{command}` |" in ln]
+        assert len(rows) == 1, (command, out)  # the quick size, run successfully
+    assert "| synthetic 3k lines | `top` |" in out
+    assert "`go tool pprof" not in out  # reference tools skipped
+    assert (tmp_path / "results.md").read_text().strip() == out.strip()
+    results = json.loads((tmp_path / "results.json").read_text())
+    runs = results["heapviz"]["real 1k"]["report pdf"]
+    assert runs[0]["status"] == "ok" and runs[0]["wall_s"] > 0 and runs[0]["rss_mb"] > 0
+    assert "parse" in runs[0]["phases"]
+    assert results["profiles"][0]["stacks"] > 900  # the generated program leaks along distinct stacks
