@@ -81,21 +81,31 @@ def _path(sample: Sample, mapper: FrameMapper) -> Iterator[tuple[NodeInfo, str, 
 
 
 def _add(root: TreeNode, samples: list[Sample], index: int, mapper: FrameMapper) -> None:
+    per_loc: dict[int, list[tuple[NodeInfo, str, str, bool]]] = {}
+    labels: dict[NodeInfo, str] = {}
     for s in samples:
         v = s.values[index]
         if v <= 0:  # widths: a difference profile is never drawn by its own values
             continue
         root.cum += v
         node = root
-        for key, full_name, binary, inline in _path(s, mapper):
-            child = node.children.get(key)
-            if child is None:
-                child = node.children[key] = TreeNode(key.printable(), full_name, package_of(full_name, binary),
-                                                      inline)
-            else:
-                child.inline = child.inline and inline
-            child.cum += v
-            node = child
+        for loc in reversed(s.locations):
+            frames = per_loc.get(id(loc))
+            if frames is None:
+                binary = loc.mapping.basename if loc.mapping is not None else ""
+                frames = per_loc[id(loc)] = [(fr.node, fr.full_name, binary, fr.inline)
+                                             for fr in reversed(mapper.frames(loc))]
+            for key, full_name, binary, inline in frames:
+                child = node.children.get(key)
+                if child is None:
+                    label = labels.get(key)
+                    if label is None:
+                        label = labels[key] = key.printable()
+                    child = node.children[key] = TreeNode(label, full_name, package_of(full_name, binary), inline)
+                elif not inline:
+                    child.inline = False
+                child.cum += v
+                node = child
         if node is not root:
             node.self_value += v
 

@@ -5,7 +5,6 @@ lay it out. Numbers are computed here once and never again.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from heapviz import __version__
@@ -233,23 +232,18 @@ def _leak_sites(profile: Profile, samples: list[Sample], index: int, opts: Repor
             acc[1] += s.values[i_bytes]
         if i_objs is not None:
             acc[2] += s.values[i_objs]
-    sums: dict[tuple[Frame, ...], list[Value]] = defaultdict(lambda: [0, 0, 0])
-    for key, acc in by_key.items():
-        # locations with the same frames (e.g. two call sites on one line) make one stack
-        stack = tuple(f for k in key for f in frames_by_id[k])
-        total_acc = sums[stack]
-        for j in range(3):
-            total_acc[j] += acc[j]
     vt = profile.sample_types[index]
-    ordered = sorted(sums.items(), key=lambda kv: (-abs(kv[1][0]), [f.function for f in kv[0]]))
+    # Equal frames share one id, so equal stacks have equal keys; ints sort deterministically.
+    ordered_keys = sorted(by_key.items(), key=lambda kv: (-abs(kv[1][0]), kv[0]))
+    ordered = [(tuple(f for k in key for f in frames_by_id[k]), acc) for key, acc in ordered_keys[:MAX_LEAK_SITES]]
     sites = []
-    for rank, (stack, (v, b, o)) in enumerate(ordered[:MAX_LEAK_SITES], 1):
+    for rank, (stack, (v, b, o)) in enumerate(ordered, 1):
         sites.append(LeakSite(
             rank=rank, value=round(v), value_text=format_value(v, vt.unit, unit),
             pct=percentage(v, total).strip(), bytes=round(b) if i_bytes is not None else None,
             objects=round(o) if i_objs is not None else None, frames=list(stack),
         ))
-    return sites, len(ordered)
+    return sites, len(by_key)
 
 
 def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
