@@ -218,15 +218,18 @@ def cmd_top(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
     if args.format == "collapsed":
         return _write_collapsed(args, view)
-    table = node_table(view.samples, view.sample_index, view.node_options, view.total)
+    with phase(args.timings_obj, "graph"):
+        table = node_table(view.samples, view.sample_index, view.node_options, view.total)
     if args.drop_negative:
         for n in [n for n in table.cum if table.flat.get(n, 0) < 0 or (table.flat.get(n, 0) == 0 and table.cum[n] < 0)]:
             del table.cum[n]
     top = TopOptions(sort_cum=args.cum, node_count=args.nodecount, node_fraction=args.nodefraction,
                      unit=args.unit, format=args.format)
-    text = render_top(view.profile, view.sample_index, top_rows(table, top), top)
+    with phase(args.timings_obj, "render_text"):
+        text = render_top(view.profile, view.sample_index, top_rows(table, top), top)
     _print_warnings(view.profile)
-    write(args.output, text)
+    with phase(args.timings_obj, "write"):
+        write(args.output, text)
     return 0
 
 
@@ -261,8 +264,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
     vt = view.profile.sample_types[view.sample_index]
     gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
                          edge_fraction=args.edgefraction, cum_sort=args.cum, drop_negative=args.drop_negative)
-    cg = trimmed_graph(view.samples, view.sample_index, view.node_options, gopts, view.total,
-                       view.profile.size_pairs)
+    with phase(args.timings_obj, "graph"):
+        cg = trimmed_graph(view.samples, view.sample_index, view.node_options, gopts, view.total,
+                           view.profile.size_pairs)
     unit = choose_unit(vt.unit, args.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
 
     def fmt_value(v: Value) -> str:
@@ -272,12 +276,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
     title = main.basename if main is not None else os.path.basename(view.profile.source)
     ropts = RenderOptions(layout_timeout_s=args.layout_timeout)
     legend = legend_lines(cg, _header_lines(view), fmt_value)
-    if fmt == "json":
-        data: str | bytes = graph_json(cg, legend, "bytes" if vt.unit == "bytes" else "count")
-    else:
-        data = render(to_dot(cg, legend, fmt_value, title, ropts), fmt, ropts)
+    with phase(args.timings_obj, f"render_{fmt}"):
+        if fmt == "json":
+            data: str | bytes = graph_json(cg, legend, "bytes" if vt.unit == "bytes" else "count")
+        else:
+            data = render(to_dot(cg, legend, fmt_value, title, ropts), fmt, ropts)
     _print_warnings(view.profile)
-    write(args.output, data)
+    with phase(args.timings_obj, "write"):
+        write(args.output, data)
     return 0
 
 
