@@ -269,19 +269,4 @@ def render(dot_text: str, fmt: str, options: RenderOptions = RenderOptions()) ->
     """Run Graphviz `dot` on DOT text; `fmt` is svg, pdf or png (dot returns the text itself)."""
     if fmt == "dot":
         return dot_text.encode("utf-8")
-    exe = shutil.which("dot")
-    if exe is None:
-        raise ToolMissing("dot", "graphviz")
-    try:
-        proc = subprocess.run([exe, *_layout_args(dot_text), f"-T{fmt}"], input=dot_text.encode("utf-8"),
-                              capture_output=True,
-                              timeout=options.layout_timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise LayoutFailed(
-            f"Graphviz did not finish the layout within {options.layout_timeout_s:.0f} s; "
-            "show fewer nodes (--nodecount) or allow more time (--layout-timeout)"
-        ) from None
-    if proc.returncode != 0 or not proc.stdout:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise LayoutFailed(f"Graphviz dot failed (exit {proc.returncode}): {err[-1] if err else 'no output'}")
-    return proc.stdout
+    return render_many(dot_text, (fmt,), options)[fmt]
