@@ -1,0 +1,201 @@
+"""The command line's options and subcommands (argparse). Parsing only: cli.py runs them."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+
+from heapviz import __version__
+from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE
+from heapviz.graph.nodes import GRANULARITIES
+from heapviz.render.dot import FORMATS
+from heapviz.symbolize.demangle import DEMANGLE_MODES
+from heapviz.units import UNIT_CHOICES
+
+SAMPLE_ALIASES = ("inuse_space", "inuse_objects", "alloc_space", "alloc_objects")
+
+
+def _size(text: str) -> int:
+    """A byte count: `10MB`, `512KiB`, `1.5G`, `4096` (every unit a power of 1024, as pprof prints them)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 4096, 512KiB, 10MB)")
+    mult = 1024 ** ("KMGT".index(m.group(2).upper()) + 1) if m.group(2) else 1
+    v = int(float(m.group(1)) * mult)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
+    return v
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input and symbolization")
+    g.add_argument("--binary", metavar="FILE", help="the profiled program, when its path in the profile is wrong")
+    g.add_argument("--symbol-path", metavar="DIR", action="append", default=[],
+                   help="directory to search for binaries and debug files (like PPROF_BINARY_PATH); repeatable")
+    g.add_argument("--symbolizer", choices=("auto", "llvm-symbolizer", "addr2line", "none"), default="auto",
+                   help="symbolizer to use (default: llvm-symbolizer if installed, else addr2line)")
+    g.add_argument("--timings", action="store_true",
+                   help="print the wall time of each phase (parse, symbolize, graph, render, write) to stderr")
+    g.add_argument("--symbolizer-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="kill a symbolizer that has not answered within this long (default 120)")
+    g.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="keep symbolizer answers here between runs, keyed by build id (default: "
+                        "$HEAPVIZ_CACHE_DIR or ~/.cache/heapviz/symbols)")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write the symbol cache")
+    g.add_argument("--base", metavar="PROFILE", action="append", default=[],
+                   help="show PROFILE minus this base (matched on symbolized stacks); repeat to sum bases")
+    g.add_argument("--max-line-size", type=_size, default=DEFAULT_MAX_LINE, metavar="BYTES",
+                   help="refuse input lines longer than this (default 1MiB)")
+    g.add_argument("--max-input-size", type=_size, default=DEFAULT_MAX_INPUT, metavar="BYTES",
+                   help="refuse inputs larger than this once decompressed (default 1GiB)")
+    g.add_argument("--thread", type=int, metavar="N", default=None,
+                   help="jemalloc profiles: show only thread N's values (default: all threads)")
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to show")
+    g.add_argument("--sample-index", "--sample_index", "-sample_index", dest="sample_index", metavar="NAME",
+                   help="sample type to show: inuse_space (default), inuse_objects, alloc_space, alloc_objects")
+    for name in SAMPLE_ALIASES:
+        g.add_argument(f"--{name}", f"--{name.replace('_', '-')}", f"-{name}", dest="sample_index",
+                       action="store_const", const=name, help=argparse.SUPPRESS)
+    g.add_argument("--granularity", choices=GRANULARITIES, default=None)
+    for name in GRANULARITIES:
+        g.add_argument(f"--{name}", f"-{name}", dest="granularity", action="store_const", const=name,
+                       help=argparse.SUPPRESS)
+    g.add_argument("--demangle", choices=DEMANGLE_MODES, default="default",
+                   help="default: no parameters or template arguments (as pprof); templates; full; none")
+    g.add_argument("--no-inlines", "--noinlines", "-noinlines", dest="inlines", action="store_false",
+                   help="keep only the outermost function of inlined frames")
+    g.add_argument("--all-frames", "--all_frames", dest="all_frames", action="store_true",
+                   help="keep allocator frames (malloc, operator new, std::allocator …)")
+    g.add_argument("--drop-frames", "--drop_frames", dest="drop_frames", action="append", default=[],
+                   metavar="REGEX", help="also drop frames whose short name matches REGEX (your allocator wrappers)")
+    g.add_argument("--drop-negative", "--drop_negative", "-drop_negative", dest="drop_negative",
+                   action="store_true", help="with --base: hide what shrank")
+    f = p.add_argument_group("filters (regexes searched in function, file and binary names)")
+    f.add_argument("--focus", "-focus", default="", metavar="REGEX", help="keep only stacks through a match")
+    f.add_argument("--ignore", "-ignore", default="", metavar="REGEX", help="drop stacks through a match")
+    f.add_argument("--hide", "-hide", default="", metavar="REGEX", help="remove matching frames from stacks")
+    f.add_argument("--show", "-show", default="", metavar="REGEX", help="keep only matching frames in stacks")
+
+
+def _add_graph_options(p: argparse.ArgumentParser, node_count: int, node_fraction: float, what: str) -> None:
+    p.add_argument("--nodecount", "--node-count", "-nodecount", dest="nodecount", type=int, default=node_count,
+                   metavar="N", help=f"{what}show at most N nodes (default {node_count or 'all'}; 0 = no limit)")
+    p.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
+                   default=node_fraction, metavar="F",
+                   help=f"{what}drop nodes whose cum is below F of the total (default {node_fraction})")
+    p.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                   help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def _add_edge_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--edgefraction", "--edge-fraction", "-edgefraction", dest="edgefraction", type=_fraction,
+                   default=0.001, metavar="F", help="drop edges below F of the total (default 0.001)")
+    p.add_argument("--layout-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="give up on a Graphviz layout after this long (default 120)")
+
+
+def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
+    """The command line; `commands` maps each subcommand to the function that runs it."""
+    parser = argparse.ArgumentParser(
+        prog="heapviz",
+        description="Heap profiles (gperftools/tcmalloc) to call graphs, leak reports and tables.",
+    )
+    parser.add_argument("--version", action="version", version=f"heapviz {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    many = "heap profile(s); several are summed; - is stdin"
+
+    top = sub.add_parser("top", help="table of functions by flat or cumulative value (like pprof -top)")
+    top.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    top.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    top.add_argument("--format", choices=("text", "json", "csv", "collapsed"), default="text",
+                     help="collapsed: folded stacks ('root;caller;leaf VALUE') for flamegraph.pl or speedscope")
+    top.add_argument("--cum", action="store_true", help="sort by cumulative value")
+    _add_graph_options(top, 0, 0.0, "")
+    _add_input_options(top)
+    _add_view_options(top)
+    top.set_defaults(func=commands["top"])
+
+    gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)")
+    gr.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    gr.add_argument("-o", "--output", metavar="FILE", help="output file; its suffix picks the format "
+                    "(.svg .pdf .png .dot .json); without it DOT goes to stdout")
+    gr.add_argument("--format", choices=(*FORMATS, "json", "collapsed"), default=None,
+                    help="output format (overrides the suffix); collapsed: folded stacks for flame graphs")
+    gr.add_argument("--cum", action="store_true", help=argparse.SUPPRESS)
+    _add_graph_options(gr, 80, 0.005, "")
+    _add_edge_options(gr)
+    _add_input_options(gr)
+    _add_view_options(gr)
+    gr.set_defaults(func=commands["graph"])
+
+    rp = sub.add_parser("report", help="leak report as one self-contained HTML or PDF file, or a JSON summary")
+    rp.add_argument("profiles", nargs="+", metavar="PROFILE",
+                    help="heap profile; several are a series of dumps (or summed with --merge)")
+    rp.add_argument("-o", "--output", metavar="FILE", action="append", required=True,
+                    help="report file; .html, .pdf or .json picks the format; repeat to write several")
+    rp.add_argument("--merge", action="store_true", help="sum several profiles into one instead of a series")
+    rp.add_argument("--fail-if-growth", type=_size, metavar="SIZE",
+                    help="exit 3 when in-use bytes grew by more than SIZE from first to last dump (or vs --base)")
+    rp.add_argument("--fail-if-inuse", type=_size, metavar="SIZE",
+                    help="exit 3 when the last dump holds more than SIZE in use")
+    rp.add_argument("--previous", metavar="SUMMARY.json",
+                    help="a previous run's JSON summary: report what got worse since then")
+    rp.add_argument("--no-command-line", dest="record_command", action="store_false",
+                    help="do not record the heapviz command line in the report")
+    _add_graph_options(rp, 80, 0.005, "graph: ")
+    _add_edge_options(rp)
+    _add_input_options(rp)
+    _add_view_options(rp)
+    rp.set_defaults(func=commands["report"])
+
+    fl = sub.add_parser("flame", help="flame graph (icicle) of the call tree as a standalone SVG")
+    fl.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    fl.add_argument("-o", "--output", metavar="FILE.svg", help="write here instead of stdout")
+    fl.add_argument("--width", type=float, default=1200.0, metavar="PX", help="width in pixels (default 1200)")
+    fl.add_argument("--max-depth", type=int, default=400, metavar="N", help="draw at most N levels (default 400)")
+    fl.add_argument("--unit", choices=UNIT_CHOICES, default="auto", help="memory unit in tooltips (default auto)")
+    fl.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(fl)
+    _add_view_options(fl)
+    fl.set_defaults(func=commands["flame"])
+
+    pk = sub.add_parser("peek", help="callers and callees of matching functions (like pprof -peek)")
+    pk.add_argument("profiles", nargs="+", metavar="PROFILE [REGEX]",
+                    help=many + "; a last argument that is not a file is REGEX")
+    pk.add_argument("--regex", "--match", dest="regex", default="", metavar="REGEX",
+                    help="functions to show (searched in short and full names; default: all)")
+    pk.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    pk.add_argument("--format", choices=("text", "json"), default="text")
+    pk.add_argument("--cum", action="store_true", help="order by cumulative value instead of flat")
+    pk.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                    help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    pk.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(pk)
+    _add_view_options(pk)
+    pk.set_defaults(func=commands["peek"])
+
+    cv = sub.add_parser("convert", help="write what heapviz shows as a symbolized pprof profile.proto")
+    cv.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    cv.add_argument("-o", "--output", metavar="FILE.pb.gz", required=True,
+                    help="profile.proto file, gzipped unless its name ends in .pb; - is stdout")
+    cv.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(cv)
+    _add_view_options(cv)
+    cv.set_defaults(func=commands["convert"])
+    return parser
