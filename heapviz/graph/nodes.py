@@ -8,7 +8,7 @@ sample, so recursion is not double counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import chain
+from itertools import chain, pairwise
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -116,53 +116,73 @@ class NodeTable:
 
 
 def node_table(samples: list[Sample], index: int, options: NodeOptions, total: Value | None = None) -> NodeTable:
-    """flat/cum per node over samples; total defaults to theirs (pass the unfiltered one).
+    """flat/cum per node over samples; total defaults to theirs (pass the unfiltered one)."""
+    return node_tables(samples, (index,), options, None if total is None else (total,))[index]
 
-    Hot path for big profiles: each sample's frames are flattened with C-level helpers, cum is
-    added once per distinct node of the sample, and edges (for the inline marks) are kept per
-    distinct (caller, callee) pair of the sample.
+
+def node_tables(samples: list[Sample], indices: tuple[int, ...], options: NodeOptions,
+                totals: tuple[Value, ...] | None = None) -> dict[int, NodeTable]:
+    """node_table for several sample types in one pass over the samples.
+
+    Hot path for big profiles: each sample's frames are flattened with C-level helpers and cum
+    is added once per distinct node of the sample. The edges behind pprof's "(inline)" marks
+    depend only on which frames sit next to each other, so they are taken from the distinct
+    locations and adjacent location pairs, not from every sample.
     """
     mapper = FrameMapper(options)
-    table = NodeTable()
-    flat, cum, edges = table.flat, table.cum, table.edge_inline
+    tables = {i: NodeTable() for i in indices}
     node_cache: dict[int, tuple[NodeInfo, ...]] = {}
-    inline_cache: dict[int, tuple[bool, ...]] = {}
     locations: dict[int, Location] = {}
 
     def nodes_of(loc: Location) -> tuple[NodeInfo, ...]:
         key = id(loc)
         got = node_cache.get(key)
         if got is None:
-            frames = mapper.frames(loc)
-            got = node_cache[key] = tuple(fr.node for fr in frames)
-            inline_cache[key] = tuple(fr.inline for fr in frames)
+            got = node_cache[key] = tuple(fr.node for fr in mapper.frames(loc))
             locations[key] = loc
         return got
 
     chain_from = chain.from_iterable
+    pair_sets: dict[int, set[tuple[int, int]]] = {i: set() for i in indices}
+    loc_sets: dict[int, set[int]] = {i: set() for i in indices}
     for s in samples:
-        v = s.values[index]
-        if v == 0:
-            continue
-        stack = list(chain_from(map(nodes_of, s.locations)))  # leaf first
-        if not stack:
-            continue
-        flat[stack[0]] += v
-        for n in set(stack):
-            cum[n] += v
-        if len(stack) > 1:
-            inl = list(chain_from(inline_cache[id(loc)] for loc in s.locations))
-            pairs: dict[tuple[NodeInfo, NodeInfo], bool] = {}
-            for callee, caller, inline in zip(stack, stack[1:], inl, strict=False):
-                if callee != caller:
-                    # pprof: an edge is counted once per sample, with its first (leaf-most) call
-                    pairs.setdefault((caller, callee), inline)
-            for e, inline in pairs.items():
-                edges[e] = edges.get(e, True) and inline
-    full = table.full_names
-    for loc in locations.values():
-        for fr in mapper.frames(loc):
-            if fr.node in cum:
-                full[fr.node].add(fr.full_name)
-    table.total = sum(abs(s.values[index]) for s in samples) if total is None else total
-    return table
+        values = s.values
+        stack = None
+        for i in indices:
+            v = values[i]
+            if v == 0:
+                continue
+            if stack is None:
+                stack = list(chain_from(map(nodes_of, s.locations)))  # leaf first
+                if not stack:
+                    break
+                distinct = set(stack)
+                ids = list(map(id, s.locations))
+                id_set = set(ids)
+                adjacent = set(zip(ids[1:], ids, strict=False))  # (caller location, callee location)
+            t = tables[i]
+            t.flat[stack[0]] += v
+            cum = t.cum
+            for n in distinct:
+                cum[n] += v
+            pair_sets[i] |= adjacent
+            loc_sets[i] |= id_set
+    for i, t in tables.items():
+        edges = t.edge_inline
+        for key in loc_sets[i]:
+            nodes = node_cache[key]
+            for callee, caller in pairwise(nodes):  # each line is inlined into the next one
+                if callee != caller and callee in t.cum:
+                    edges[(caller, callee)] = edges.get((caller, callee), True)
+        for caller_loc, callee_loc in pair_sets[i]:
+            caller, callee = node_cache[caller_loc][0], node_cache[callee_loc][-1]
+            if caller != callee:
+                edges[(caller, callee)] = False
+        full = t.full_names
+        for loc in locations.values():
+            for fr in mapper.frames(loc):
+                if fr.node in t.cum:
+                    full[fr.node].add(fr.full_name)
+    for k, i in enumerate(indices):
+        tables[i].total = sum(abs(s.values[i]) for s in samples) if totals is None else totals[k]
+    return tables

@@ -18,7 +18,7 @@ from heapviz.model import Sample, Value
 from heapviz.pipeline import Subject, View
 
 
-@dataclass
+@dataclass(slots=True)  # a report's tree can have millions of nodes
 class TreeNode:
     name: str  # printable node name at the chosen granularity
     full_name: str  # complete demangled name, for tooltips

@@ -12,7 +12,7 @@ from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspects
-from heapviz.graph.nodes import FrameMapper, NodeOptions, NodeTable, node_table
+from heapviz.graph.nodes import FrameMapper, NodeOptions, NodeTable, node_tables
 from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping
 from heapviz.errors import ToolMissing
 from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
@@ -334,15 +334,15 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     if previous is not None:
         changes = compare_previous(ranked, previous[1])
     tables = []
-    by_index: dict[int, NodeTable] = {}
     wanted = [vt.type] + [t for t in ("inuse_space", "inuse_objects") if t != vt.type]
+    indices = tuple(profile.sample_index(t) for t in wanted if t in [v.type for v in profile.sample_types])
+    # one pass over the samples for every sample type; each table serves both orders
+    by_index = node_tables(samples, indices, opts.node_options, tuple(profile.total(i) for i in indices))
     for name in wanted:
         try:
             i = profile.sample_index(name)
         except KeyError:
             continue
-        if i not in by_index:  # one pass per sample type serves both orders
-            by_index[i] = node_table(samples, i, opts.node_options, profile.total(i))
         for sort_cum in (False, True):
             tables.append(_table(profile, by_index[i], i, opts, sort_cum))
 
