@@ -8,6 +8,7 @@ the same files.
 from __future__ import annotations
 
 import json
+import subprocess
 import re
 
 import pytest
@@ -182,3 +183,18 @@ def test_text_table_names_each_leak_with_exact_bytes(examples):
     assert "Showing nodes accounting for 36569B, 100% of 36569B total" in r.out
     row = next(line for line in lines if line.endswith("  hv::Pool::grow"))
     assert row.split()[:5] == ["12288B", "33.60%", "33.60%", "12288B", "33.60%"]
+
+
+def test_inline_marks_like_pprof(examples, pprof):
+    """pprof marks a function "(inline)" when every call into it was inlined."""
+    proc = subprocess.run([pprof, "-top", "-unit=B", "-nodefraction=0", str(examples / "cxx_leaks"),
+                           str(examples / "cxx.0002.heap")], capture_output=True, text=True, check=True)
+    ref = {}
+    for line in proc.stdout.split("cum%\n", 1)[1].splitlines():
+        name = line.split(None, 5)[5]
+        mark = re.search(r" \(((?:partial-)?inline)\)$", name)
+        ref[_norm(re.sub(r" \((partial-)?inline\)$", "", name))] = f"({mark.group(1)})" if mark else ""
+    doc, _ = heapviz_top(examples / "cxx.0002.heap", "--all-frames")
+    ours = {_norm(r["name"]): r["inline"] for r in doc["rows"]}
+    assert ours == ref
+    assert ours["std::__new_allocator::allocate"] == "(inline)"
