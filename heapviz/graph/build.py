@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
-from heapviz.model import Location, Sample, Value
+from heapviz.model import Sample, Value
 from heapviz.units import format_value
 
 MAX_NODELETS = 4
@@ -66,8 +66,31 @@ def _block_size(values: list[Value], pairs: tuple[tuple[int, int], ...]) -> int:
     return 0
 
 
+Stack = list[tuple[NodeInfo, bool]]  # (node, inlined into its caller), root first
+
+
+def root_first_stacks(samples: list[Sample], index: int, mapper: FrameMapper) -> list[tuple[Sample, Stack]]:
+    """Each sample with a value, with its frames flattened root first, once for several builds."""
+    per_loc: dict[int, Stack] = {}
+    out = []
+    for s in samples:
+        if s.values[index] == 0:
+            continue
+        stack: Stack = []
+        for loc in reversed(s.locations):
+            got = per_loc.get(id(loc))
+            if got is None:
+                frames = mapper.frames(loc)
+                last = len(frames) - 1
+                got = per_loc[id(loc)] = [(frames[i].node, i != last) for i in range(last, -1, -1)]
+            stack += got
+        out.append((s, stack))
+    return out
+
+
 def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[NodeInfo] | None = None,
-          size_pairs: tuple[tuple[int, int], ...] = ()) -> nx.DiGraph:
+          size_pairs: tuple[tuple[int, int], ...] = (),
+          stacks: list[tuple[Sample, Stack]] | None = None) -> nx.DiGraph:
     """pprof's newGraph: cum and each edge once per sample, no self loops; frames outside
     `kept` make the next edge residual; flat goes to the leaf only if it is kept.
 
@@ -80,46 +103,33 @@ def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[Node
     weight: dict[tuple[NodeInfo, NodeInfo], Value] = {}
     residual_edges: set[tuple[NodeInfo, NodeInfo]] = set()
     direct_edges: set[tuple[NodeInfo, NodeInfo]] = set()  # seen at least once not inlined
-    root_first: dict[int, list[tuple[NodeInfo, bool]]] = {}
-    used: dict[int, Location] = {}
 
-    def frames_of(loc: Location) -> list[tuple[NodeInfo, bool]]:
-        # (node, inlined into its caller) from the outermost frame inward
-        got = root_first.get(id(loc))
-        if got is None:
-            frames = mapper.frames(loc)
-            last = len(frames) - 1
-            got = root_first[id(loc)] = [(frames[i].node, i != last) for i in range(last, -1, -1)]
-            used[id(loc)] = loc
-        return got
-
-    for s in samples:
+    if stacks is None:
+        stacks = root_first_stacks(samples, index, mapper)
+    for s, stack in stacks:
         w = s.values[index]
-        if w == 0:
-            continue
         seen: set[NodeInfo] = set()
         seen_edges: set[tuple[NodeInfo, NodeInfo]] = set()
         parent: NodeInfo | None = None
         residual = False
-        for loc in reversed(s.locations):
-            for n, inline in frames_of(loc):
-                if kept is not None and n not in kept:
-                    residual = True
-                    continue
-                if n not in seen:
-                    seen.add(n)
-                    cum[n] = cum.get(n, 0) + w
-                if parent is not None and n != parent:
-                    e = (parent, n)
-                    if e not in seen_edges:
-                        seen_edges.add(e)
-                        weight[e] = weight.get(e, 0) + w
-                        if residual:
-                            residual_edges.add(e)
-                        if not inline:
-                            direct_edges.add(e)
-                parent = n
-                residual = False
+        for n, inline in stack:
+            if kept is not None and n not in kept:
+                residual = True
+                continue
+            if n not in seen:
+                seen.add(n)
+                cum[n] = cum.get(n, 0) + w
+            if parent is not None and n != parent:
+                e = (parent, n)
+                if e not in seen_edges:
+                    seen_edges.add(e)
+                    weight[e] = weight.get(e, 0) + w
+                    if residual:
+                        residual_edges.add(e)
+                    if not inline:
+                        direct_edges.add(e)
+            parent = n
+            residual = False
         if parent is not None and not residual:
             flat[parent] = flat.get(parent, 0) + w
             if size_pairs:
@@ -131,7 +141,7 @@ def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[Node
                 node_tags[key] = (size, w) if old is None else (old[0], old[1] + w)
 
     full: dict[NodeInfo, set[str]] = {n: set() for n in cum}
-    for loc in used.values():
+    for loc in mapper.seen_locations():
         for fr in mapper.frames(loc):
             names = full.get(fr.node)
             if names is not None:
@@ -256,7 +266,8 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
     """Build and prune; size_pairs (Profile.size_pairs) turns on object-size nodelets."""
     mapper = FrameMapper(node_options)
     tags = size_pairs if options.visual else ()
-    g = build(samples, index, mapper, size_pairs=tags)
+    stacks = root_first_stacks(samples, index, mapper)  # flattened once for every rebuild below
+    g = build(samples, index, mapper, size_pairs=tags, stacks=stacks)
     full = g  # kept untrimmed for peek; copied below only if it would be trimmed in place
     total_value = sum(a["flat"] for _, a in g.nodes(data=True))
     node_cutoff = abs(int(total_value * options.node_fraction))
@@ -266,11 +277,11 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
         kept = {n for n, a in g.nodes(data=True) if abs(a["cum"]) >= node_cutoff}
         if len(kept) != g.number_of_nodes():
             dropped_nodes = g.number_of_nodes() - len(kept)
-            g = build(samples, index, mapper, kept, tags)
+            g = build(samples, index, mapper, kept, tags, stacks)
     if options.drop_negative:
         neg = {n for n, a in g.nodes(data=True) if a["flat"] < 0 or (a["flat"] == 0 and a["cum"] < 0)}
         if neg:
-            g = build(samples, index, mapper, set(g.nodes) - neg, tags)
+            g = build(samples, index, mapper, set(g.nodes) - neg, tags, stacks)
     before_count = g.number_of_nodes()
     order = sort_nodes(g, options.visual, options.cum_sort)
     if options.node_count > 0:
@@ -280,7 +291,7 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
         _trim_edges(g, edge_cutoff)
         top = _select_top(g, order, options.node_count, options.visual)
         if len(top) != len(order):
-            g = build(samples, index, mapper, set(top), tags)
+            g = build(samples, index, mapper, set(top), tags, stacks)
             order = sort_nodes(g, options.visual, options.cum_sort)
     if g is full:
         g = full.copy()
