@@ -29,7 +29,7 @@ from heapviz.render.graph_json import to_json as graph_json
 from heapviz.render.peek import render_json as peek_json
 from heapviz.render.peek import render_text as peek_text
 from heapviz.render.pprof_proto import to_proto
-from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect
+from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
 from heapviz.report.html import write_html
 from heapviz.report.pdf import write_pdf
 from heapviz.report.summary import write_json
@@ -97,21 +97,8 @@ def _subject_and_view(args: argparse.Namespace, series: bool) -> tuple[Subject, 
 
 
 def _header_lines(view: View) -> list[str]:
-    profile = view.profile
-    vt = profile.sample_types[view.sample_index]
-    lines = []
-    main = main_mapping(profile)
-    if main is not None:
-        lines.append(f"File: {main.basename}")
-    lines.append("Profile: " + ", ".join(os.path.basename(s) for s in profile.source.split(", ")))
-    lines.append(f"Type: {vt.type}" + (" (estimated from samples)" if profile.scaled else ""))
-    if profile.base_source:
-        lines.append(f"Base: {os.path.basename(profile.base_source)} (values are new minus base;")
-        lines.append("  percentages are of the total absolute change)")
-    if view.filters.active:
-        lines.append("Active filters:")
-        lines.extend(f"   {d[:80]}" for d in view.filters.describe())
-    return lines
+    vt = view.profile.sample_types[view.sample_index]
+    return legend_header(view.profile, vt, tuple(view.filters.describe()))
 
 
 def _print_warnings(profile: Profile) -> None:

@@ -261,7 +261,8 @@ def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: Report
     return to_dot(cg, legend, fmt, title, RenderOptions(graph_id=graph_id)), legend, cg
 
 
-def _header(profile: Profile, vt: ValueType, filters: tuple[str, ...]) -> list[str]:
+def legend_header(profile: Profile, vt: ValueType, filters: tuple[str, ...]) -> list[str]:
+    """The first lines of a graph's legend: program, profile, sample type, base, filters."""
     main = main_mapping(profile)
     sources = profile.source.split(", ")
     header = [f"File: {main.basename}"] if main is not None else []
@@ -314,7 +315,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     main = main_mapping(profile)
     program = main.basename if main is not None else ""
     sources = profile.source.split(", ")
-    dot, legend, cg = _graph_dot(profile, samples, index, opts, total, _header(profile, vt, opts.filters),
+    dot, legend, cg = _graph_dot(profile, samples, index, opts, total, legend_header(profile, vt, opts.filters),
                                  "callgraph")
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
     dumps = dumps or [profile]
@@ -329,7 +330,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
             gi = 0
         gvt = growth.sample_types[gi]
         growth_dot, growth_legend, _ = _graph_dot(growth, growth.samples, gi, opts, growth.total(gi),
-                                                  _header(growth, gvt, ()), "growthgraph")
+                                                  legend_header(growth, gvt, ()), "growthgraph")
     changes: list[Change] = []
     if previous is not None:
         changes = compare_previous(ranked, previous[1])
