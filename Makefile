@@ -32,7 +32,8 @@ demo: examples
 	$(VENV)/bin/heapviz graph $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-graph.svg
 	$(VENV)/bin/heapviz report $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-leak.html -o $(BUILD)/demo-leak.pdf
 	$(VENV)/bin/heapviz report $(EXAMPLES)/threads.000*.heap -o $(BUILD)/demo-series.html
-	@echo '== wrote $(BUILD)/demo-graph.svg, $(BUILD)/demo-leak.html, $(BUILD)/demo-leak.pdf, $(BUILD)/demo-series.html'
+	$(VENV)/bin/heapviz flame $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-flame.svg
+	@echo '== wrote $(BUILD)/demo-graph.svg, $(BUILD)/demo-leak.html, $(BUILD)/demo-leak.pdf, $(BUILD)/demo-series.html, $(BUILD)/demo-flame.svg'
 
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
