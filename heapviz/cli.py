@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from heapviz.cli_args import build_parser
 from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, install_signal_handlers
@@ -71,6 +71,15 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
 def _progress(what: str) -> None:
     """Where a long run is, for people watching a terminal (never in logs or pipes)."""
     print(f"heapviz: {safe(what)}…", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _step(args: argparse.Namespace, name: str, what: str) -> Iterator[None]:
+    """A timed phase that also says what it is doing when stderr is a terminal."""
+    if sys.stderr.isatty():
+        _progress(what)
+    with phase(getattr(args, "timings_obj", None), name):
+        yield
 
 
 def _cache_dir(args: argparse.Namespace) -> str | None:
@@ -226,8 +235,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                           filters=tuple(view.filters.describe()), unit=args.unit,
                           layout_timeout_s=args.layout_timeout)
     flame = view_tree(subj, view, "Flame graph of the change since base") if subj.mode == "base" else None
-    t = args.timings_obj
-    with phase(t, "graph"):
+    with _step(args, "graph", "collecting the report: call graph, tables, leak sites, suspects"):
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame)
     data.thresholds = _thresholds(args, data)
@@ -235,10 +243,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     writers = {"html": write_html, "pdf": write_pdf}
     files = []
     for path, kind in outputs:
-        with phase(t, f"render_{kind}"):
+        with _step(args, f"render_{kind}", f"writing the {kind.upper()} report"):
             files.append((path, write_json(data) if kind == "json" else writers[kind](data, render_opts)))
     _print_warnings(view.profile)
-    with phase(t, "write"):
+    with phase(args.timings_obj, "write"):
         write_all(list(files))
     exceeded = [t for t in data.thresholds if t.exceeded]
     for t in exceeded:

@@ -151,3 +151,29 @@ def test_pprof_spellings(examples):
     c = json.loads(run_heapviz("top", "--format", "json", "--alloc-space", p).out)
     assert a["sample_index"] == b["sample_index"] == c["sample_index"] == "alloc_space"
     assert a["total"] == b["total"] == c["total"]
+
+
+def test_progress_only_on_a_terminal(examples, tmp_path):
+    """Progress lines go to stderr when it is a terminal, and nowhere otherwise."""
+    import pty
+
+    out = tmp_path / "r.html"
+    args = [sys.executable, "-m", "heapviz", "report", str(examples / "cxx.0002.heap"), "-o", str(out)]
+    quiet = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(leader)
+    seen = b"".join(chunks).decode()
+    assert "heapviz: reading" in seen and "collecting the report" in seen and "writing the HTML report" in seen
