@@ -20,7 +20,7 @@ from heapviz.graph.filters import FilterOptions, compile_regex
 from heapviz.graph.nodes import NodeOptions, node_table
 from heapviz.graph.peek import peek
 from heapviz.graph.tree import view_tree
-from heapviz.model import Profile, Value, main_mapping
+from heapviz.model import Profile, Value, profile_title
 from heapviz.pipeline import LoadOptions, Subject, View, make_view, subject
 from heapviz.prune import PruneOptions
 from heapviz.render.dot import RenderOptions, legend_lines, render, to_dot
@@ -174,8 +174,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     def fmt_value(v: Value) -> str:
         return format_value(v, vt.unit, unit)
 
-    main = main_mapping(view.profile)
-    title = main.basename if main is not None else os.path.basename(view.profile.source)
+    title = profile_title(view.profile)
     ropts = RenderOptions(layout_timeout_s=args.layout_timeout)
     legend = legend_lines(cg, _header_lines(view), fmt_value)
     with phase(args.timings_obj, f"render_{fmt}"):
@@ -258,8 +257,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_flame(args: argparse.Namespace) -> int:
     subj, view = _subject_and_view(args, series=False)
-    main = main_mapping(view.profile)
-    title = main.basename if main is not None else os.path.basename(view.profile.source.split(", ")[0])
+    title = profile_title(view.profile)
     tree = view_tree(subj, view, f"Flame graph of {title}")
     unit = choose_unit(tree.sample_unit, args.unit, [], tree.total)
 

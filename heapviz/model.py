@@ -157,6 +157,14 @@ def main_mapping(profile: Profile) -> Mapping | None:
     return None
 
 
+def profile_title(profile: Profile) -> str:
+    """What a graph or report is titled: the main program's name, else the (first) profile's."""
+    main = main_mapping(profile)
+    if main is not None:
+        return main.basename
+    return profile.source.split(", ")[0].rsplit("/", 1)[-1]
+
+
 def is_shared_object(name: str) -> bool:
     base = name.rsplit("/", 1)[-1]
     if base.endswith(".so"):

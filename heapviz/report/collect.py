@@ -13,7 +13,7 @@ from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions, NodeTable, node_tables
-from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping
+from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.errors import ToolMissing
 from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_rows
@@ -256,8 +256,7 @@ def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: Report
         return format_value(v, vt.unit, unit)
 
     legend = legend_lines(cg, header, fmt)
-    main = main_mapping(profile)
-    title = main.basename if main is not None else os.path.basename(profile.source.split(", ")[0])
+    title = profile_title(profile)
     return to_dot(cg, legend, fmt, title, RenderOptions(graph_id=graph_id)), legend, cg
 
 

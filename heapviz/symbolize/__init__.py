@@ -177,13 +177,16 @@ def _symbolize_mapping(
     if mapping.start == 0 and mapping.limit == _FAKE_LIMIT:
         # No memory map: only addresses inside the binary's code can be its frames; the rest
         # (libc, other libraries) stay raw rather than being misnamed after the binary's symbols.
-        outside = [loc for loc in locs if not elf.in_executable_segment(loc.address - base, info)]
+        inside: list[Location] = []
+        outside: list[Location] = []
+        for loc in locs:
+            (inside if elf.in_executable_segment(loc.address - base, info) else outside).append(loc)
         for loc in outside:
             builder.raw(loc)
         if outside:
             profile.warn(f"{len(outside)} addresses lie outside {os.path.basename(info.path)}'s code and there is "
                          "no memory map to place them: they are shown as raw addresses")
-        locs = [loc for loc in locs if elf.in_executable_segment(loc.address - base, info)]
+        locs = inside
         if not locs:
             return
     vaddrs = sorted({loc.address - base for loc in locs})
