@@ -26,6 +26,7 @@ from heapviz.prune import PruneOptions
 from heapviz.render.dot import RenderOptions, legend_lines, render, to_dot
 from heapviz.render.collapsed import to_collapsed
 from heapviz.render.flame import FlameOptions, to_svg
+from heapviz.report.callers import REPORT_FLAME
 from heapviz.render.graph_json import to_json as graph_json
 from heapviz.render.peek import render_json as peek_json
 from heapviz.render.peek import render_text as peek_text
@@ -234,7 +235,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
                           filters=tuple(view.filters.describe()), unit=args.unit,
                           layout_timeout_s=args.layout_timeout)
-    flame = view_tree(subj, view, "Flame graph of the change since base") if subj.mode == "base" else None
+    flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
+        if subj.mode == "base" else None
     with _step(args, "graph", "collecting the report: call graph, tables, leak sites, suspects"):
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame)
@@ -258,13 +260,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_flame(args: argparse.Namespace) -> int:
     subj, view = _subject_and_view(args, series=False)
     title = profile_title(view.profile)
-    tree = view_tree(subj, view, f"Flame graph of {title}")
+    options = FlameOptions(width=args.width, max_depth=args.max_depth)
+    tree = view_tree(subj, view, f"Flame graph of {title}", options.keep_fraction())
     unit = choose_unit(tree.sample_unit, args.unit, [], tree.total)
 
     def fmt_value(v: Value) -> str:
         return format_value(v, tree.sample_unit, unit)
 
-    svg = to_svg(tree, fmt_value, FlameOptions(width=args.width, max_depth=args.max_depth))
+    svg = to_svg(tree, fmt_value, options)
     _print_warnings(view.profile)
     write(args.output, svg)
     return 0

@@ -10,10 +10,14 @@ are not monotonic between gperftools dumps.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from heapviz.graph.nodes import FrameMapper, NodeOptions
+import numpy as np
+
+from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.stacks import StackTable, sums
 from heapviz.model import Profile, Value
 
 # Weights of the score's parts; they sum to 1 so that a perfect steady grower scores 1.
@@ -61,50 +65,70 @@ def score_series(values: list[float], total_growth: float) -> float:
     return round(max(0.0, min(1.0, score * (1 - shrank))), 4)
 
 
-def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions()) -> list[Suspect]:
-    """Every stack that holds memory in some dump, ranked: steady growers first."""
+def suspect_options(options: NodeOptions) -> NodeOptions:
+    """The granularity suspects are told apart at: functions, with the view's other options."""
+    return NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines)
+
+
+def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
+             stacks: Sequence[StackTable | None] = (), limit: int = 0) -> tuple[list[Suspect], int]:
+    """Every stack that holds memory in some dump, ranked (steady growers first), and how many
+    there are. With `limit`, only the first `limit` and those that grew are returned.
+    `stacks[i]`: dump i's stack table at suspect_options(options), when the caller has one."""
     n = len(dumps)
-    mapper = FrameMapper(NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines))
+    node_options = suspect_options(options)
     space: dict[tuple[str, ...], list[Value]] = defaultdict(lambda: [0] * n)
     objects: dict[tuple[str, ...], list[Value]] = defaultdict(lambda: [0] * n)
-    full: dict[tuple[str, ...], tuple[str, ...]] = {}
+    first_seen: dict[tuple[str, ...], tuple[StackTable, int]] = {}  # for the full names
     for i, p in enumerate(dumps):
         try:
             i_space, i_objs = p.sample_index("inuse_space"), p.sample_index("inuse_objects")
         except KeyError:
             continue
-        per_loc: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        for s in p.samples:
-            names: list[str] = []
-            fulls: list[str] = []
-            for loc in s.locations:
-                got = per_loc.get(id(loc))
-                if got is None:
-                    frames = mapper.frames(loc)
-                    got = per_loc[id(loc)] = (tuple(fr.node.name for fr in frames),
-                                              tuple(fr.full_name for fr in frames))
-                names += got[0]
-                fulls += got[1]
-            key = tuple(names)
-            space[key][i] += s.values[i_space]
-            objects[key][i] += s.values[i_objs]
-            if key not in full:
-                full[key] = tuple(fulls)
+        given = stacks[i] if i < len(stacks) else None
+        t = given if given is not None else StackTable(p.samples, node_options)
+        ids = t.ids.tolist()
+        bounds = t.starts.tolist()
+        group_of: dict[tuple[int, ...], int] = {}  # a stack as node ids, root first
+        first: list[int] = []
+        groups = []
+        for k in range(len(bounds) - 1):
+            key = tuple(ids[bounds[k]:bounds[k + 1]])
+            g = group_of.get(key)
+            if g is None:
+                g = group_of[key] = len(first)
+                first.append(k)
+            groups.append(g)
+        keys = np.asarray(groups, dtype=np.int64)
+        group_space = sums(keys, t.values[:, i_space], len(first)) if len(keys) else []
+        group_objects = sums(keys, t.values[:, i_objs], len(first)) if len(keys) else []
+        names = [node.name for node in t.nodes]
+        for g, key in enumerate(group_of):  # in order of first appearance
+            stack = tuple(names[node] for node in reversed(key))  # leaf first
+            space[stack][i] += group_space[g]
+            objects[stack][i] += group_objects[g]
+            if stack not in first_seen:
+                first_seen[stack] = (t, first[g])
     total_growth = sum(max(0, v[-1] - v[0]) for v in space.values())
     scored = []
     for key, vals in space.items():
         if not any(vals):
             continue
-        sc = score_series([float(v) for v in vals], float(total_growth))
+        sc = score_series([float(v) for v in vals], float(total_growth)) if n > 1 else 0.0
         scored.append((key, vals, sc))
     scored.sort(key=lambda t: (-t[2], -(t[1][-1] - t[1][0]), -max(t[1]), t[0]))
     out = []
     for rank, (key, vals, sc) in enumerate(scored, 1):
+        if limit and rank > limit and vals[-1] <= vals[0]:
+            continue
         steps = [b - a for a, b in pairwise(vals)]
         steady = sc > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
+        t, k = first_seen[key]
+        frames = t.frames[t.starts[k]:t.starts[k + 1]].tolist()
         out.append(Suspect(
-            rank=rank, function=key[0] if key else "", stack=key, full_stack=full[key],
+            rank=rank, function=key[0] if key else "", stack=key,
+            full_stack=tuple(t.frame_info[f].full_name for f in reversed(frames)),
             inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[key]),
             growth_bytes=round(vals[-1] - vals[0]), score=sc, steady=steady,
         ))
-    return out
+    return out, len(scored)

@@ -10,7 +10,8 @@ import pytest
 from conftest import run_heapviz
 from heapviz.graph.build import build
 from heapviz.graph.filters import FilterOptions
-from heapviz.graph.nodes import FrameMapper, NodeOptions
+from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.stacks import StackTable
 from heapviz.pipeline import LoadOptions, make_view, subject
 
 
@@ -24,7 +25,7 @@ def peek_json(*args: str) -> dict:
 def recursion_graph(examples):
     subj = subject([str(examples / "recursion.0001.heap")], LoadOptions(), [], False)
     view = make_view(subj.shown, None, FilterOptions(), NodeOptions())
-    return build(view.samples, view.sample_index, FrameMapper(NodeOptions()))
+    return build(StackTable(view.samples, NodeOptions()), view.sample_index)
 
 
 def test_json_weights_are_the_graph_edges(examples, expected, recursion_graph):

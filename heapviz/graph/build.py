@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from heapviz.graph.nodes import NodeInfo, NodeOptions
+from heapviz.graph.stacks import StackTable, Sums, distinct, first_of_each, node_sums
+from heapviz.graph.stacks import sums as group_sums
 from heapviz.model import Sample, Value
 from heapviz.units import format_value
 
@@ -58,101 +65,62 @@ class CallGraph:
         return sum(self.flat(n) for n in self.order)
 
 
-def _block_size(values: list[Value], pairs: tuple[tuple[int, int], ...]) -> int:
-    """The sample's object size, pprof's numeric label `bytes` (the in-use pair wins)."""
-    for count, size in pairs:
-        if values[count]:
-            return int(values[size] / values[count] + 1e-9)
-    return 0
+def _block_sizes(values: npt.NDArray[Any], pairs: tuple[tuple[int, int], ...]) -> npt.NDArray[Any]:
+    """Each sample's object size, pprof's numeric label `bytes` (the in-use pair wins)."""
+    size = np.zeros(len(values), dtype=np.float64)
+    done = np.zeros(len(values), dtype=np.bool_)
+    for count, total in pairs:
+        pick = ~done & (values[:, count] != 0)
+        size[pick] = np.trunc(values[pick, total] / values[pick, count] + 1e-9)
+        done |= pick
+    return size.astype(np.int64)
 
 
-Stack = list[tuple[NodeInfo, bool]]  # (node, inlined into its caller), root first
+def _tags(t: StackTable, index: int, sums: Sums,
+          size_pairs: tuple[tuple[int, int], ...]) -> dict[int, dict[str, tuple[int, Value]]]:
+    """pprof's nodelets: object sizes at the leaf, merged by their printed form."""
+    tags: dict[int, dict[str, tuple[int, Value]]] = {}
+    if not len(sums.leaf_samples):
+        return tags
+    sizes = _block_sizes(t.values[sums.leaf_samples], size_pairs)
+    distinct_sizes = distinct(sizes)
+    size_of = np.searchsorted(distinct_sizes, sizes)
+    n_sizes = len(distinct_sizes)
+    key = sums.leaf_nodes * n_sizes + size_of
+    keys, first = first_of_each(key)
+    weights = group_sums(np.searchsorted(keys, key), t.weights(index)[sums.leaf_samples], len(keys))
+    labels: dict[int, str] = {}
+    for g in np.argsort(first, kind="stable").tolist():  # in order of first appearance
+        node = int(keys[g]) // n_sizes
+        size = int(sizes[first[g]])
+        label = labels.get(size)
+        if label is None:
+            label = labels[size] = format_value(size, "bytes", "auto")
+        node_tags = tags.setdefault(node, {})
+        old = node_tags.get(label)
+        node_tags[label] = (size, weights[g]) if old is None else (old[0], old[1] + weights[g])
+    return tags
 
 
-def root_first_stacks(samples: list[Sample], index: int, mapper: FrameMapper) -> list[tuple[Sample, Stack]]:
-    """Each sample with a value, with its frames flattened root first, once for several builds."""
-    per_loc: dict[int, Stack] = {}
-    out = []
-    for s in samples:
-        if s.values[index] == 0:
-            continue
-        stack: Stack = []
-        for loc in reversed(s.locations):
-            got = per_loc.get(id(loc))
-            if got is None:
-                frames = mapper.frames(loc)
-                last = len(frames) - 1
-                got = per_loc[id(loc)] = [(frames[i].node, i != last) for i in range(last, -1, -1)]
-            stack += got
-        out.append((s, stack))
-    return out
-
-
-def build(samples: list[Sample], index: int, mapper: FrameMapper, kept: set[NodeInfo] | None = None,
-          size_pairs: tuple[tuple[int, int], ...] = (),
-          stacks: list[tuple[Sample, Stack]] | None = None) -> nx.DiGraph:
+def build(t: StackTable, index: int, kept: set[NodeInfo] | None = None,
+          size_pairs: tuple[tuple[int, int], ...] = ()) -> nx.DiGraph:
     """pprof's newGraph: cum and each edge once per sample, no self loops; frames outside
-    `kept` make the next edge residual; flat goes to the leaf only if it is kept.
+    `kept` make the next edge residual; flat goes to the leaf only if it is kept. With
+    size_pairs (Profile.size_pairs), leaves carry object-size tags for nodelets.
 
-    Accumulates in plain dicts (networkx's per-edge access is slow on big profiles) and makes
-    the DiGraph once at the end.
+    The sums come from the stack table's arrays (stacks.node_sums); networkx only holds the result.
     """
-    flat: dict[NodeInfo, Value] = {}
-    cum: dict[NodeInfo, Value] = {}
-    tags: dict[NodeInfo, dict[str, tuple[int, Value]]] = {}
-    weight: dict[tuple[NodeInfo, NodeInfo], Value] = {}
-    residual_edges: set[tuple[NodeInfo, NodeInfo]] = set()
-    direct_edges: set[tuple[NodeInfo, NodeInfo]] = set()  # seen at least once not inlined
-
-    if stacks is None:
-        stacks = root_first_stacks(samples, index, mapper)
-    for s, stack in stacks:
-        w = s.values[index]
-        seen: set[NodeInfo] = set()
-        seen_edges: set[tuple[NodeInfo, NodeInfo]] = set()
-        parent: NodeInfo | None = None
-        residual = False
-        for n, inline in stack:
-            if kept is not None and n not in kept:
-                residual = True
-                continue
-            if n not in seen:
-                seen.add(n)
-                cum[n] = cum.get(n, 0) + w
-            if parent is not None and n != parent:
-                e = (parent, n)
-                if e not in seen_edges:
-                    seen_edges.add(e)
-                    weight[e] = weight.get(e, 0) + w
-                    if residual:
-                        residual_edges.add(e)
-                    if not inline:
-                        direct_edges.add(e)
-            parent = n
-            residual = False
-        if parent is not None and not residual:
-            flat[parent] = flat.get(parent, 0) + w
-            if size_pairs:
-                # pprof's nodelets: object sizes at the leaf, merged by their printed form.
-                size = _block_size(s.values, size_pairs)
-                key = format_value(size, "bytes", "auto")
-                node_tags = tags.setdefault(parent, {})
-                old = node_tags.get(key)
-                node_tags[key] = (size, w) if old is None else (old[0], old[1] + w)
-
-    full: dict[NodeInfo, set[str]] = {n: set() for n in cum}
-    for loc in mapper.seen_locations():
-        for fr in mapper.frames(loc):
-            names = full.get(fr.node)
-            if names is not None:
-                names.add(fr.full_name)
-    keep = {n for n, c in cum.items() if c != 0 or flat.get(n, 0) != 0}
+    s = node_sums(t, index, None if kept is None else t.node_mask(kept))
+    tags = _tags(t, index, s, size_pairs) if size_pairs else {}
+    nodes = t.nodes
+    keep = [n for n, c in s.cum.items() if c != 0 or s.flat.get(n, 0) != 0]
+    keep_set = set(keep)
     g = nx.DiGraph()
-    g.add_nodes_from((n, {"flat": flat.get(n, 0), "cum": cum[n], "full_names": full[n], "tags": tags.get(n, {})})
-                     for n in cum if n in keep)
-    g.add_edges_from((u, v, {"weight": w, "residual": (u, v) in residual_edges,
-                             "inline": (u, v) not in direct_edges})
-                     for (u, v), w in weight.items() if u in keep and v in keep)
+    g.add_nodes_from((nodes[n], {"flat": s.flat.get(n, 0), "cum": s.cum[n], "full_names": set(t.full_names[n]),
+                                 "tags": tags.get(n, {})}) for n in keep)
+    g.add_edges_from((nodes[u], nodes[v], {"weight": w, "residual": (u, v) in s.edge_residual,
+                                           "inline": s.edge_inline[(u, v)]})
+                     for (u, v), w in s.edge_weight.items() if u in keep_set and v in keep_set)
     return g
 
 
@@ -262,12 +230,14 @@ def _remove_redundant_edges(g: nx.DiGraph, order: list[NodeInfo]) -> None:
 
 
 def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, options: GraphOptions,
-                  total: Value, size_pairs: tuple[tuple[int, int], ...] = ()) -> CallGraph:
-    """Build and prune; size_pairs (Profile.size_pairs) turns on object-size nodelets."""
-    mapper = FrameMapper(node_options)
+                  total: Value, size_pairs: tuple[tuple[int, int], ...] = (),
+                  stacks: StackTable | None = None) -> CallGraph:
+    """Build and prune; size_pairs (Profile.size_pairs) turns on object-size nodelets. `stacks`:
+    the samples' stack table at node_options when the caller has made it already."""
+    if stacks is None:
+        stacks = StackTable(samples, node_options)
     tags = size_pairs if options.visual else ()
-    stacks = root_first_stacks(samples, index, mapper)  # flattened once for every rebuild below
-    g = build(samples, index, mapper, size_pairs=tags, stacks=stacks)
+    g = build(stacks, index, size_pairs=tags)
     full = g  # kept untrimmed for peek; copied below only if it would be trimmed in place
     total_value = sum(a["flat"] for _, a in g.nodes(data=True))
     node_cutoff = abs(int(total_value * options.node_fraction))
@@ -277,11 +247,11 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
         kept = {n for n, a in g.nodes(data=True) if abs(a["cum"]) >= node_cutoff}
         if len(kept) != g.number_of_nodes():
             dropped_nodes = g.number_of_nodes() - len(kept)
-            g = build(samples, index, mapper, kept, tags, stacks)
+            g = build(stacks, index, kept, tags)
     if options.drop_negative:
         neg = {n for n, a in g.nodes(data=True) if a["flat"] < 0 or (a["flat"] == 0 and a["cum"] < 0)}
         if neg:
-            g = build(samples, index, mapper, set(g.nodes) - neg, tags, stacks)
+            g = build(stacks, index, set(g.nodes) - neg, tags)
     before_count = g.number_of_nodes()
     order = sort_nodes(g, options.visual, options.cum_sort)
     if options.node_count > 0:
@@ -291,7 +261,7 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
         _trim_edges(g, edge_cutoff)
         top = _select_top(g, order, options.node_count, options.visual)
         if len(top) != len(order):
-            g = build(samples, index, mapper, set(top), tags, stacks)
+            g = build(stacks, index, set(top), tags)
             order = sort_nodes(g, options.visual, options.cum_sort)
     if g is full:
         g = full.copy()

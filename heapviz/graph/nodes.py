@@ -8,11 +8,13 @@ sample, so recursion is not double counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import chain, pairwise
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from heapviz.model import Location, Sample, Value
+
+if TYPE_CHECKING:
+    from heapviz.graph.stacks import StackTable
 from heapviz.symbolize.demangle import display_name
 
 GRANULARITIES = ("functions", "files", "lines", "addresses")
@@ -125,68 +127,25 @@ def node_table(samples: list[Sample], index: int, options: NodeOptions, total: V
 
 
 def node_tables(samples: list[Sample], indices: tuple[int, ...], options: NodeOptions,
-                totals: tuple[Value, ...] | None = None) -> dict[int, NodeTable]:
-    """node_table for several sample types in one pass over the samples.
+                totals: tuple[Value, ...] | None = None, stacks: StackTable | None = None) -> dict[int, NodeTable]:
+    """node_table for several sample types from one stack table (`stacks`: the samples' table at
+    `options`, when the caller has made it already).
 
-    Hot path for big profiles: each sample's frames are flattened with C-level helpers and cum
-    is added once per distinct node of the sample. The edges behind pprof's "(inline)" marks
-    depend only on which frames sit next to each other, so they are taken from the distinct
-    locations and adjacent location pairs, not from every sample.
+    The edges behind pprof's "(inline)" marks are every pair of adjacent frames: a callee frame
+    inlined into its caller makes an inline edge, a call between locations a direct one.
     """
-    mapper = FrameMapper(options)
-    tables = {i: NodeTable() for i in indices}
-    node_cache: dict[int, tuple[NodeInfo, ...]] = {}
-    locations: dict[int, Location] = {}
+    from heapviz.graph.stacks import StackTable, node_sums
 
-    def nodes_of(loc: Location) -> tuple[NodeInfo, ...]:
-        key = id(loc)
-        got = node_cache.get(key)
-        if got is None:
-            got = node_cache[key] = tuple(fr.node for fr in mapper.frames(loc))
-            locations[key] = loc
-        return got
-
-    chain_from = chain.from_iterable
-    pair_sets: dict[int, set[tuple[int, int]]] = {i: set() for i in indices}
-    loc_sets: dict[int, set[int]] = {i: set() for i in indices}
-    for s in samples:
-        values = s.values
-        stack = None
-        for i in indices:
-            v = values[i]
-            if v == 0:
-                continue
-            if stack is None:
-                stack = list(chain_from(map(nodes_of, s.locations)))  # leaf first
-                if not stack:
-                    break
-                distinct = set(stack)
-                ids = list(map(id, s.locations))
-                id_set = set(ids)
-                adjacent = set(zip(ids[1:], ids, strict=False))  # (caller location, callee location)
-            t = tables[i]
-            t.flat[stack[0]] += v
-            cum = t.cum
-            for n in distinct:
-                cum[n] += v
-            pair_sets[i] |= adjacent
-            loc_sets[i] |= id_set
-    for i, t in tables.items():
-        edges = t.edge_inline
-        for key in loc_sets[i]:
-            nodes = node_cache[key]
-            for callee, caller in pairwise(nodes):  # each line is inlined into the next one
-                if callee != caller and callee in t.cum:
-                    edges[(caller, callee)] = edges.get((caller, callee), True)
-        for caller_loc, callee_loc in pair_sets[i]:
-            caller, callee = node_cache[caller_loc][0], node_cache[callee_loc][-1]
-            if caller != callee:
-                edges[(caller, callee)] = False
-        full = t.full_names
-        for loc in locations.values():
-            for fr in mapper.frames(loc):
-                if fr.node in t.cum:
-                    full[fr.node].add(fr.full_name)
+    t = stacks if stacks is not None else StackTable(samples, options)
+    nodes = t.nodes
+    tables = {}
     for k, i in enumerate(indices):
-        tables[i].total = sum(abs(s.values[i]) for s in samples) if totals is None else totals[k]
+        s = node_sums(t, i, first_only=False)
+        table = NodeTable()
+        table.flat.update((nodes[n], v) for n, v in s.flat.items())
+        table.cum.update((nodes[n], v) for n, v in s.cum.items())
+        table.full_names.update((nodes[n], set(t.full_names[n])) for n in s.cum)
+        table.edge_inline.update(((nodes[u], nodes[v]), inl) for (u, v), inl in s.edge_inline.items())
+        table.total = sum(abs(x) for x in t.weights(i).tolist()) if totals is None else totals[k]
+        tables[i] = table
     return tables

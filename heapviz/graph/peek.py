@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from heapviz.graph.build import build
-from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
+from heapviz.graph.nodes import NodeInfo, NodeOptions
+from heapviz.graph.stacks import StackTable
 from heapviz.model import Sample, Value
 
 
@@ -47,7 +48,7 @@ def peek(samples: list[Sample], index: int, options: NodeOptions, total: Value, 
     """Functions matching `regex` (searched in the short and full names; all when empty), sorted by
     flat (or cum) like pprof's list, each with its callers and callees."""
     # `graph`: the untrimmed graph of these samples when the caller has built it already
-    g = graph if graph is not None else build(samples, index, FrameMapper(options))
+    g = graph if graph is not None else build(StackTable(samples, options), index)
     rx = re.compile(regex) if regex else None
 
     def matches(n: NodeInfo) -> bool:

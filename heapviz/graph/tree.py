@@ -8,12 +8,14 @@ carries the change on its path from the difference samples, for colouring growth
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
+from heapviz.graph.stacks import StackTable, first_of_each, sums
 from heapviz.model import Sample, Value
 from heapviz.pipeline import Subject, View
 
@@ -29,6 +31,8 @@ class TreeNode:
     delta: Value = 0  # with a base: NEW minus BASE on this path (cum of the difference)
     delta_self: Value = 0
     children: dict[NodeInfo, TreeNode] = field(default_factory=dict)
+    pruned: int = 0  # children too narrow to draw, left out of the tree
+    pruned_value: Value = 0  # their cum
 
     def sorted_children(self) -> list[TreeNode]:
         """Children in a stable order: by name, then the inlined variant after the outer one."""
@@ -80,34 +84,64 @@ def _path(sample: Sample, mapper: FrameMapper) -> Iterator[tuple[NodeInfo, str, 
             yield fr.node, fr.full_name, binary, fr.inline
 
 
-def _add(root: TreeNode, samples: list[Sample], index: int, mapper: FrameMapper) -> None:
-    per_loc: dict[int, list[tuple[NodeInfo, str, str, bool]]] = {}
-    labels: dict[NodeInfo, str] = {}
-    for s in samples:
-        v = s.values[index]
-        if v <= 0:  # widths: a difference profile is never drawn by its own values
-            continue
-        root.cum += v
-        node = root
-        for loc in reversed(s.locations):
-            frames = per_loc.get(id(loc))
-            if frames is None:
-                binary = loc.mapping.basename if loc.mapping is not None else ""
-                frames = per_loc[id(loc)] = [(fr.node, fr.full_name, binary, fr.inline)
-                                             for fr in reversed(mapper.frames(loc))]
-            for key, full_name, binary, inline in frames:
-                child = node.children.get(key)
-                if child is None:
-                    label = labels.get(key)
-                    if label is None:
-                        label = labels[key] = key.printable()
-                    child = node.children[key] = TreeNode(label, full_name, package_of(full_name, binary), inline)
-                elif not inline:
-                    child.inline = False
-                child.cum += v
-                node = child
-        if node is not root:
-            node.self_value += v
+def _add(root: TreeNode, t: StackTable, index: int, min_fraction: float) -> None:
+    """The tree, one level at a time: at depth d, the samples still in the tree are grouped by
+    (their node at depth d - 1, their frame's node at depth d). Groups lighter than
+    `min_fraction` of the root are left out (counted in their parent's `pruned`), and so are
+    their samples from then on: a report's tree keeps only what can be drawn."""
+    w_all = t.weights(index)
+    pos = np.flatnonzero(w_all > 0)  # widths: a difference profile is never drawn by its own values
+    w = w_all[pos]
+    root.cum = sums(np.zeros(len(pos), dtype=np.int64), w, 1)[0] if len(pos) else 0
+    min_value = root.cum * min_fraction
+    start, length = t.starts[pos], np.diff(t.starts)[pos]
+    group = np.zeros(len(pos), dtype=np.int64)
+    parents = [root]
+    labels: dict[int, str] = {}
+    n_nodes = max(len(t.nodes), 1)
+    depth = 0
+    while len(pos):
+        ends = length == depth
+        if depth and ends.any():
+            ended = np.flatnonzero(ends)
+            values = sums(group[ended], w[ended], len(parents))
+            for g in np.unique(group[ended]).tolist():
+                parents[g].self_value += values[g]
+        if ends.any():
+            going = ~ends
+            pos, w, start, length, group = pos[going], w[going], start[going], length[going], group[going]
+            if not len(pos):
+                break
+        at = start + depth
+        key = group * n_nodes + t.ids[at]
+        keys, first = first_of_each(key)
+        member = np.searchsorted(keys, key)
+        cums = sums(member, w, len(keys))
+        direct = (np.bincount(member, weights=~t.inline[at], minlength=len(keys)) > 0).tolist()
+        frames = t.frames[at[first]].tolist()
+        children: list[TreeNode] = []
+        alive = np.zeros(len(keys), dtype=np.bool_)
+        for g, key in enumerate(keys.tolist()):
+            parent = parents[key // n_nodes]
+            if cums[g] < min_value:
+                parent.pruned += 1
+                parent.pruned_value += cums[g]
+                continue
+            info = t.frame_info[frames[g]]
+            label = labels.get(info.node)
+            if label is None:
+                label = labels[info.node] = t.nodes[info.node].printable()
+            child = TreeNode(label, info.full_name, package_of(info.full_name, info.binary), not direct[g],
+                             cum=cums[g])
+            parent.children[t.nodes[info.node]] = child
+            alive[g] = True
+            children.append(child)
+        renumber = np.cumsum(alive) - 1
+        stay = alive[member]
+        pos, w, start, length = pos[stay], w[stay], start[stay], length[stay]
+        group = renumber[member[stay]]
+        parents = children
+        depth += 1
 
 
 def _add_delta(root: TreeNode, samples: list[Sample], index: int, mapper: FrameMapper) -> None:
@@ -127,19 +161,26 @@ def _add_delta(root: TreeNode, samples: list[Sample], index: int, mapper: FrameM
                 node.delta_self += v
 
 
+def draw_fraction(width: float, min_width: float) -> float:
+    """The smallest share of the root a frame needs to be drawn `min_width` wide in `width`,
+    halved for safety: what build_tree may leave out."""
+    return min_width / width / 2 if width > 0 else 0.0
+
+
 def build_tree(samples: list[Sample], index: int, options: NodeOptions, total: Value, sample_type: str,
                sample_unit: str, delta_samples: list[Sample] | None = None, delta_index: int = 0,
-               title: str = "") -> FlameTree:
-    """The call tree of `samples` (widths); with `delta_samples`, each node's change as well."""
-    mapper = FrameMapper(options)
+               title: str = "", min_fraction: float = 0.0, stacks: StackTable | None = None) -> FlameTree:
+    """The call tree of `samples` (widths); with `delta_samples`, each node's change as well.
+    Subtrees narrower than `min_fraction` of the root are left out (see draw_fraction);
+    `stacks`: the samples' stack table at `options`, when the caller has made it already."""
     root = TreeNode("all", "all", "", False)
-    _add(root, samples, index, mapper)
+    _add(root, stacks if stacks is not None else StackTable(samples, options), index, min_fraction)
     if delta_samples is not None:
-        _add_delta(root, delta_samples, delta_index, mapper)
+        _add_delta(root, delta_samples, delta_index, FrameMapper(options))
     return FlameTree(root, total, sample_type, sample_unit, diff=delta_samples is not None, title=title)
 
 
-def view_tree(subj: Subject, view: View, title: str = "") -> FlameTree:
+def view_tree(subj: Subject, view: View, title: str = "", min_fraction: float = 0.0) -> FlameTree:
     """The tree a command shows for a view: with --base, widths from the new profile (filtered
     the same way) and colours from the difference."""
     vt = view.profile.sample_types[view.sample_index]
@@ -148,6 +189,6 @@ def view_tree(subj: Subject, view: View, title: str = "") -> FlameTree:
         new_index = new.sample_index(vt.type)
         new_samples = apply_filters(new.samples, view.filters).samples
         return build_tree(new_samples, new_index, view.node_options, new.total(new_index), vt.type, vt.unit,
-                          view.samples, view.sample_index, title)
+                          view.samples, view.sample_index, title, min_fraction)
     return build_tree(view.samples, view.sample_index, view.node_options, view.total, vt.type, vt.unit,
-                      title=title)
+                      title=title, min_fraction=min_fraction)

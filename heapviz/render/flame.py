@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from heapviz.graph.tree import FlameTree, TreeNode
+from heapviz.graph.tree import FlameTree, TreeNode, draw_fraction
 from heapviz.model import Value
 from heapviz.units import percentage
 
@@ -24,6 +24,7 @@ FONT = "DejaVu Sans Mono"
 CHAR_WIDTH = 0.61  # DejaVu Sans Mono's advance is 1233/2048 em; a little more for safety
 MATCH_FILL = "#d05ce3"
 OTHER_FILL = "#d9d9d9"
+PAD = 10.0  # blank margin left and right of the frames
 _SCRIPT_SOURCE = Path(__file__).resolve().parent.parent.parent / "templates" / "flame.js"
 
 
@@ -37,6 +38,10 @@ class FlameOptions:
     id_prefix: str = "flame"  # prefixes every id, so that the SVG can be inlined in a page
     merge_small: bool = False  # draw the narrow children of a frame as one "other" box
     standalone: bool = True  # with the XML prolog (False: for inlining in HTML)
+
+    def keep_fraction(self) -> float:
+        """What build_tree may leave out of a tree drawn with these options."""
+        return draw_fraction(self.width - 2 * PAD, self.min_width)
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,11 @@ def layout(tree: FlameTree, width: float, min_width: float, max_depth: int, merg
         node, value, parent, depth, x, start = todo.pop()
         index = len(boxes)
         kids = node.sorted_children() if node is not None else []
-        cut = depth >= max_depth and bool(kids)
+        cut = depth >= max_depth and (bool(kids) or (node is not None and node.pruned > 0))
         drawn: list[tuple[TreeNode | None, Value, int, int, float, Value]] = []
-        omitted = 0
-        omitted_value: Value = 0
+        # children build_tree left out as too narrow to draw count as not drawn here
+        omitted = node.pruned if node is not None else 0
+        omitted_value: Value = node.pruned_value if node is not None else 0
         if not cut:
             cx, cs = x, start
             for c in kids:
@@ -120,6 +126,8 @@ def _hsl_to_rgb(h: float, s: float, lum: float) -> tuple[int, int, int]:
 
 
 def max_delta(tree: FlameTree) -> Value:
+    if not tree.diff:
+        return 0
     return max((abs(n.delta) for d, n in tree.root.walk() if d > 0), default=0)
 
 
@@ -195,7 +203,7 @@ def _n(v: float) -> str:
 
 def to_svg(tree: FlameTree, fmt: Callable[[Value], str], options: FlameOptions = FlameOptions()) -> str:
     pid = re.sub(r"[^A-Za-z0-9_-]", "_", options.id_prefix) or "flame"
-    pad = 10.0
+    pad = PAD
     inner = options.width - 2 * pad
     boxes = layout(tree, inner, options.min_width, options.max_depth, options.merge_small)
     fh, fs = options.frame_height, options.font_size

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.peek import PeekEdge, peek
+from heapviz.graph.stacks import StackTable
 from heapviz.graph.tree import FlameTree, build_tree
 from heapviz.model import Profile, Sample, Value
+from heapviz.render.flame import FlameOptions
 from heapviz.units import percentage
 
 REPORT_PEEK_FUNCTIONS = 30
+REPORT_FLAME = FlameOptions(id_prefix="report-flame", standalone=False)  # the HTML report's flame graph
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,12 @@ class PeekRow:
     callees: list[PeekEdgeRow]
 
 
-def flame_tree(profile: Profile, samples: list[Sample], index: int, options: NodeOptions, title: str) -> FlameTree:
+def flame_tree(profile: Profile, samples: list[Sample], index: int, options: NodeOptions, title: str,
+               stacks: StackTable | None = None) -> FlameTree:
+    """The report's call tree, without what its flame graphs are too narrow to draw."""
     vt = profile.sample_types[index]
-    return build_tree(samples, index, options, profile.total(index), vt.type, vt.unit, title=title)
+    return build_tree(samples, index, options, profile.total(index), vt.type, vt.unit, title=title,
+                      min_fraction=REPORT_FLAME.keep_fraction(), stacks=stacks)
 
 
 def peek_rows(samples: list[Sample], index: int, options: NodeOptions, total: Value,

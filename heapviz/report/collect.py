@@ -7,13 +7,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from heapviz import __version__
 from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
-from heapviz.growth import Suspect, suspects
+from heapviz.growth import Suspect, suspect_options, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions, NodeTable, node_tables
-from heapviz.model import Location, Profile, Sample, Value, ValueType, main_mapping, profile_title
+from heapviz.graph.stacks import StackTable, sums
+from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.errors import ToolMissing
 from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_rows
@@ -23,6 +26,7 @@ from heapviz.units import choose_unit, format_value, percentage
 
 MAX_TABLE_ROWS = 300
 MAX_LEAK_SITES = 50
+MAX_SUSPECTS = 100  # in the JSON summary; the HTML and PDF reports show 30
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ class ReportData:
     dumps: list[DumpRow] = field(default_factory=list)
     mode: str = "single"  # single, merged, series or base
     base: str = ""
-    suspects: list[Suspect] = field(default_factory=list)
+    suspects: list[Suspect] = field(default_factory=list)  # the first MAX_SUSPECTS, and all that grew
+    suspect_stacks: int = 0  # stacks ranked in all
     growth_dot: str = ""  # call graph of last minus first dump (series)
     # Graphviz's layouts, made once for both writers: {"svg": ..., "pdf": ...}, or {} when the
     # layout failed or timed out (the report then says so instead of showing the graph).
@@ -190,7 +195,7 @@ def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, 
     )
 
 
-def _leak_sites(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
+def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOptions, total: Value,
                 unit: str) -> tuple[list[LeakSite], int]:
     """Distinct symbolized stacks (function, file, line of every frame), largest first."""
     mapper = FrameMapper(NodeOptions(granularity="lines", demangle=opts.node_options.demangle,
@@ -198,58 +203,44 @@ def _leak_sites(profile: Profile, samples: list[Sample], index: int, opts: Repor
     names = [vt.type for vt in profile.sample_types]
     i_bytes = names.index("inuse_space") if "inuse_space" in names else None
     i_objs = names.index("inuse_objects") if "inuse_objects" in names else None
-    # Each location's frames are made once and interned as a small int, so that a stack is a
-    # tuple of ints: cheap to hash on profiles with hundreds of thousands of samples.
+    # Each distinct location's frames are interned as a small int (equal frames, equal ids), so
+    # that a stack is a tuple of ints: cheap to hash on profiles with hundreds of thousands of samples.
     frame_ids: dict[tuple[Frame, ...], int] = {}
-    frames_by_id: list[tuple[Frame, ...]] = []
-    loc_ids: dict[int, int] = {}
-
-    def loc_id(loc: Location) -> int:
-        got = loc_ids.get(id(loc))
-        if got is None:
-            binary = loc.mapping.basename if loc.mapping is not None else ""
-            frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary)
-                           for fr in mapper.frames(loc))
-            got = frame_ids.setdefault(frames, len(frame_ids))
-            if got == len(frames_by_id):
-                frames_by_id.append(frames)
-            loc_ids[id(loc)] = got
-            keep_alive.append(loc)
-        return got
-
-    keep_alive: list[Location] = []
-    by_key: dict[tuple[int, ...], list[Value]] = {}
-    for s in samples:
-        v = s.values[index]
-        if v == 0:
-            continue
-        key = tuple(map(loc_id, s.locations))
-        acc = by_key.get(key)
-        if acc is None:
-            acc = by_key[key] = [0, 0, 0]
-        acc[0] += v
-        if i_bytes is not None:
-            acc[1] += s.values[i_bytes]
-        if i_objs is not None:
-            acc[2] += s.values[i_objs]
+    of_location = []
+    for loc in stacks.locations.locations:
+        binary = loc.mapping.basename if loc.mapping is not None else ""
+        frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary)
+                       for fr in mapper.frames(loc))
+        of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
+    frames_by_id = list(frame_ids)
+    w = stacks.weights(index)
+    wanted = np.flatnonzero(w != 0).tolist()
+    keys = stacks.locations.keys(of_location)
+    group_of: dict[tuple[int, ...], int] = {}
+    groups = np.asarray([group_of.setdefault(keys[i], len(group_of)) for i in wanted], dtype=np.int64)
+    n = len(group_of)
+    value = sums(groups, w[wanted], n) if n else []
+    space = sums(groups, stacks.weights(i_bytes)[wanted], n) if n and i_bytes is not None else [0] * n
+    objects = sums(groups, stacks.weights(i_objs)[wanted], n) if n and i_objs is not None else [0] * n
     vt = profile.sample_types[index]
-    # Equal frames share one id, so equal stacks have equal keys; ints sort deterministically.
-    ordered_keys = sorted(by_key.items(), key=lambda kv: (-abs(kv[1][0]), kv[0]))
-    ordered = [(tuple(f for k in key for f in frames_by_id[k]), acc) for key, acc in ordered_keys[:MAX_LEAK_SITES]]
+    # ints sort deterministically
+    ordered = sorted(zip(group_of, range(n), strict=True), key=lambda kg: (-abs(value[kg[1]]), kg[0]))
     sites = []
-    for rank, (stack, (v, b, o)) in enumerate(ordered, 1):
+    for rank, (key, g) in enumerate(ordered[:MAX_LEAK_SITES], 1):
+        v = value[g]
         sites.append(LeakSite(
             rank=rank, value=round(v), value_text=format_value(v, vt.unit, unit),
-            pct=percentage(v, total).strip(), bytes=round(b) if i_bytes is not None else None,
-            objects=round(o) if i_objs is not None else None, frames=list(stack),
+            pct=percentage(v, total).strip(), bytes=round(space[g]) if i_bytes is not None else None,
+            objects=round(objects[g]) if i_objs is not None else None,
+            frames=[f for k in key for f in frames_by_id[k]],
         ))
-    return sites, len(by_key)
+    return sites, n
 
 
 def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
-               header: list[str], graph_id: str) -> tuple[str, list[str], CallGraph]:
+               header: list[str], graph_id: str, stacks: StackTable | None = None) -> tuple[str, list[str], CallGraph]:
     vt = profile.sample_types[index]
-    cg = trimmed_graph(samples, index, opts.node_options, opts.graph, total, profile.size_pairs)
+    cg = trimmed_graph(samples, index, opts.node_options, opts.graph, total, profile.size_pairs, stacks)
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
 
     def fmt(v: Value) -> str:
@@ -314,13 +305,18 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     main = main_mapping(profile)
     program = main.basename if main is not None else ""
     sources = profile.source.split(", ")
+    # the samples' stacks as arrays, made once for the graph, the tables and the flame graph
+    stacks = StackTable(samples, opts.node_options)
     dot, legend, cg = _graph_dot(profile, samples, index, opts, total, legend_header(profile, vt, opts.filters),
-                                 "callgraph")
+                                 "callgraph", stacks)
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
     dumps = dumps or [profile]
     dump_rows = [DumpRow(p.source, dump_sequence(p.source)[0], round(p.total_of("inuse_space")),
                          round(p.total_of("inuse_objects"))) for p in dumps]
-    ranked = suspects(dumps, opts.node_options)
+    same = suspect_options(opts.node_options) == opts.node_options
+    ranked, suspect_stacks = suspects(dumps, opts.node_options,
+                                      [stacks if same and p.samples is samples else None for p in dumps],
+                                      limit=MAX_SUSPECTS)
     growth_dot, growth_legend = "", list[str]()
     if growth is not None and mode == "series":
         try:
@@ -337,7 +333,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     wanted = [vt.type] + [t for t in ("inuse_space", "inuse_objects") if t != vt.type]
     indices = tuple(profile.sample_index(t) for t in wanted if t in [v.type for v in profile.sample_types])
     # one pass over the samples for every sample type; each table serves both orders
-    by_index = node_tables(samples, indices, opts.node_options, tuple(profile.total(i) for i in indices))
+    by_index = node_tables(samples, indices, opts.node_options, tuple(profile.total(i) for i in indices), stacks)
     for name in wanted:
         try:
             i = profile.sample_index(name)
@@ -357,7 +353,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
             hv = profile.header_totals[t.type]
             header_totals.append((t.type, format_value(hv, t.unit, "auto" if t.unit == "bytes" else "")))
 
-    leaks, nsites = _leak_sites(profile, samples, index, opts, total, unit)
+    leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit)
     seq_text = dump_sequence(sources[-1])[1] if len(sources) == 1 else ""
     binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
                 for r in reports]
@@ -374,10 +370,11 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         growth_images=_layout(growth_dot, opts, layout_warnings) if growth_dot else {},
         tables=tables, leaks=leaks, leak_sites_total=nsites, binaries=binaries,
         warnings=list(profile.warnings) + layout_warnings, comments=list(profile.comments), dumps=dump_rows,
-        mode=mode, base=profile.base_source, suspects=ranked, growth_dot=growth_dot, growth_legend=growth_legend,
+        mode=mode, base=profile.base_source, suspects=ranked, suspect_stacks=suspect_stacks,
+        growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
-                                  f"Flame graph of {program or os.path.basename(sources[0])}"),
+                                  f"Flame graph of {program or os.path.basename(sources[0])}", stacks),
         flame_unit=unit,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=cg.full),

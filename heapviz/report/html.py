@@ -13,7 +13,8 @@ from markupsafe import Markup
 
 from heapviz.render.dot import RenderOptions
 from heapviz.render.chart import line_chart, sparkline
-from heapviz.render.flame import FlameOptions, to_svg
+from heapviz.render.flame import to_svg
+from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData
 from heapviz.report.summary import summary
 from heapviz.units import format_value
@@ -71,7 +72,7 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
         # to_svg escapes every name and embeds its script's data as escaped JSON.
         flame = r.flame
         flame_svg = Markup(to_svg(flame, lambda v: format_value(v, flame.sample_unit, r.flame_unit),
-                                  FlameOptions(id_prefix="report-flame", standalone=False)))
+                                  REPORT_FLAME))
     template = environment().get_template("report.html.j2")
     html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
                            data=summary(r))

@@ -7,10 +7,9 @@ import json
 import os
 from typing import Any
 
-from heapviz.report.collect import ReportData
+from heapviz.report.collect import MAX_SUSPECTS, ReportData
 
 SCHEMA_ID = "heapviz-summary/1"
-MAX_SUSPECTS = 100
 
 
 def summary(r: ReportData) -> dict[str, Any]:
