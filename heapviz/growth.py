@@ -9,6 +9,7 @@ are not monotonic between gperftools dumps.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,23 +78,34 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     `stacks[i]`: dump i's stack table at suspect_options(options), when the caller has one."""
     n = len(dumps)
     node_options = suspect_options(options)
-    space: dict[tuple[str, ...], list[Value]] = defaultdict(lambda: [0] * n)
-    objects: dict[tuple[str, ...], list[Value]] = defaultdict(lambda: [0] * n)
-    first_seen: dict[tuple[str, ...], tuple[StackTable, int]] = {}  # for the full names
+    tables: list[tuple[StackTable, int, int] | None] = []
     for i, p in enumerate(dumps):
         try:
             i_space, i_objs = p.sample_index("inuse_space"), p.sample_index("inuse_objects")
         except KeyError:
+            tables.append(None)
             continue
         given = stacks[i] if i < len(stacks) else None
-        t = given if given is not None else StackTable(p.samples, node_options)
-        ids = t.ids.tolist()
+        tables.append((given if given is not None else StackTable(p.samples, node_options), i_space, i_objs))
+    # A stack is a tuple of name numbers, leaf first, numbered in name order: comparing two
+    # such tuples compares the names, and equal names in different dumps are equal keys.
+    names = sorted({node.name for entry in tables if entry is not None for node in entry[0].nodes})
+    number = {name: k for k, name in enumerate(names)}
+    space: dict[tuple[int, ...], list[Value]] = defaultdict(lambda: [0] * n)
+    objects: dict[tuple[int, ...], list[Value]] = defaultdict(lambda: [0] * n)
+    first_seen: dict[tuple[int, ...], tuple[StackTable, int]] = {}  # for the full names
+    for i, entry in enumerate(tables):
+        if entry is None:
+            continue
+        t, i_space, i_objs = entry
+        of_node = np.array([number[node.name] for node in t.nodes], dtype=np.int64)
+        ids = of_node[t.ids].tolist() if len(t.ids) else []
         bounds = t.starts.tolist()
-        group_of: dict[tuple[int, ...], int] = {}  # a stack as node ids, root first
+        group_of: dict[tuple[int, ...], int] = {}
         first: list[int] = []
         groups = []
         for k in range(len(bounds) - 1):
-            key = tuple(ids[bounds[k]:bounds[k + 1]])
+            key = tuple(reversed(ids[bounds[k]:bounds[k + 1]]))
             g = group_of.get(key)
             if g is None:
                 g = group_of[key] = len(first)
@@ -102,33 +114,38 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
         keys = np.asarray(groups, dtype=np.int64)
         group_space = sums(keys, t.values[:, i_space], len(first)) if len(keys) else []
         group_objects = sums(keys, t.values[:, i_objs], len(first)) if len(keys) else []
-        names = [node.name for node in t.nodes]
         for g, key in enumerate(group_of):  # in order of first appearance
-            stack = tuple(names[node] for node in reversed(key))  # leaf first
-            space[stack][i] += group_space[g]
-            objects[stack][i] += group_objects[g]
-            if stack not in first_seen:
-                first_seen[stack] = (t, first[g])
+            space[key][i] += group_space[g]
+            objects[key][i] += group_objects[g]
+            if key not in first_seen:
+                first_seen[key] = (t, first[g])
     total_growth = sum(max(0, v[-1] - v[0]) for v in space.values())
-    scored = []
+    # Growers score above 0 and rank first; the rest follow by size, and with a limit only the
+    # first few of them are needed.
+    growers = []
+    others = []
     for key, vals in space.items():
-        if not any(vals):
-            continue
-        sc = score_series([float(v) for v in vals], float(total_growth)) if n > 1 else 0.0
-        scored.append((key, vals, sc))
-    scored.sort(key=lambda t: (-t[2], -(t[1][-1] - t[1][0]), -max(t[1]), t[0]))
+        if vals[-1] > vals[0]:
+            growers.append((-score_series([float(v) for v in vals], float(total_growth)), -(vals[-1] - vals[0]),
+                            -max(vals), key))
+        elif any(vals):
+            others.append((0.0, -(vals[-1] - vals[0]), -max(vals), key))
+    growers.sort()
+    wanted = max(0, limit - len(growers)) if limit else len(others)
+    ranked = growers + (heapq.nsmallest(wanted, others) if wanted < len(others) else sorted(others))
     out = []
-    for rank, (key, vals, sc) in enumerate(scored, 1):
-        if limit and rank > limit and vals[-1] <= vals[0]:
-            continue
+    for rank, (neg_score, _, _, key) in enumerate(ranked, 1):
+        vals = space[key]
         steps = [b - a for a, b in pairwise(vals)]
-        steady = sc > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
+        score = -neg_score + 0.0
+        steady = score > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
         t, k = first_seen[key]
         frames = t.frames[t.starts[k]:t.starts[k + 1]].tolist()
+        stack = tuple(names[x] for x in key)
         out.append(Suspect(
-            rank=rank, function=key[0] if key else "", stack=key,
+            rank=rank, function=stack[0] if stack else "", stack=stack,
             full_stack=tuple(t.frame_info[f].full_name for f in reversed(frames)),
             inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[key]),
-            growth_bytes=round(vals[-1] - vals[0]), score=sc, steady=steady,
+            growth_bytes=round(vals[-1] - vals[0]), score=score, steady=steady,
         ))
-    return out, len(scored)
+    return out, len(growers) + len(others)

@@ -134,13 +134,12 @@ def node_tables(samples: list[Sample], indices: tuple[int, ...], options: NodeOp
     The edges behind pprof's "(inline)" marks are every pair of adjacent frames: a callee frame
     inlined into its caller makes an inline edge, a call between locations a direct one.
     """
-    from heapviz.graph.stacks import StackTable, node_sums
+    from heapviz.graph.stacks import StackTable, node_sums_many
 
     t = stacks if stacks is not None else StackTable(samples, options)
     nodes = t.nodes
     tables = {}
-    for k, i in enumerate(indices):
-        s = node_sums(t, i, first_only=False)
+    for k, (i, s) in enumerate(zip(indices, node_sums_many(t, indices, first_only=False), strict=True)):
         table = NodeTable()
         table.flat.update((nodes[n], v) for n, v in s.flat.items())
         table.cum.update((nodes[n], v) for n, v in s.cum.items())

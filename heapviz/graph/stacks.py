@@ -50,27 +50,34 @@ def first_of_each(x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
     return s[start], order[start]
 
 
-def index_of(x: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-    """(distinct values of x sorted, where each first appears, x as indices into the distinct
-    values): numpy's unique with index and inverse, with a lookup table when x spans a small range."""
+def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
+    """(distinct values of x sorted, where each first appears (empty unless `want_first`), x as
+    indices into the distinct values): numpy's unique with index and inverse, with a lookup
+    table when x spans a small range."""
     n = len(x)
     if not n:
         return x, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lo, hi = int(x.min()), int(x.max())
-    if hi - lo <= 4 * n + (1 << 20):
+    if hi - lo <= 4 * n + (1 << 20) and hi - lo < 2**31:
+        shifted = x - lo if lo else x
         present = np.zeros(hi - lo + 1, dtype=np.bool_)
-        present[x - lo] = True
+        present[shifted] = True
         values = np.flatnonzero(present) + lo
-        inverse = (np.cumsum(present) - 1)[x - lo]
+        lookup = np.cumsum(present, dtype=np.int32)
+        del present
+        lookup -= 1
+        inverse: npt.NDArray[Any] = lookup[shifted]
+        del lookup, shifted
     else:
         values = distinct(x)
         inverse = np.searchsorted(values, x)
-    first = np.full(len(values), n, dtype=np.int64)
-    np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
-    return values.astype(x.dtype, copy=False), first, inverse.astype(np.int64, copy=False)
+    first = np.full(len(values) if want_first else 0, n, dtype=np.int64)
+    if want_first:
+        np.minimum.at(first, inverse, np.arange(n, dtype=np.int32))
+    return values.astype(x.dtype, copy=False), first, inverse
 
 
-def sums(keys: IntArray, weights: npt.NDArray[Any], size: int) -> list[Value]:
+def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[Value]:
     """sum(weights[keys == k]) for k in range(size), as Python numbers (ints for int weights)."""
     if weights.dtype.kind == "f":
         out: list[Value] = np.bincount(keys, weights, minlength=size).tolist()
@@ -96,7 +103,8 @@ def sample_values(samples: Sequence[Sample]) -> npt.NDArray[Any]:
 
 class LocationTable:
     """The samples' locations as dense indices: `locations[k]` is a distinct location object and
-    `index[loc_starts[i]:loc_starts[i + 1]]` are sample i's locations, leaf first."""
+    `index[loc_starts[i]:loc_starts[i + 1]]` are sample i's locations, leaf first. Per-frame
+    arrays are int32 (frames and distinct locations fit) to keep big profiles small."""
 
     def __init__(self, samples: Sequence[Sample]) -> None:
         n = len(samples)
@@ -104,22 +112,24 @@ class LocationTable:
         self.loc_starts: IntArray = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lens, out=self.loc_starts[1:])
         count = int(self.loc_starts[-1])
-        # Locations are told apart by object, not by id field: filters may make a copy of a
-        # location (fewer inline frames) that keeps its id.
         chained = chain.from_iterable
-        objects = np.fromiter(map(id, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
         # Parsers number their locations densely: group by that number, then check that each
-        # number is one object. Where it is not (filters made copies), group by object.
+        # number is one object. Where it is not (filters may copy a location, with fewer
+        # inline frames, keeping its number), group by object.
         numbers = np.fromiter(map(_id_field_of, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
         _, first, inverse = index_of(numbers)
+        del numbers
+        objects = np.fromiter(map(id, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
         if not np.array_equal(objects[first][inverse], objects):
             _, first, inverse = index_of(objects)
+        del objects
         # numbered in order of first appearance, so that nothing depends on memory addresses
         order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
         first = first[order]
-        self.index: IntArray = rank[inverse]
+        self.index: npt.NDArray[np.int32] = rank[inverse]
+        del inverse
         owner = np.searchsorted(self.loc_starts, first, side="right") - 1
         starts = self.loc_starts
         self.locations: list[Location] = [samples[s].locations[p - starts[s]]
@@ -185,33 +195,42 @@ class StackTable:
                     self.frame_info.append(info)
                 loc_frames.append(fid)
         self.node_index = node_ids
-        frame_node = np.array([f.node for f in self.frame_info], dtype=np.int64)
+        frame_node = np.array([f.node for f in self.frame_info], dtype=np.int32)
         frame_inline = np.array([f.inline for f in self.frame_info], dtype=np.bool_)
         loc_first = np.zeros(len(loc_count) + 1, dtype=np.int64)
         np.cumsum(loc_count, out=loc_first[1:])
 
         # the samples' locations root first: reverse each sample's run
         starts, lens = locs.loc_starts, locs.lens
-        owner = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
-        pos = np.arange(len(locs.index), dtype=np.int64)
-        reversed_pos = 2 * starts[:-1][owner] + lens[owner] - 1 - pos
+        last = (starts[:-1] + starts[1:] - 1).astype(np.int32)  # each sample's last position
+        reversed_pos = np.repeat(last, lens)
+        reversed_pos -= np.arange(len(locs.index), dtype=np.int32)
         root_first = np.empty_like(locs.index)
         root_first[reversed_pos] = locs.index
-        # then each location's frames in its place
-        per = loc_count[root_first]
-        before = np.zeros(len(per) + 1, dtype=np.int64)
-        np.cumsum(per, out=before[1:])
-        total = int(before[-1])
-        offset = np.arange(total, dtype=np.int64) - np.repeat(before[:-1], per)
-        frames = np.asarray(loc_frames, dtype=np.int64)[np.repeat(loc_first[:-1][root_first], per) + offset] \
-            if total else np.zeros(0, dtype=np.int64)
-        self.frames: IntArray = frames
-        self.ids: IntArray = frame_node[frames] if total else np.zeros(0, dtype=np.int64)
-        self.inline: BoolArray = frame_inline[frames] if total else np.zeros(0, dtype=np.bool_)
-        self.starts: IntArray = before[starts]
-        self.sample_of: IntArray = np.repeat(np.arange(len(samples), dtype=np.int64), np.diff(self.starts))
-
-        self.shapes: dict[tuple[bytes, bytes], _Shape] = {}  # node_sums' cache
+        del reversed_pos
+        loc_frames_array = np.asarray(loc_frames, dtype=np.int32)
+        if len(loc_count) and int(loc_count.max()) == 1 and int(loc_count.min()) == 1:
+            # no inline frames: one frame per location
+            frames = loc_frames_array[root_first]
+            frame_starts = starts
+        else:
+            # each location's frames in its place
+            per = loc_count[root_first]
+            before = np.zeros(len(per) + 1, dtype=np.int64)
+            np.cumsum(per, out=before[1:])
+            total = int(before[-1])
+            where = np.repeat(loc_first[:-1][root_first].astype(np.int32), per)
+            where += np.arange(total, dtype=np.int32)
+            where -= np.repeat(before[:-1].astype(np.int32), per)
+            frames = loc_frames_array[where] if total else np.zeros(0, dtype=np.int32)
+            frame_starts = before[starts]
+        del root_first
+        self.frames: npt.NDArray[np.int32] = frames
+        self.ids: npt.NDArray[np.int32] = frame_node[frames]
+        self.inline: BoolArray = frame_inline[frames]
+        self.starts: IntArray = frame_starts
+        self.sample_of: npt.NDArray[np.int32] = np.repeat(np.arange(len(samples), dtype=np.int32),
+                                                          np.diff(self.starts))
 
     def weights(self, index: int) -> npt.NDArray[Any]:
         if not len(self.samples):
@@ -244,13 +263,15 @@ class _Shape:
     """What node_sums needs that depends only on which samples count and which nodes are kept,
     not on the values: shared by sample types with the same non-zero samples."""
 
-    pair: IntArray  # sample * nodes + node, each once, sorted: cum
+    pair_sample: npt.NDArray[np.int32]  # (sample, node) pairs, each once, sorted by sample: cum
+    pair_node: npt.NDArray[np.int32]
     cum_nodes: list[int]
     leaf_samples: IntArray
     leaf_nodes: IntArray
     flat_nodes: list[int]
     edges: list[tuple[int, int]]
-    per_sample: IntArray  # sample * edges + edge, each once
+    edge_sample: npt.NDArray[np.int32]  # (sample, edge) pairs, each once, sorted by sample
+    edge_index: npt.NDArray[np.int32]
     residual: list[bool]
     inline_first: list[bool]  # flags read at each edge's first occurrence in a sample
     inline_all: list[bool]  # ... at every occurrence
@@ -261,38 +282,70 @@ def _shape(t: StackTable, active: BoolArray, kept: BoolArray | None) -> _Shape:
     elements = active[t.sample_of] if len(t.ids) else np.zeros(0, dtype=np.bool_)
     if kept is not None and len(t.ids):
         elements &= kept[t.ids]
-    sel = np.flatnonzero(elements)
+    sel = np.flatnonzero(elements).astype(np.int32)
+    del elements
     samp = t.sample_of[sel]
     node = t.ids[sel]
     # cum: each (sample, node) once; sorted by sample, so sums run in sample order
-    pair = distinct(samp * n_nodes + node)
-    cum_nodes = np.flatnonzero(np.bincount(pair % n_nodes, minlength=n_nodes)).tolist()
+    pair = samp.astype(np.int64)
+    pair *= n_nodes
+    pair += node
+    pair.sort()
+    pair = pair[np.concatenate(([True], pair[1:] != pair[:-1]))] if len(pair) else pair
+    pair_node = (pair % n_nodes).astype(np.int32)
+    pair //= n_nodes
+    pair_sample = pair.astype(np.int32)
+    del pair
+    cum_nodes = np.flatnonzero(np.bincount(pair_node, minlength=n_nodes)).tolist()
     # flat: the sample's last frame, if it is kept
     leaf_samples = np.flatnonzero(active & (np.diff(t.starts) > 0))
     leaf_pos = t.starts[leaf_samples + 1] - 1
     if kept is not None:
         ok = kept[t.ids[leaf_pos]]
         leaf_samples, leaf_pos = leaf_samples[ok], leaf_pos[ok]
-    leaf_nodes = t.ids[leaf_pos]
+    leaf_nodes = t.ids[leaf_pos].astype(np.int64)
     flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
     # edges between consecutive kept frames of a sample, no self edges
-    same = samp[1:] == samp[:-1]
-    parent_pos, child_pos = sel[:-1][same], sel[1:][same]
-    parent, child = t.ids[parent_pos], t.ids[child_pos]
-    not_self = parent != child
-    parent_pos, child_pos, parent, child = parent_pos[not_self], child_pos[not_self], parent[not_self], child[not_self]
-    edge_keys, _, edge_of = index_of(parent * n_nodes + child)
+    edge = (samp[1:] == samp[:-1]) & (node[1:] != node[:-1])
+    del samp, node
+    parent_pos, child_pos = sel[:-1][edge], sel[1:][edge]
+    del sel, edge
+    key = t.ids[parent_pos].astype(np.int64)
+    key *= n_nodes
+    key += t.ids[child_pos]
+    edge_keys, _, edge_of64 = index_of(key, want_first=False)
+    edge_of = edge_of64.astype(np.int32)
+    del key, edge_of64
     n_edges = max(len(edge_keys), 1)
-    # each edge once per sample: the keys start with the sample, so they are nearly sorted
-    per_sample, first = first_of_each(t.sample_of[child_pos] * n_edges + edge_of)
+    # each edge once per sample
+    key = t.sample_of[child_pos].astype(np.int64)
+    key *= n_edges
+    key += edge_of
+    ordered = np.sort(key)
+    new = ordered[1:] != ordered[:-1]
+    repeated = ordered[1:][~new]  # an edge seen again in the same sample (recursion)
+    per_sample = ordered[np.concatenate(([True], new))] if len(ordered) else ordered
+    del ordered, new
+    edge_index = (per_sample % n_edges).astype(np.int32)
+    per_sample //= n_edges
+    edge_sample = per_sample.astype(np.int32)
+    del per_sample
+    # pprof reads an edge's flags at its first occurrence in a sample
+    first: BoolArray | slice = slice(None)
+    if len(repeated):
+        again = np.flatnonzero(np.isin(key, distinct(repeated)))
+        first = np.ones(len(key), dtype=np.bool_)
+        first[again] = False
+        first[again[first_of_each(key[again])[1]]] = True
+    del key, repeated
     residual = np.bincount(edge_of[first], weights=(child_pos - parent_pos > 1)[first], minlength=n_edges) > 0
     direct = ~t.inline[child_pos]
     direct_first = np.bincount(edge_of[first], weights=direct[first], minlength=n_edges) > 0
     direct_all = np.bincount(edge_of, weights=direct, minlength=n_edges) > 0
     edges = [divmod(k, n_nodes) for k in edge_keys.tolist()]
-    return _Shape(pair, cum_nodes, leaf_samples, leaf_nodes, flat_nodes, edges, per_sample,
-                  residual[:len(edges)].tolist(), (~direct_first[:len(edges)]).tolist(),
-                  (~direct_all[:len(edges)]).tolist())
+    m = len(edges)
+    return _Shape(pair_sample, pair_node, cum_nodes, leaf_samples, leaf_nodes, flat_nodes, edges, edge_sample,
+                  edge_index, residual[:m].tolist(), (~direct_first[:m]).tolist(), (~direct_all[:m]).tolist())
 
 
 def node_sums(t: StackTable, index: int, kept: BoolArray | None = None, first_only: bool = True) -> Sums:
@@ -301,24 +354,33 @@ def node_sums(t: StackTable, index: int, kept: BoolArray | None = None, first_on
     only if it is kept. An edge's inline flag is read at its first occurrence in each sample
     when `first_only` (as pprof's graph does), else at every occurrence; residual always at
     the first."""
+    return node_sums_many(t, (index,), kept, first_only)[0]
+
+
+def node_sums_many(t: StackTable, indices: Sequence[int], kept: BoolArray | None = None,
+                   first_only: bool = True) -> list[Sums]:
+    """node_sums for several sample types; those with the same non-zero samples share the work."""
     n_nodes = max(len(t.nodes), 1)
-    w = t.weights(index)
-    active = w != 0
-    key = (active.tobytes(), b"" if kept is None else kept.tobytes())
-    shape = t.shapes.get(key)
-    if shape is None:
-        shape = t.shapes[key] = _shape(t, active, kept)
-    cum_values = sums(shape.pair % n_nodes, w[shape.pair // n_nodes], n_nodes)
-    flat_values = sums(shape.leaf_nodes, w[shape.leaf_samples], n_nodes)
-    edges = shape.edges
-    n_edges = max(len(edges), 1)
-    weights = sums(shape.per_sample % n_edges, w[shape.per_sample // n_edges], n_edges)
-    inline = shape.inline_first if first_only else shape.inline_all
-    return Sums(
-        flat={i: flat_values[i] for i in shape.flat_nodes},
-        cum={i: cum_values[i] for i in shape.cum_nodes},
-        edge_weight=dict(zip(edges, weights, strict=False)),
-        edge_residual={e for e, r in zip(edges, shape.residual, strict=True) if r},
-        edge_inline=dict(zip(edges, inline, strict=True)),
-        leaf_samples=shape.leaf_samples, leaf_nodes=shape.leaf_nodes,
-    )
+    out: list[Sums] = []
+    shape: _Shape | None = None
+    shape_of: BoolArray | None = None
+    for index in indices:
+        w = t.weights(index)
+        active = w != 0
+        if shape is None or shape_of is None or not np.array_equal(active, shape_of):
+            shape = None  # let the previous one go before making the next
+            shape, shape_of = _shape(t, active, kept), active
+        cum_values = sums(shape.pair_node, w[shape.pair_sample], n_nodes)
+        flat_values = sums(shape.leaf_nodes, w[shape.leaf_samples], n_nodes)
+        edges = shape.edges
+        weights = sums(shape.edge_index, w[shape.edge_sample], max(len(edges), 1))
+        inline = shape.inline_first if first_only else shape.inline_all
+        out.append(Sums(
+            flat={i: flat_values[i] for i in shape.flat_nodes},
+            cum={i: cum_values[i] for i in shape.cum_nodes},
+            edge_weight=dict(zip(edges, weights, strict=False)),
+            edge_residual={e for e, r in zip(edges, shape.residual, strict=True) if r},
+            edge_inline=dict(zip(edges, inline, strict=True)),
+            leaf_samples=shape.leaf_samples, leaf_nodes=shape.leaf_nodes,
+        ))
+    return out

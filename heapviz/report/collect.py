@@ -4,6 +4,7 @@ lay it out. Numbers are computed here once and never again.
 
 from __future__ import annotations
 
+import heapq
 import os
 from dataclasses import dataclass, field
 
@@ -223,10 +224,11 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
     space = sums(groups, stacks.weights(i_bytes)[wanted], n) if n and i_bytes is not None else [0] * n
     objects = sums(groups, stacks.weights(i_objs)[wanted], n) if n and i_objs is not None else [0] * n
     vt = profile.sample_types[index]
-    # ints sort deterministically
-    ordered = sorted(zip(group_of, range(n), strict=True), key=lambda kg: (-abs(value[kg[1]]), kg[0]))
+    # the largest; ints break ties deterministically
+    ordered = heapq.nsmallest(MAX_LEAK_SITES, zip(map(abs, value), group_of, range(n), strict=True),
+                              key=lambda vkg: (-vkg[0], vkg[1]))
     sites = []
-    for rank, (key, g) in enumerate(ordered[:MAX_LEAK_SITES], 1):
+    for rank, (_, key, g) in enumerate(ordered, 1):
         v = value[g]
         sites.append(LeakSite(
             rank=rank, value=round(v), value_text=format_value(v, vt.unit, unit),
