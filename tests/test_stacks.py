@@ -1,0 +1,188 @@
+"""The numpy stack table against a plain per-sample loop, on the examples' real profiles.
+
+graph/stacks.py replaces Python loops over every frame with array sums; this checks it gives
+exactly what the loop written straight from pprof's newGraph gives: flat, cum once per
+sample, edges once per sample with residual and inline flags from their first occurrence,
+with and without dropped nodes, with inline frames, recursion, sampled (float) values and
+filters that copy locations. And the flame tree against a plain trie.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heapviz.graph.filters import FilterOptions
+from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
+from heapviz.graph.stacks import LocationTable, StackTable, node_sums
+from heapviz.graph.tree import build_tree
+from heapviz.model import Sample, Value
+from heapviz.pipeline import LoadOptions, make_view, subject
+
+PROFILES = ["recursion.0001.heap", "cxx.0002.heap", "sampled.heap", "threads.0004.heap", "shlib.0002.heap"]
+
+
+def reference(samples: list[Sample], index: int, options: NodeOptions, kept: set[NodeInfo] | None):
+    """pprof's newGraph, one sample and one frame at a time."""
+    mapper = FrameMapper(options)
+    flat: dict[NodeInfo, Value] = {}
+    cum: dict[NodeInfo, Value] = {}
+    weight: dict[tuple[NodeInfo, NodeInfo], Value] = {}
+    residual: set[tuple[NodeInfo, NodeInfo]] = set()
+    direct: set[tuple[NodeInfo, NodeInfo]] = set()
+    for s in samples:
+        w = s.values[index]
+        if w == 0:
+            continue
+        seen: set[NodeInfo] = set()
+        seen_edges: set[tuple[NodeInfo, NodeInfo]] = set()
+        parent = None
+        skipped = False
+        for loc in reversed(s.locations):
+            frames = mapper.frames(loc)
+            for i in range(len(frames) - 1, -1, -1):
+                n, inline = frames[i].node, i != len(frames) - 1
+                if kept is not None and n not in kept:
+                    skipped = True
+                    continue
+                if n not in seen:
+                    seen.add(n)
+                    cum[n] = cum.get(n, 0) + w
+                if parent is not None and n != parent and (parent, n) not in seen_edges:
+                    e = (parent, n)
+                    seen_edges.add(e)
+                    weight[e] = weight.get(e, 0) + w
+                    if skipped:
+                        residual.add(e)
+                    if not inline:
+                        direct.add(e)
+                parent = n
+                skipped = False
+        if parent is not None and not skipped:
+            flat[parent] = flat.get(parent, 0) + w
+    inline_edges = {e: e not in direct for e in weight}
+    return flat, cum, weight, residual, inline_edges
+
+
+def loaded(examples: Path, name: str, hide: str = ""):
+    subj = subject([str(examples / name)], LoadOptions(), [], False)
+    return make_view(subj.shown, None, FilterOptions(hide=hide), NodeOptions())
+
+
+@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("granularity", ["functions", "lines"])
+def test_node_sums_equal_the_per_sample_loop(examples, name, granularity):
+    view = loaded(examples, name)
+    options = NodeOptions(granularity=granularity)
+    table = StackTable(view.samples, options)
+    for index in range(len(view.profile.sample_types)):
+        for kept in (None, set(table.nodes[::2]), set(table.nodes[1::3])):
+            flat, cum, weight, residual, inline = reference(view.samples, index, options, kept)
+            s = node_sums(table, index, None if kept is None else table.node_mask(kept))
+            nodes = table.nodes
+            assert {nodes[n]: v for n, v in s.flat.items()} == flat
+            assert {nodes[n]: v for n, v in s.cum.items()} == cum
+            assert {(nodes[u], nodes[v]): w for (u, v), w in s.edge_weight.items()} == weight
+            assert {(nodes[u], nodes[v]) for u, v in s.edge_residual} == residual
+            assert {(nodes[u], nodes[v]): i for (u, v), i in s.edge_inline.items()} == inline
+            assert (kept is None) <= bool(cum)
+
+
+def test_recursion_counts_cum_once_per_sample(examples, expected):
+    view = loaded(examples, "recursion.0001.heap")
+    table = StackTable(view.samples, NodeOptions())
+    s = node_sums(table, view.sample_index)
+    recurse = next(n for n, node in enumerate(table.nodes) if node.name == "recurse")
+    # recurse is on every stack many times over, yet its cum is at most the total
+    assert s.cum[recurse] <= sum(x.values[view.sample_index] for x in view.samples)
+    assert s.cum[recurse] > 0 and (recurse, recurse) not in s.edge_weight
+
+
+def test_filters_that_copy_locations_are_told_apart(examples):
+    """--hide makes new locations that keep their ids: the table must group by object."""
+    view = loaded(examples, "cxx.0002.heap", hide="std::")
+    table = LocationTable(view.samples)
+    for k, s in enumerate(view.samples):
+        got = [table.locations[i] for i in table.index[table.loc_starts[k]:table.loc_starts[k + 1]]]
+        assert all(a is b for a, b in zip(got, s.locations, strict=True))
+    flat, cum, weight, _, _ = reference(view.samples, view.sample_index, NodeOptions(), None)
+    st = StackTable(view.samples, NodeOptions(), table)
+    s = node_sums(st, view.sample_index)
+    assert {st.nodes[n]: v for n, v in s.cum.items()} == cum
+    assert {st.nodes[n]: v for n, v in s.flat.items()} == flat
+
+
+def test_location_table_groups_copies_with_the_same_id():
+    from heapviz.model import Function, Line, Location
+
+    f, g = Function(1, "f", "f"), Function(2, "g", "g")
+    a = Location(1, 0x10, None, (Line(f),))
+    a_copy = Location(1, 0x10, None, (Line(g), Line(f)))  # same id, other frames: another location
+    samples = [Sample([1], (a,)), Sample([2], (a_copy, a)), Sample([4], ())]
+    table = LocationTable(samples)
+    assert len(table.locations) == 2 and table.locations[0] is a and table.locations[1] is a_copy
+    st = StackTable(samples, NodeOptions())
+    s = node_sums(st, 0)
+    names = {st.nodes[n].name: v for n, v in s.cum.items()}
+    assert names == {"f": 3, "g": 2}
+    assert {st.nodes[n].name: v for n, v in s.flat.items()} == {"f": 1, "g": 2}
+
+
+def _trie(samples: list[Sample], index: int, options: NodeOptions) -> dict[tuple[NodeInfo, ...], Value]:
+    mapper = FrameMapper(options)
+    out: dict[tuple[NodeInfo, ...], Value] = {}
+    for s in samples:
+        v = s.values[index]
+        if v <= 0:
+            continue
+        path: tuple[NodeInfo, ...] = ()
+        for loc in reversed(s.locations):
+            for fr in reversed(mapper.frames(loc)):
+                path = (*path, fr.node)
+                out[path] = out.get(path, 0) + v
+    return out
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_flame_tree_equals_a_plain_trie(examples, name):
+    view = loaded(examples, name)
+    options = NodeOptions()
+    want = _trie(view.samples, view.sample_index, options)
+    tree = build_tree(view.samples, view.sample_index, options, view.total, "inuse_space", "bytes")
+    got: dict[tuple[NodeInfo, ...], Value] = {}
+    todo = [((), tree.root)]
+    while todo:
+        path, node = todo.pop()
+        for key, child in node.children.items():
+            got[(*path, key)] = child.cum
+            todo.append(((*path, key), child))
+    assert got == want
+    # pruned to what can be drawn: narrow frames leave, their weight stays counted in the parent
+    pruned = build_tree(view.samples, view.sample_index, options, view.total, "inuse_space", "bytes",
+                        min_fraction=0.05)
+    root = pruned.root
+    assert root.cum == tree.root.cum
+    assert sum(c.cum for c in root.children.values()) + root.pruned_value == \
+        sum(c.cum for c in tree.root.children.values())
+    assert all(c.cum >= 0.05 * root.cum for c in root.children.values())
+
+
+def test_edge_flags_come_from_the_first_occurrence_in_a_sample():
+    """pprof's newGraph counts an edge once per sample, flags included: a -> b seen again in the
+    same sample across a dropped frame does not become residual."""
+    from heapviz.model import Function, Line, Location
+
+    main, a, b, x = (Function(i, n, n) for i, n in enumerate(("main", "a", "b", "x"), 1))
+    loc = {f.name: Location(f.id, 0x100 * f.id, None, (Line(f),)) for f in (main, a, b, x)}
+    leaf_first = tuple(loc[n] for n in ("b", "x", "a", "b", "a", "main"))  # then a -> x -> b
+    samples = [Sample([8], leaf_first)]
+    st = StackTable(samples, NodeOptions())
+    kept = {n for n in st.nodes if n.name != "x"}
+    s = node_sums(st, 0, st.node_mask(kept))
+    edges = {(st.nodes[u].name, st.nodes[v].name): w for (u, v), w in s.edge_weight.items()}
+    assert edges == {("main", "a"): 8, ("a", "b"): 8, ("b", "a"): 8}
+    assert s.edge_residual == set()
+    flat, cum, weight, residual, inline = reference(samples, 0, NodeOptions(), kept)
+    assert residual == set()
+    assert {st.nodes[n].name: v for n, v in s.cum.items()} == {n.name: v for n, v in cum.items()}
