@@ -106,7 +106,7 @@ def test_filters_that_copy_locations_are_told_apart(examples):
     for k, s in enumerate(view.samples):
         got = [table.locations[i] for i in table.index[table.loc_starts[k]:table.loc_starts[k + 1]]]
         assert all(a is b for a, b in zip(got, s.locations, strict=True))
-    flat, cum, weight, _, _ = reference(view.samples, view.sample_index, NodeOptions(), None)
+    flat, cum, _, _, _ = reference(view.samples, view.sample_index, NodeOptions(), None)
     st = StackTable(view.samples, NodeOptions(), table)
     s = node_sums(st, view.sample_index)
     assert {st.nodes[n]: v for n, v in s.cum.items()} == cum
@@ -183,6 +183,6 @@ def test_edge_flags_come_from_the_first_occurrence_in_a_sample():
     edges = {(st.nodes[u].name, st.nodes[v].name): w for (u, v), w in s.edge_weight.items()}
     assert edges == {("main", "a"): 8, ("a", "b"): 8, ("b", "a"): 8}
     assert s.edge_residual == set()
-    flat, cum, weight, residual, inline = reference(samples, 0, NodeOptions(), kept)
+    _, cum, _, residual, _ = reference(samples, 0, NodeOptions(), kept)
     assert residual == set()
     assert {st.nodes[n].name: v for n, v in s.cum.items()} == {n.name: v for n, v in cum.items()}
