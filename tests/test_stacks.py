@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from heapviz.graph import stacks
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import LocationTable, StackTable, node_sums
@@ -72,7 +73,10 @@ def loaded(examples: Path, name: str, hide: str = ""):
 
 @pytest.mark.parametrize("name", PROFILES)
 @pytest.mark.parametrize("granularity", ["functions", "lines"])
-def test_node_sums_equal_the_per_sample_loop(examples, name, granularity):
+@pytest.mark.parametrize("chunk", [0, 37])  # 0: one chunk; 37 frames: many, and samples bigger than one
+def test_node_sums_equal_the_per_sample_loop(examples, name, granularity, chunk, monkeypatch):
+    if chunk:
+        monkeypatch.setattr(stacks, "CHUNK_FRAMES", chunk)
     view = loaded(examples, name)
     options = NodeOptions(granularity=granularity)
     table = StackTable(view.samples, options)

@@ -15,7 +15,7 @@ Python loop over the samples would use, so the results are the same to the last 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
@@ -58,6 +58,8 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
     if not n:
         return x, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lo, hi = int(x.min()), int(x.max())
+    if lo >= 0 and hi <= 4 * n + (1 << 20) and hi < 2**31:
+        lo = 0  # small non-negative numbers (location ids, edge keys): index them as they are
     if hi - lo <= 4 * n + (1 << 20) and hi - lo < 2**31:
         shifted = x - lo if lo else x
         present = np.zeros(hi - lo + 1, dtype=np.bool_)
@@ -73,7 +75,8 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
         inverse = np.searchsorted(values, x)
     first = np.full(len(values) if want_first else 0, n, dtype=np.int64)
     if want_first:
-        np.minimum.at(first, inverse, np.arange(n, dtype=np.int32))
+        for k in range(0, n, CHUNK_FRAMES):
+            np.minimum.at(first, inverse[k:k + CHUNK_FRAMES], np.arange(k, min(n, k + CHUNK_FRAMES), dtype=np.int64))
     return values.astype(x.dtype, copy=False), first, inverse
 
 
@@ -120,9 +123,11 @@ class LocationTable:
         _, first, inverse = index_of(numbers)
         del numbers
         objects = np.fromiter(map(id, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
-        if not np.array_equal(objects[first][inverse], objects):
+        owner = objects[first]
+        step = CHUNK_FRAMES
+        if not all(np.array_equal(owner[inverse[k:k + step]], objects[k:k + step]) for k in range(0, count, step)):
             _, first, inverse = index_of(objects)
-        del objects
+        del objects, owner
         # numbered in order of first appearance, so that nothing depends on memory addresses
         order = np.argsort(first, kind="stable")
         rank = np.empty(len(order), dtype=np.int32)
@@ -258,94 +263,40 @@ class Sums:
     leaf_nodes: npt.NDArray[np.int64]  # ... and that leaf's node id
 
 
-@dataclass
-class _Shape:
-    """What node_sums needs that depends only on which samples count and which nodes are kept,
-    not on the values: shared by sample types with the same non-zero samples."""
-
-    pair_sample: npt.NDArray[np.int32]  # (sample, node) pairs, each once, sorted by sample: cum
-    pair_node: npt.NDArray[np.int32]
-    cum_nodes: list[int]
-    leaf_samples: IntArray
-    leaf_nodes: IntArray
-    flat_nodes: list[int]
-    edges: list[tuple[int, int]]
-    edge_sample: npt.NDArray[np.int32]  # (sample, edge) pairs, each once, sorted by sample
-    edge_index: npt.NDArray[np.int32]
-    residual: list[bool]
-    inline_first: list[bool]  # flags read at each edge's first occurrence in a sample
-    inline_all: list[bool]  # ... at every occurrence
+CHUNK_FRAMES = 1 << 20  # node_sums works on this many frames at a time, to bound its memory
 
 
-def _shape(t: StackTable, active: BoolArray, kept: BoolArray | None) -> _Shape:
-    n_nodes = max(len(t.nodes), 1)
-    elements = active[t.sample_of] if len(t.ids) else np.zeros(0, dtype=np.bool_)
-    if kept is not None and len(t.ids):
-        elements &= kept[t.ids]
-    sel = np.flatnonzero(elements).astype(np.int32)
-    del elements
-    samp = t.sample_of[sel]
-    node = t.ids[sel]
-    # cum: each (sample, node) once; sorted by sample, so sums run in sample order
-    pair = samp.astype(np.int64)
-    pair *= n_nodes
-    pair += node
-    pair.sort()
-    pair = pair[np.concatenate(([True], pair[1:] != pair[:-1]))] if len(pair) else pair
-    pair_node = (pair % n_nodes).astype(np.int32)
-    pair //= n_nodes
-    pair_sample = pair.astype(np.int32)
-    del pair
-    cum_nodes = np.flatnonzero(np.bincount(pair_node, minlength=n_nodes)).tolist()
-    # flat: the sample's last frame, if it is kept
-    leaf_samples = np.flatnonzero(active & (np.diff(t.starts) > 0))
-    leaf_pos = t.starts[leaf_samples + 1] - 1
-    if kept is not None:
-        ok = kept[t.ids[leaf_pos]]
-        leaf_samples, leaf_pos = leaf_samples[ok], leaf_pos[ok]
-    leaf_nodes = t.ids[leaf_pos].astype(np.int64)
-    flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
-    # edges between consecutive kept frames of a sample, no self edges
-    edge = (samp[1:] == samp[:-1]) & (node[1:] != node[:-1])
-    del samp, node
-    parent_pos, child_pos = sel[:-1][edge], sel[1:][edge]
-    del sel, edge
-    key = t.ids[parent_pos].astype(np.int64)
-    key *= n_nodes
-    key += t.ids[child_pos]
-    edge_keys, _, edge_of64 = index_of(key, want_first=False)
-    edge_of = edge_of64.astype(np.int32)
-    del key, edge_of64
-    n_edges = max(len(edge_keys), 1)
-    # each edge once per sample
-    key = t.sample_of[child_pos].astype(np.int64)
-    key *= n_edges
-    key += edge_of
-    ordered = np.sort(key)
-    new = ordered[1:] != ordered[:-1]
-    repeated = ordered[1:][~new]  # an edge seen again in the same sample (recursion)
-    per_sample = ordered[np.concatenate(([True], new))] if len(ordered) else ordered
-    del ordered, new
-    edge_index = (per_sample % n_edges).astype(np.int32)
-    per_sample //= n_edges
-    edge_sample = per_sample.astype(np.int32)
-    del per_sample
-    # pprof reads an edge's flags at its first occurrence in a sample
-    first: BoolArray | slice = slice(None)
-    if len(repeated):
-        again = np.flatnonzero(np.isin(key, distinct(repeated)))
-        first = np.ones(len(key), dtype=np.bool_)
-        first[again] = False
-        first[again[first_of_each(key[again])[1]]] = True
-    del key, repeated
-    residual = np.bincount(edge_of[first], weights=(child_pos - parent_pos > 1)[first], minlength=n_edges) > 0
-    direct = ~t.inline[child_pos]
-    direct_first = np.bincount(edge_of[first], weights=direct[first], minlength=n_edges) > 0
-    direct_all = np.bincount(edge_of, weights=direct, minlength=n_edges) > 0
-    edges = [divmod(k, n_nodes) for k in edge_keys.tolist()]
-    m = len(edges)
-    return _Shape(pair_sample, pair_node, cum_nodes, leaf_samples, leaf_nodes, flat_nodes, edges, edge_sample,
-                  edge_index, residual[:m].tolist(), (~direct_first[:m]).tolist(), (~direct_all[:m]).tolist())
+def _chunks(t: StackTable) -> Iterator[tuple[int, int]]:
+    """Ranges of samples with about CHUNK_FRAMES frames each (one sample may be more)."""
+    n = len(t.samples)
+    first = 0
+    while first < n:
+        end = int(np.searchsorted(t.starts, t.starts[first] + CHUNK_FRAMES, side="right")) - 1
+        end = min(max(end, first + 1), n)
+        yield first, end
+        first = end
+
+
+class _Acc:
+    """Sums by key that grow as keys arrive, added in arrival order: exact for ints, and for
+    floats the same additions in the same order as a loop over the samples."""
+
+    def __init__(self, weights: npt.NDArray[Any], size: int = 0) -> None:
+        self.float = weights.dtype.kind == "f"
+        self.exact = self.float or float(np.abs(weights).sum(dtype=np.float64)) < _EXACT
+        self.values = np.zeros(size, dtype=np.float64 if self.float else np.int64)
+
+    def add(self, keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> None:
+        if size > len(self.values):
+            self.values = np.concatenate((self.values, np.zeros(size - len(self.values), dtype=self.values.dtype)))
+        if self.float or not self.exact:
+            np.add.at(self.values, keys, weights)
+        else:
+            self.values += np.bincount(keys, weights.astype(np.float64), minlength=len(self.values)).astype(np.int64)
+
+    def tolist(self) -> list[Value]:
+        out: list[Value] = self.values.tolist()
+        return out
 
 
 def node_sums(t: StackTable, index: int, kept: BoolArray | None = None, first_only: bool = True) -> Sums:
@@ -359,28 +310,121 @@ def node_sums(t: StackTable, index: int, kept: BoolArray | None = None, first_on
 
 def node_sums_many(t: StackTable, indices: Sequence[int], kept: BoolArray | None = None,
                    first_only: bool = True) -> list[Sums]:
-    """node_sums for several sample types; those with the same non-zero samples share the work."""
+    """node_sums for several sample types; those with the same non-zero samples share one pass."""
+    out: dict[int, Sums] = {}
+    todo = list(indices)
+    while todo:
+        active = t.weights(todo[0]) != 0
+        same = [i for i in todo if np.array_equal(t.weights(i) != 0, active)]
+        out.update(zip(same, _sums_pass(t, same, active, kept, first_only), strict=True))
+        todo = [i for i in todo if i not in same]
+    return [out[i] for i in indices]
+
+
+def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
+               first_only: bool) -> list[Sums]:
     n_nodes = max(len(t.nodes), 1)
-    out: list[Sums] = []
-    shape: _Shape | None = None
-    shape_of: BoolArray | None = None
-    for index in indices:
-        w = t.weights(index)
-        active = w != 0
-        if shape is None or shape_of is None or not np.array_equal(active, shape_of):
-            shape = None  # let the previous one go before making the next
-            shape, shape_of = _shape(t, active, kept), active
-        cum_values = sums(shape.pair_node, w[shape.pair_sample], n_nodes)
-        flat_values = sums(shape.leaf_nodes, w[shape.leaf_samples], n_nodes)
-        edges = shape.edges
-        weights = sums(shape.edge_index, w[shape.edge_sample], max(len(edges), 1))
-        inline = shape.inline_first if first_only else shape.inline_all
+    weights = [t.weights(i) for i in indices]
+    cum = [_Acc(w, n_nodes) for w in weights]
+    flat = [_Acc(w, n_nodes) for w in weights]
+    edge_weight = [_Acc(w) for w in weights]
+    edge_number: dict[int, int] = {}  # parent * nodes + child -> edge
+    residual = np.zeros(0, dtype=np.bool_)
+    direct_first = np.zeros(0, dtype=np.bool_)
+    direct_all = np.zeros(0, dtype=np.bool_)
+    has_cum = np.zeros(n_nodes, dtype=np.bool_)
+    leaf_parts: list[tuple[IntArray, IntArray]] = []
+    for first_sample, end_sample in _chunks(t):
+        f0, f1 = int(t.starts[first_sample]), int(t.starts[end_sample])
+        elements = active[t.sample_of[f0:f1]]
+        if kept is not None:
+            elements &= kept[t.ids[f0:f1]]
+        sel = np.flatnonzero(elements)
+        sel += f0
+        samp = t.sample_of[sel]
+        node = t.ids[sel]
+        # cum: each (sample, node) once; sorted by sample, so sums run in sample order
+        pair = samp.astype(np.int64)
+        pair *= n_nodes
+        pair += node
+        pair = distinct(pair)
+        pair_node = pair % n_nodes
+        pair //= n_nodes
+        for acc, w in zip(cum, weights, strict=True):
+            acc.add(pair_node, w[pair], n_nodes)
+        has_cum[pair_node] = True
+        del pair, pair_node
+        # flat: the sample's last frame, if it is kept
+        leaf_samples = np.flatnonzero(active[first_sample:end_sample] &
+                                      (np.diff(t.starts[first_sample:end_sample + 1]) > 0)) + first_sample
+        leaf_pos = t.starts[leaf_samples + 1] - 1
+        if kept is not None:
+            ok = kept[t.ids[leaf_pos]]
+            leaf_samples, leaf_pos = leaf_samples[ok], leaf_pos[ok]
+        leaf_nodes = t.ids[leaf_pos].astype(np.int64)
+        for acc, w in zip(flat, weights, strict=True):
+            acc.add(leaf_nodes, w[leaf_samples], n_nodes)
+        leaf_parts.append((leaf_samples, leaf_nodes))
+        # edges between consecutive kept frames of a sample, no self edges
+        is_edge = (samp[1:] == samp[:-1]) & (node[1:] != node[:-1])
+        parent_pos, child_pos = sel[:-1][is_edge], sel[1:][is_edge]
+        del samp, node, sel, is_edge
+        key = t.ids[parent_pos].astype(np.int64)
+        key *= n_nodes
+        key += t.ids[child_pos]
+        local_keys, _, local_of = index_of(key, want_first=False)
+        del key
+        # this chunk's edges numbered for the whole pass, in order of their keys
+        numbers = np.array([edge_number.setdefault(k, len(edge_number)) for k in local_keys.tolist()],
+                           dtype=np.int64)
+        n_edges = len(edge_number)
+        edge_of = numbers[local_of] if len(local_of) else np.zeros(0, dtype=np.int64)
+        del local_of
+        # each edge once per sample
+        per = t.sample_of[child_pos].astype(np.int64)
+        per *= max(n_edges, 1)
+        per += edge_of
+        ordered = np.sort(per)
+        new = ordered[1:] != ordered[:-1]
+        repeated = ordered[1:][~new]  # an edge seen again in the same sample (recursion)
+        once = ordered[np.concatenate(([True], new))] if len(ordered) else ordered
+        del ordered, new
+        once_edge = once % max(n_edges, 1)
+        once //= max(n_edges, 1)
+        for acc, w in zip(edge_weight, weights, strict=True):
+            acc.add(once_edge, w[once], n_edges)
+        del once, once_edge
+        # pprof reads an edge's flags at its first occurrence in a sample
+        first: BoolArray | slice = slice(None)
+        if len(repeated):
+            again = np.flatnonzero(np.isin(per, distinct(repeated)))
+            first = np.ones(len(per), dtype=np.bool_)
+            first[again] = False
+            first[again[first_of_each(per[again])[1]]] = True
+        del per, repeated
+        grow = n_edges - len(residual)
+        residual, direct_first, direct_all = (np.concatenate((a, np.zeros(grow, dtype=np.bool_)))
+                                              for a in (residual, direct_first, direct_all))
+        residual[edge_of[first][(child_pos - parent_pos > 1)[first]]] = True
+        direct = ~t.inline[child_pos]
+        direct_first[edge_of[first][direct[first]]] = True
+        direct_all[edge_of[direct]] = True
+    edges = [divmod(k, n_nodes) for k in edge_number]
+    inline = (~(direct_first if first_only else direct_all)).tolist()
+    residual_edges = {e for e, r in zip(edges, residual.tolist(), strict=True) if r}
+    inline_edges = dict(zip(edges, inline, strict=True))
+    cum_nodes = np.flatnonzero(has_cum).tolist()
+    leaf_samples = np.concatenate([p[0] for p in leaf_parts]) if leaf_parts else np.zeros(0, dtype=np.int64)
+    leaf_nodes = np.concatenate([p[1] for p in leaf_parts]) if leaf_parts else np.zeros(0, dtype=np.int64)
+    flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
+    out = []
+    for c, f, e in zip(cum, flat, edge_weight, strict=True):
+        cum_values, flat_values = c.tolist(), f.tolist()
         out.append(Sums(
-            flat={i: flat_values[i] for i in shape.flat_nodes},
-            cum={i: cum_values[i] for i in shape.cum_nodes},
-            edge_weight=dict(zip(edges, weights, strict=False)),
-            edge_residual={e for e, r in zip(edges, shape.residual, strict=True) if r},
-            edge_inline=dict(zip(edges, inline, strict=True)),
-            leaf_samples=shape.leaf_samples, leaf_nodes=shape.leaf_nodes,
+            flat={i: flat_values[i] for i in flat_nodes},
+            cum={i: cum_values[i] for i in cum_nodes},
+            edge_weight=dict(zip(edges, e.tolist(), strict=True)) if edges else {},
+            edge_residual=residual_edges, edge_inline=inline_edges,
+            leaf_samples=leaf_samples, leaf_nodes=leaf_nodes,
         ))
     return out
