@@ -18,7 +18,7 @@ from itertools import pairwise
 import numpy as np
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.stacks import StackTable, sums
+from heapviz.graph.stacks import StackTable, row_tuples, sums
 from heapviz.model import Profile, Value
 
 # Weights of the score's parts; they sum to 1 so that a perfect steady grower scores 1.
@@ -99,13 +99,10 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
             continue
         t, i_space, i_objs = entry
         of_node = np.array([number[node.name] for node in t.nodes], dtype=np.int64)
-        ids = of_node[t.ids].tolist() if len(t.ids) else []
-        bounds = t.starts.tolist()
         group_of: dict[tuple[int, ...], int] = {}
         first: list[int] = []
         groups = []
-        for k in range(len(bounds) - 1):
-            key = tuple(reversed(ids[bounds[k]:bounds[k + 1]]))
+        for k, key in enumerate(row_tuples(of_node[t.ids], t.starts, reverse=True)):
             g = group_of.get(key)
             if g is None:
                 g = group_of[key] = len(first)

@@ -94,6 +94,26 @@ def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[V
     return big
 
 
+ROWS_PER_CHUNK = 1 << 16
+
+
+def row_tuples(values: npt.NDArray[Any], starts: IntArray, reverse: bool = False) -> Iterator[tuple[int, ...]]:
+    """values[starts[i]:starts[i + 1]] (reversed with `reverse`) as a tuple for each i. The values
+    are small non-negative ints; equal values share one int object, so that a few hundred
+    thousand tuples cost their pointers, not millions of ints."""
+    shared = list(range(int(values.max()) + 1)) if len(values) else []
+    get = shared.__getitem__
+    n = len(starts) - 1
+    for first in range(0, n, ROWS_PER_CHUNK):
+        last = min(n, first + ROWS_PER_CHUNK)
+        lo = int(starts[first])
+        chunk = list(map(get, values[lo:int(starts[last])].tolist()))
+        bounds = (starts[first:last + 1] - lo).tolist()
+        for k in range(last - first):
+            row = chunk[bounds[k]:bounds[k + 1]]
+            yield tuple(reversed(row)) if reverse else tuple(row)
+
+
 def sample_values(samples: Sequence[Sample]) -> npt.NDArray[Any]:
     """The samples' values as an (n, types) array: int64, or float64 if any value is a float."""
     if not samples:
@@ -145,12 +165,11 @@ class LocationTable:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def keys(self, of_location: Sequence[int]) -> list[tuple[int, ...]]:
+    def keys(self, of_location: Sequence[int]) -> Iterator[tuple[int, ...]]:
         """Each sample's stack as a tuple of `of_location[k]` values, leaf first: equal stacks,
         equal keys (hashing small tuples of ints is cheap)."""
-        ids = np.asarray(of_location, dtype=np.int64)[self.index].tolist() if len(self.index) else []
-        b = self.loc_starts.tolist()
-        return [tuple(ids[b[i]:b[i + 1]]) for i in range(len(self.samples))]
+        values = np.asarray(of_location, dtype=np.int64)[self.index] if len(self.index) else self.index
+        return row_tuples(values, self.loc_starts)
 
 
 @dataclass(frozen=True)

@@ -215,10 +215,12 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
         of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
     frames_by_id = list(frame_ids)
     w = stacks.weights(index)
-    wanted = np.flatnonzero(w != 0).tolist()
-    keys = stacks.locations.keys(of_location)
+    counted = w != 0
+    wanted = np.flatnonzero(counted)
     group_of: dict[tuple[int, ...], int] = {}
-    groups = np.asarray([group_of.setdefault(keys[i], len(group_of)) for i in wanted], dtype=np.int64)
+    groups = np.asarray([group_of.setdefault(key, len(group_of))
+                         for key, c in zip(stacks.locations.keys(of_location), counted.tolist(), strict=True) if c],
+                        dtype=np.int64)
     n = len(group_of)
     value = sums(groups, w[wanted], n) if n else []
     space = sums(groups, stacks.weights(i_bytes)[wanted], n) if n and i_bytes is not None else [0] * n
