@@ -17,7 +17,8 @@ from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, ins
 from heapviz.formats import ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
 from heapviz.graph.filters import FilterOptions, compile_regex
-from heapviz.graph.nodes import NodeOptions, node_table
+from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.tables import node_table
 from heapviz.graph.peek import peek
 from heapviz.graph.tree import view_tree
 from heapviz.model import Profile, Value, profile_title

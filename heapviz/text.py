@@ -8,7 +8,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from heapviz.graph.nodes import NodeInfo, NodeTable
+from heapviz.graph.nodes import NodeInfo
+from heapviz.graph.tables import NodeTable
 from heapviz.model import Profile, Value, main_mapping
 from heapviz.units import choose_unit, format_value, percentage
 

@@ -15,7 +15,8 @@ from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspect_options, suspects
-from heapviz.graph.nodes import FrameMapper, NodeOptions, NodeTable, node_tables
+from heapviz.graph.nodes import FrameMapper, NodeOptions
+from heapviz.graph.tables import NodeTable, node_tables
 from heapviz.graph.stacks import StackTable, sums
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.errors import ToolMissing
