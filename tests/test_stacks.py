@@ -124,6 +124,8 @@ def test_location_table_groups_copies_with_the_same_id():
     a = Location(1, 0x10, None, (Line(f),))
     a_copy = Location(1, 0x10, None, (Line(g), Line(f)))  # same id, other frames: another location
     samples = [Sample([1], (a,)), Sample([2], (a_copy, a)), Sample([4], ())]
+    huge = Location(2**64 - 1, 0x20, None, (Line(g),))  # pprof ids are any uint64
+    assert [len(t.locations) for t in (LocationTable([Sample([1], (huge, a))]), LocationTable([]))] == [2, 0]
     table = LocationTable(samples)
     assert len(table.locations) == 2 and table.locations[0] is a and table.locations[1] is a_copy
     st = StackTable(samples, NodeOptions())

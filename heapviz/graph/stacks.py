@@ -139,7 +139,11 @@ class LocationTable:
         # Parsers number their locations densely: group by that number, then check that each
         # number is one object. Where it is not (filters may copy a location, with fewer
         # inline frames, keeping its number), group by object.
-        numbers = np.fromiter(map(_id_field_of, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
+        try:
+            numbers = np.fromiter(map(_id_field_of, chained(map(_locations_of, samples))), dtype=np.int64,
+                                  count=count)
+        except OverflowError:  # ids beyond int64 (a pprof profile may use any uint64)
+            numbers = np.zeros(count, dtype=np.int64)
         _, first, inverse = index_of(numbers)
         del numbers
         objects = np.fromiter(map(id, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
