@@ -18,7 +18,8 @@ from itertools import pairwise
 import numpy as np
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.stacks import StackTable, row_tuples, sums
+from heapviz.graph.arrays import row_tuples, sums
+from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
 
 # Weights of the score's parts; they sum to 1 so that a perfect steady grower scores 1.

@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.stacks import StackTable, Sums, distinct, first_of_each, node_sums
-from heapviz.graph.stacks import sums as group_sums
+from heapviz.graph.arrays import distinct, first_of_each
+from heapviz.graph.arrays import sums as group_sums
+from heapviz.graph.stacks import StackTable, Sums, node_sums
 from heapviz.model import Sample, Value
 from heapviz.units import format_value
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
-from heapviz.graph.stacks import StackTable, first_of_each, sums
+from heapviz.graph.arrays import first_of_each, sums
+from heapviz.graph.stacks import StackTable
 from heapviz.model import Sample, Value
 from heapviz.pipeline import Subject, View
 

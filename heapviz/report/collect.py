@@ -17,7 +17,8 @@ from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspect_options, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.tables import NodeTable, node_tables
-from heapviz.graph.stacks import StackTable, sums
+from heapviz.graph.arrays import sums
+from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.errors import ToolMissing
 from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot

@@ -1,0 +1,103 @@
+"""numpy helpers for grouping and summing by integer keys, as the stack table needs them:
+distinct values, where each first appears, keys as indices, exact sums by key, and rows of a
+flat array as tuples.
+
+Sums of integer values are made in float64 and turned back into ints, which is exact while
+the sum of absolute values stays below 2**53 (8 PiB); above that numpy's exact integer
+scatter-add is used. numpy's own unique() hashes, which is several times slower than sorting
+for the keys here, so these sort or use a lookup table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from heapviz.model import Value
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+EXACT_FLOAT_LIMIT = float(2**53)  # integer sums made in float64 are exact below this
+_CHUNK = 1 << 20  # index_of's scatter works on this many values at a time
+
+
+def distinct(x: IntArray) -> IntArray:
+    """The distinct values of x, sorted (numpy's own unique hashes, which is slower here)."""
+    s = np.sort(x)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))] if len(s) else s
+
+
+def first_of_each(x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
+    """The distinct values of x, sorted, and where each first appears in x. Fast when x is
+    nearly sorted already (keys that start with the sample number)."""
+    order = np.argsort(x, kind="stable")
+    s = x[order]
+    start = np.concatenate(([True], s[1:] != s[:-1])) if len(s) else np.zeros(0, dtype=np.bool_)
+    return s[start], order[start]
+
+
+def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
+    """(distinct values of x sorted, where each first appears (empty unless `want_first`), x as
+    indices into the distinct values): numpy's unique with index and inverse, with a lookup
+    table when x spans a small range."""
+    n = len(x)
+    if not n:
+        return x, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo, hi = int(x.min()), int(x.max())
+    if lo >= 0 and hi <= 4 * n + (1 << 20) and hi < 2**31:
+        lo = 0  # small non-negative numbers (location ids, edge keys): index them as they are
+    if hi - lo <= 4 * n + (1 << 20) and hi - lo < 2**31:
+        shifted = x - lo if lo else x
+        present = np.zeros(hi - lo + 1, dtype=np.bool_)
+        present[shifted] = True
+        values = np.flatnonzero(present) + lo
+        lookup = np.cumsum(present, dtype=np.int32)
+        del present
+        lookup -= 1
+        inverse: npt.NDArray[Any] = lookup[shifted]
+        del lookup, shifted
+    else:
+        values = distinct(x)
+        inverse = np.searchsorted(values, x)
+    first = np.full(len(values) if want_first else 0, n, dtype=np.int64)
+    if want_first:
+        for k in range(0, n, _CHUNK):
+            np.minimum.at(first, inverse[k:k + _CHUNK], np.arange(k, min(n, k + _CHUNK), dtype=np.int64))
+    return values.astype(x.dtype, copy=False), first, inverse
+
+
+def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[Value]:
+    """sum(weights[keys == k]) for k in range(size), as Python numbers (ints for int weights)."""
+    if weights.dtype.kind == "f":
+        out: list[Value] = np.bincount(keys, weights, minlength=size).tolist()
+        return out
+    if float(np.abs(weights).sum(dtype=np.float64)) < EXACT_FLOAT_LIMIT:
+        exact: list[Value] = np.bincount(keys, weights.astype(np.float64), minlength=size).astype(np.int64).tolist()
+        return exact
+    scattered = np.zeros(size, dtype=np.int64)
+    np.add.at(scattered, keys, weights)
+    big: list[Value] = list(scattered.tolist())
+    return big
+
+
+ROWS_PER_CHUNK = 1 << 16
+
+
+def row_tuples(values: npt.NDArray[Any], starts: IntArray, reverse: bool = False) -> Iterator[tuple[int, ...]]:
+    """values[starts[i]:starts[i + 1]] (reversed with `reverse`) as a tuple for each i. The values
+    are small non-negative ints; equal values share one int object, so that a few hundred
+    thousand tuples cost their pointers, not millions of ints."""
+    shared = list(range(int(values.max()) + 1)) if len(values) else []
+    get = shared.__getitem__
+    n = len(starts) - 1
+    for first in range(0, n, ROWS_PER_CHUNK):
+        last = min(n, first + ROWS_PER_CHUNK)
+        lo = int(starts[first])
+        chunk = list(map(get, values[lo:int(starts[last])].tolist()))
+        bounds = (starts[first:last + 1] - lo).tolist()
+        for k in range(last - first):
+            row = chunk[bounds[k]:bounds[k + 1]]
+            yield tuple(reversed(row)) if reverse else tuple(row)
