@@ -18,8 +18,8 @@ from heapviz.formats import ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
 from heapviz.graph.filters import FilterOptions, compile_regex
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.tables import node_table
 from heapviz.graph.peek import peek
+from heapviz.graph.tables import node_table
 from heapviz.graph.tree import view_tree
 from heapviz.model import Profile, Value, profile_title
 from heapviz.pipeline import LoadOptions, Subject, View, make_view, subject
@@ -27,11 +27,11 @@ from heapviz.prune import PruneOptions
 from heapviz.render.dot import RenderOptions, legend_lines, render, to_dot
 from heapviz.render.collapsed import to_collapsed
 from heapviz.render.flame import FlameOptions, to_svg
-from heapviz.report.callers import REPORT_FLAME
 from heapviz.render.graph_json import to_json as graph_json
 from heapviz.render.peek import render_json as peek_json
 from heapviz.render.peek import render_text as peek_text
 from heapviz.render.pprof_proto import to_proto
+from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
 from heapviz.report.html import write_html
 from heapviz.report.pdf import write_pdf

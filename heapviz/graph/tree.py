@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from heapviz.graph.arrays import first_of_each, sums
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
-from heapviz.graph.arrays import first_of_each, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Sample, Value
 from heapviz.pipeline import Subject, View
@@ -122,8 +122,8 @@ def _add(root: TreeNode, t: StackTable, index: int, min_fraction: float) -> None
         frames = t.frames[at[first]].tolist()
         children: list[TreeNode] = []
         alive = np.zeros(len(keys), dtype=np.bool_)
-        for g, key in enumerate(keys.tolist()):
-            parent = parents[key // n_nodes]
+        for g, pair in enumerate(keys.tolist()):
+            parent = parents[pair // n_nodes]
             if cums[g] < min_value:
                 parent.pruned += 1
                 parent.pruned_value += cums[g]
