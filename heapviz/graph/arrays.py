@@ -30,15 +30,6 @@ def distinct(x: IntArray) -> IntArray:
     return s[np.concatenate(([True], s[1:] != s[:-1]))] if len(s) else s
 
 
-def first_of_each(x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
-    """The distinct values of x, sorted, and where each first appears in x. Fast when x is
-    nearly sorted already (keys that start with the sample number)."""
-    order = np.argsort(x, kind="stable")
-    s = x[order]
-    start = np.concatenate(([True], s[1:] != s[:-1])) if len(s) else np.zeros(0, dtype=np.bool_)
-    return s[start], order[start]
-
-
 def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
     """(distinct values of x sorted, where each first appears (empty unless `want_first`), x as
     indices into the distinct values): numpy's unique with index and inverse, with a lookup
@@ -69,18 +60,33 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
     return values.astype(x.dtype, copy=False), first, inverse
 
 
+class KeySums:
+    """Sums by key that grow as keys arrive, added in arrival order: exact for ints, and for
+    floats the same additions in the same order as a loop over the samples."""
+
+    def __init__(self, weights: npt.NDArray[Any], size: int = 0) -> None:
+        self.float = weights.dtype.kind == "f"
+        self.exact = self.float or float(np.abs(weights).sum(dtype=np.float64)) < EXACT_FLOAT_LIMIT
+        self.values = np.zeros(size, dtype=np.float64 if self.float else np.int64)
+
+    def add(self, keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> None:
+        if size > len(self.values):
+            self.values = np.concatenate((self.values, np.zeros(size - len(self.values), dtype=self.values.dtype)))
+        if self.float or not self.exact:
+            np.add.at(self.values, keys, weights)
+        else:
+            self.values += np.bincount(keys, weights.astype(np.float64), minlength=len(self.values)).astype(np.int64)
+
+    def tolist(self) -> list[Value]:
+        out: list[Value] = self.values.tolist()
+        return out
+
+
 def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[Value]:
     """sum(weights[keys == k]) for k in range(size), as Python numbers (ints for int weights)."""
-    if weights.dtype.kind == "f":
-        out: list[Value] = np.bincount(keys, weights, minlength=size).tolist()
-        return out
-    if float(np.abs(weights).sum(dtype=np.float64)) < EXACT_FLOAT_LIMIT:
-        exact: list[Value] = np.bincount(keys, weights.astype(np.float64), minlength=size).astype(np.int64).tolist()
-        return exact
-    scattered = np.zeros(size, dtype=np.int64)
-    np.add.at(scattered, keys, weights)
-    big: list[Value] = list(scattered.tolist())
-    return big
+    acc = KeySums(weights, size)
+    acc.add(keys, weights, size)
+    return acc.tolist()
 
 
 ROWS_PER_CHUNK = 1 << 16

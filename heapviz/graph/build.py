@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.arrays import distinct, first_of_each
+from heapviz.graph.arrays import index_of
 from heapviz.graph.arrays import sums as group_sums
 from heapviz.graph.stacks import StackTable, Sums, node_sums
 from heapviz.model import Sample, Value
@@ -84,12 +84,10 @@ def _tags(t: StackTable, index: int, sums: Sums,
     if not len(sums.leaf_samples):
         return tags
     sizes = _block_sizes(t.values[sums.leaf_samples], size_pairs)
-    distinct_sizes = distinct(sizes)
-    size_of = np.searchsorted(distinct_sizes, sizes)
+    distinct_sizes, _, size_of = index_of(sizes, want_first=False)
     n_sizes = len(distinct_sizes)
-    key = sums.leaf_nodes * n_sizes + size_of
-    keys, first = first_of_each(key)
-    weights = group_sums(np.searchsorted(keys, key), t.weights(index)[sums.leaf_samples], len(keys))
+    keys, first, group = index_of(sums.leaf_nodes * n_sizes + size_of)
+    weights = group_sums(group, t.weights(index)[sums.leaf_samples], len(keys))
     labels: dict[int, str] = {}
     for g in np.argsort(first, kind="stable").tolist():  # in order of first appearance
         node = int(keys[g]) // n_sizes

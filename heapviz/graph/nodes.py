@@ -89,10 +89,6 @@ class FrameMapper:
             out.append(Frame(node, fn.name, inline=i != last))
         return tuple(out)
 
-    def seen_locations(self) -> list[Location]:
-        """Every location this mapper has made frames for."""
-        return self._keep
-
     def stack(self, sample: Sample) -> list[Frame]:
         """All frames of a sample, leaf first."""
         out: list[Frame] = []

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from heapviz.graph.arrays import EXACT_FLOAT_LIMIT, BoolArray, IntArray, distinct, first_of_each, index_of, row_tuples
+from heapviz.graph.arrays import BoolArray, IntArray, KeySums, distinct, index_of, row_tuples
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Location, Sample, Value
 
@@ -218,28 +218,6 @@ def _chunks(t: StackTable) -> Iterator[tuple[int, int]]:
         first = end
 
 
-class _Acc:
-    """Sums by key that grow as keys arrive, added in arrival order: exact for ints, and for
-    floats the same additions in the same order as a loop over the samples."""
-
-    def __init__(self, weights: npt.NDArray[Any], size: int = 0) -> None:
-        self.float = weights.dtype.kind == "f"
-        self.exact = self.float or float(np.abs(weights).sum(dtype=np.float64)) < EXACT_FLOAT_LIMIT
-        self.values = np.zeros(size, dtype=np.float64 if self.float else np.int64)
-
-    def add(self, keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> None:
-        if size > len(self.values):
-            self.values = np.concatenate((self.values, np.zeros(size - len(self.values), dtype=self.values.dtype)))
-        if self.float or not self.exact:
-            np.add.at(self.values, keys, weights)
-        else:
-            self.values += np.bincount(keys, weights.astype(np.float64), minlength=len(self.values)).astype(np.int64)
-
-    def tolist(self) -> list[Value]:
-        out: list[Value] = self.values.tolist()
-        return out
-
-
 def node_sums(t: StackTable, index: int, kept: BoolArray | None = None, first_only: bool = True) -> Sums:
     """pprof's newGraph sums: cum and each edge once per sample, no self edges; frames whose
     node is not `kept` are skipped and make the next edge residual; flat goes to the leaf
@@ -266,9 +244,9 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
                first_only: bool) -> list[Sums]:
     n_nodes = max(len(t.nodes), 1)
     weights = [t.weights(i) for i in indices]
-    cum = [_Acc(w, n_nodes) for w in weights]
-    flat = [_Acc(w, n_nodes) for w in weights]
-    edge_weight = [_Acc(w) for w in weights]
+    cum = [KeySums(w, n_nodes) for w in weights]
+    flat = [KeySums(w, n_nodes) for w in weights]
+    edge_weight = [KeySums(w) for w in weights]
     edge_number: dict[int, int] = {}  # parent * nodes + child -> edge
     residual = np.zeros(0, dtype=np.bool_)
     direct_first = np.zeros(0, dtype=np.bool_)
@@ -341,7 +319,7 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
             again = np.flatnonzero(np.isin(per, distinct(repeated)))
             first = np.ones(len(per), dtype=np.bool_)
             first[again] = False
-            first[again[first_of_each(per[again])[1]]] = True
+            first[again[index_of(per[again])[1]]] = True
         del per, repeated
         grow = n_edges - len(residual)
         residual, direct_first, direct_all = (np.concatenate((a, np.zeros(grow, dtype=np.bool_)))

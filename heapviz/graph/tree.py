@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from heapviz.graph.arrays import first_of_each, sums
+from heapviz.graph.arrays import index_of, sums
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import StackTable
@@ -114,9 +114,7 @@ def _add(root: TreeNode, t: StackTable, index: int, min_fraction: float) -> None
             if not len(pos):
                 break
         at = start + depth
-        key = group * n_nodes + t.ids[at]
-        keys, first = first_of_each(key)
-        member = np.searchsorted(keys, key)
+        keys, first, member = index_of(group * n_nodes + t.ids[at])
         cums = sums(member, w, len(keys))
         direct = (np.bincount(member, weights=~t.inline[at], minlength=len(keys)) > 0).tolist()
         frames = t.frames[at[first]].tolist()
