@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from heapviz.errors import InputError, UnrecognizedFormat
 from heapviz.formats import go_heap, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
@@ -137,6 +137,40 @@ class LineReader:
                 raw = raw[:-1]
         return raw
 
+    def read_lines(self, size: int) -> bytes:
+        """About `size` bytes of whole lines (more if a line straddles that size), with their
+        line ends; b"" at the end. The input's last line may lack its newline, and then
+        `missing_final_newline` is set. Lines are not counted: the caller adds them to `line_no`."""
+        parts = []
+        while self._pushback:
+            parts.append(next(self) + b"\n")
+        limit = self.limits.max_line_bytes + 2
+        try:
+            data = self._stream.read(size)
+            if data and data[-1] != 10:
+                tail = self._stream.readline(limit)
+                if len(tail) >= limit and tail[-1] != 10:
+                    raise self.error(f"line longer than the limit of {self.limits.max_line_bytes} bytes",
+                                     self.line_no + data.count(b"\n") + 1)
+                data += tail
+        except (OSError, EOFError, zlib.error) as e:
+            raise self.error(f"cannot read: {_describe(e)}", self.line_no + 1) from e
+        self.bytes_read += len(data)
+        if self.bytes_read > self.limits.max_input_bytes:
+            raise self.error(f"input larger than --max-input-size ({self.limits.max_input_bytes} bytes)", 0)
+        if data and data[-1] != 10:
+            self.missing_final_newline = True
+        if parts:
+            self.line_no -= len(parts)  # next() counted them; the caller counts them again
+            return b"".join(parts) + data
+        return data
+
+    def unread(self, data: bytes) -> None:
+        """Put bytes read by read_lines() back in front of the rest of the input."""
+        if data:
+            self.bytes_read -= len(data)
+            self._stream = cast(BinaryIO, io.BufferedReader(_Prepended(data, self._stream), 1 << 16))
+
     def read_bytes(self) -> bytes:
         """The rest of the input as bytes, for binary formats (protobuf), within --max-input-size."""
         limit = self.limits.max_input_bytes - self.bytes_read
@@ -152,6 +186,27 @@ class LineReader:
     def push_back(self, line: bytes) -> None:
         self._pushback.append(line)
         self.line_no -= 1
+
+
+class _Prepended(io.RawIOBase):
+    """Bytes given back by LineReader.unread(), then the stream they came from."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _describe(e: BaseException) -> str:

@@ -6,10 +6,12 @@ Parses into the model with raw addresses; symbolization happens later.
 
 from __future__ import annotations
 
+import array
 import math
 import os
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from heapviz.formats import procmaps
 from heapviz.model import (
@@ -24,6 +26,11 @@ from heapviz.model import (
     ValueType,
 )
 
+try:
+    from heapviz.formats import _heapscan  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: the pure Python path
+    _heapscan = None
+
 if TYPE_CHECKING:
     from heapviz.formats import LineReader
 
@@ -37,6 +44,8 @@ _HEADER = re.compile(
 _MAPS_SENTINELS = (b"MAPPED_LIBRARIES:", b"--- Memory map: ---")
 _SPLIT = bytes.maketrans(b"[]:", b"   ")
 _MAX_U64 = (1 << 64) - 1
+BLOCK_BYTES = 8 << 20  # read at a time; whole lines
+USE_SCANNER = True  # the compiled scanner when it is built (tests turn it off to compare)
 MAX_STACK_DEPTH = 32  # gperftools records at most this many frames (heap-profile-stats.h)
 
 SAMPLE_TYPES = [
@@ -52,7 +61,7 @@ def sniff(head: bytes) -> bool:
     return first.lstrip().startswith(b"heap profile:")
 
 
-def unsample_v2(count: int, size: int, rate: float) -> tuple[Value, Value]:
+def unsample_v2(count: Value, size: Value, rate: float) -> tuple[Value, Value]:
     """Undo tcmalloc's Poisson sampling for one (count, bytes) pair.
 
     An allocation of s bytes is sampled with probability 1-exp(-s/rate), so each sampled
@@ -116,58 +125,55 @@ def parse(reader: LineReader) -> Profile:
     if (totals[2], totals[3]) in ((0, 0), (totals[0], totals[1])):
         profile.comments.append("alloc values equal in-use values in this dump (no frees recorded)")
 
-    samples = _Samples()
-    map_lines: list[tuple[int, bytes]] = []
-    in_maps = False
-    cut_at = 0
-    lines = reader.fast_lines()
-    for line in lines:
-        counts, at, stack = line.partition(b"@")
-        if not at:
-            if any(sentinel in line for sentinel in _MAPS_SENTINELS):
-                in_maps = True
-                break
-            if not line.strip():
-                continue
-        try:
-            if not at:
-                raise ValueError
-            vals = list(map(int, counts.translate(_SPLIT).split()))
-            if len(vals) == 2:
-                vals += vals  # no alloc pair: alloc values are the in-use ones
-            elif len(vals) != 4:
-                raise ValueError
-        except ValueError:
-            if reader.missing_final_newline and samples.count:
-                cut_at = reader.line_no
-                break
-            shown = line[:60].decode("utf-8", "replace")
-            raise reader.error(f"malformed sample line: {shown!r}") from None
-        if min(vals) < 0:
-            raise reader.error(f"negative count or size: {min(vals)}")
-        if max(vals) > _MAX_U64:
-            raise reader.error(f"count or size does not fit in 64 bits: {max(vals)}")
-        ic, ib, ac, ab = vals
-        if (ic == 0 and ib != 0) or (ac == 0 and ab != 0):
-            raise reader.error("count is zero but bytes are not")
-        try:
-            key = samples.stack_key(stack)
-        except ValueError as e:
-            if reader.missing_final_newline and samples.count:
-                cut_at = reader.line_no
-                break
-            raise reader.error(str(e)) from None
-        if rate > 1:
-            values: list[Value] = [*unsample_v2(ic, ib, rate), *unsample_v2(ac, ab, rate)]
+    samples = _Samples(rate)
+    read_line = _line_reader(reader, samples)
+    scanner = samples.scanner
+    max_line = reader.limits.max_line_bytes
+    end = _NEXT
+    while end == _NEXT:
+        block = reader.read_lines(BLOCK_BYTES)
+        if not block:
+            break
+        pos, size = 0, len(block)
+        if scanner is None:
+            lines = block.split(b"\n")
+            tail = lines.pop()  # b"" after a final newline, else the input's unterminated last line
+            for line in lines:
+                pos += len(line) + 1
+                end = read_line(line, False)
+                if end != _NEXT:
+                    break
+            else:
+                if tail:
+                    pos = size
+                    end = read_line(tail, True)
         else:
-            values = list(vals)
-        samples.add(key, ib // ic if ic else (ab // ac if ac else 0), values)
+            while pos < size:
+                pos, n, groups, values, new = scanner.feed(block, pos, max_line)
+                reader.line_no += n
+                samples.add_scanned(groups, values, new)
+                if pos >= size:
+                    break
+                # A line the scanner left: read here, where errors are worded.
+                eol = block.find(b"\n", pos)
+                if eol < 0:
+                    eol = size
+                line = block[pos:eol]
+                pos = eol + 1
+                end = read_line(line, eol == size)
+                if end != _NEXT:
+                    break
+    in_maps = end == _MAPS
+    if in_maps:
+        reader.unread(block[pos:])
+    map_lines: list[tuple[int, bytes]] = []
     if in_maps:
         # fast_lines keeps reader.line_no current as it yields each line
-        map_lines = [(reader.line_no, ln) for ln in lines]
+        map_lines = [(reader.line_no, ln) for ln in reader.fast_lines()]
 
-    if cut_at:
-        profile.warn(f"file is truncated at line {cut_at}: kept the {samples.count} complete sample lines before it")
+    if end == _CUT:
+        profile.warn(f"file is truncated at line {reader.line_no}: kept the {samples.count} complete sample lines "
+                     "before it")
     elif reader.missing_final_newline and not in_maps:
         profile.warn(f"file ends at line {reader.line_no} without a memory map")
     if not samples.count and not in_maps and reader.missing_final_newline:
@@ -181,6 +187,58 @@ def parse(reader: LineReader) -> Profile:
     return profile
 
 
+_NEXT, _MAPS, _CUT = 0, 1, 2  # what a sample line tells the loop: go on, memory map, truncated
+
+
+def _line_reader(reader: LineReader, samples: _Samples) -> Callable[[bytes, bool], int]:
+    """The Python reading of one sample line (the scanner leaves it the lines it does not
+    take): adds it to `samples`, or tells that the memory map starts there (_MAPS) or that the
+    input is cut inside its unterminated last line (_CUT), or raises the input error."""
+    max_line = reader.limits.max_line_bytes
+
+    def read_line(line: bytes, unterminated: bool) -> int:
+        reader.line_no += 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if len(line) > max_line:
+            raise reader.error(f"line longer than the limit of {max_line} bytes")
+        counts, at, stack = line.partition(b"@")
+        if not at:
+            if any(sentinel in line for sentinel in _MAPS_SENTINELS):
+                return _MAPS
+            if not line.strip():
+                return _NEXT
+        try:
+            if not at:
+                raise ValueError
+            vals = list(map(int, counts.translate(_SPLIT).split()))
+            if len(vals) == 2:
+                vals += vals  # no alloc pair: alloc values are the in-use ones
+            elif len(vals) != 4:
+                raise ValueError
+        except ValueError:
+            if unterminated and samples.count:
+                return _CUT
+            shown = line[:60].decode("utf-8", "replace")
+            raise reader.error(f"malformed sample line: {shown!r}") from None
+        if min(vals) < 0:
+            raise reader.error(f"negative count or size: {min(vals)}")
+        if max(vals) > _MAX_U64:
+            raise reader.error(f"count or size does not fit in 64 bits: {max(vals)}")
+        ic, ib, ac, ab = vals
+        if (ic == 0 and ib != 0) or (ac == 0 and ab != 0):
+            raise reader.error("count is zero but bytes are not")
+        try:
+            samples.add_line(stack.split(), ib // ic if ic else (ab // ac if ac else 0), cast("list[Value]", vals))
+        except ValueError as e:
+            if unterminated and samples.count:
+                return _CUT
+            raise reader.error(str(e)) from None
+        return _NEXT
+
+    return read_line
+
+
 def _pseudo(profile: Profile, name: str) -> Location:
     fn = Function(id=len(profile.functions) + 1, name=name, system_name=name)
     profile.functions.append(fn)
@@ -190,72 +248,137 @@ def _pseudo(profile: Profile, name: str) -> Location:
 
 
 class _Samples:
-    """Sample lines as they are read: address tokens interned (only new ones are converted to
-    integers), and lines with the same stack and object size summed (the heap checker writes one
-    line per leaked object)."""
+    """Sample lines as they are read: addresses and stacks interned by a stack table (the C
+    scanner's or _PyStacks), and the values of lines with the same stack and object size summed
+    (the heap checker writes one line per leaked object). Values are unsampled line by line,
+    before they are summed."""
 
-    def __init__(self) -> None:
-        self.tokens: dict[bytes, int] = {}
-        self.addresses: list[int] = []
-        self.sums: dict[tuple[tuple[int, ...], int], list[Value]] = {}
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        # Without the compiled scanner the Python parser reads every line, and _PyStacks interns.
+        self.scanner: Any = _heapscan.Scanner() if _heapscan is not None and USE_SCANNER else None
+        self._py_stacks = _PyStacks()
+        self.stacks: _StackTable = self.scanner or self._py_stacks
+        self.values: list[list[Value]] = []  # per group
         self.count = 0  # sample lines read
 
-    def stack_key(self, stack: bytes) -> tuple[int, ...]:
-        toks = stack.split()
-        idx = tuple(map(self.tokens.get, toks))
-        if None in idx:
-            idx = tuple(self._token(t) for t in toks)
-        return idx  # type: ignore[return-value]
+    def add_scanned(self, groups: bytes, values: list[list[Value]], new: int) -> None:
+        """Lines the scanner read: their groups (int32 bytes) and [ic, ib, ac, ab] lists."""
+        self.count += len(values)
+        rate = self.rate
+        if rate > 1:
+            values = [[*unsample_v2(ic, ib, rate), *unsample_v2(ac, ab, rate)] for ic, ib, ac, ab in values]
+        if new == len(values):  # every line a new group, numbered in order
+            self.values.extend(values)
+            return
+        for g, vals in zip(memoryview(groups).cast("i").tolist(), values, strict=True):
+            self._add(g, vals)
 
-    def _token(self, tok: bytes) -> int:
-        got = self.tokens.get(tok)
-        if got is not None:
-            return got
+    def add_line(self, tokens: list[bytes], object_size: int, vals: list[Value]) -> None:
+        """A line read by the Python parser: its address tokens, object size and counts."""
+        if self.scanner is None:
+            g = self._py_stacks.group_tokens(tokens, object_size)
+        else:
+            g, _new = self.scanner.group(_addresses(tokens), object_size)
+        self.count += 1
+        if self.rate > 1:
+            ic, ib, ac, ab = vals
+            self._add(g, [*unsample_v2(ic, ib, self.rate), *unsample_v2(ac, ab, self.rate)])
+        elif g == len(self.values):
+            self.values.append(vals)
+        else:
+            self._add(g, vals)
+
+    def _add(self, g: int, vals: list[Value]) -> None:
+        if g == len(self.values):
+            self.values.append(vals)
+        else:
+            acc = self.values[g]
+            for k, v in enumerate(vals):
+                acc[k] += v
+
+    def build(self, profile: Profile) -> None:
+        index = procmaps.MappingIndex(profile.mappings)
+        addresses = memoryview(self.stacks.addresses()).cast("Q").tolist()
+        locs = [Location(id=k + 1, address=a, mapping=index.find(a)) for k, a in enumerate(addresses)]
+        profile.locations.extend(locs)
+        stacks = self.stacks.stacks(locs)
+        lengths = list(map(len, stacks))
+        n_truncated = 0
+        if lengths and (min(lengths) == 0 or max(lengths) >= MAX_STACK_DEPTH):
+            odd = [g for g, n in enumerate(lengths) if n == 0 or n >= MAX_STACK_DEPTH]
+            unknown: Location | None = None
+            truncated: Location | None = None
+            for g in odd:
+                if not stacks[g]:
+                    # Kept, not dropped: its bytes are real even if nobody knows who allocated them.
+                    unknown = unknown or _pseudo(profile, UNKNOWN_STACK)
+                    stacks[g] = (unknown,)
+                else:
+                    # The unwinder stopped at the depth limit: the callers above are unknown, and
+                    # the graph shows that as an explicit root instead of a misleading one.
+                    truncated = truncated or _pseudo(profile, TRUNCATED_STACK)
+                    stacks[g] = (*stacks[g], truncated)
+                    n_truncated += 1
+        profile.samples.extend(map(Sample, self.values, stacks))
+        if n_truncated:
+            profile.warn(f"{n_truncated} stacks reached gperftools' limit of {MAX_STACK_DEPTH} frames; their "
+                         f"missing callers are shown as {TRUNCATED_STACK}")
+
+
+def _addresses(tokens: list[bytes]) -> list[int]:
+    """Address tokens as integers, each moved back one byte onto the call instruction."""
+    out = []
+    for tok in tokens:
         try:
-            # Return addresses move back one byte, onto the call instruction.
             addr = int(tok, 16) - 1
         except ValueError:
             raise ValueError(f"malformed address in stack: {tok[:40]!r}") from None
         if not 0 <= addr <= _MAX_U64:
             raise ValueError(f"stack address out of range: {tok[:40]!r}")
-        self.tokens[tok] = got = len(self.addresses)
-        self.addresses.append(addr)
-        return got
+        out.append(addr)
+    return out
 
-    def add(self, stack: tuple[int, ...], object_size: int, values: list[Value]) -> None:
-        self.count += 1
-        key = (stack, object_size)
-        acc = self.sums.get(key)
-        if acc is None:
-            self.sums[key] = values
-        else:
-            for k, v in enumerate(values):
-                acc[k] += v
 
-    def build(self, profile: Profile) -> None:
-        index = procmaps.MappingIndex(profile.mappings)
-        locs = [Location(id=k + 1, address=a, mapping=index.find(a)) for k, a in enumerate(self.addresses)]
-        profile.locations.extend(locs)
-        pick = locs.__getitem__
-        unknown: Location | None = None
-        truncated: Location | None = None
-        n_truncated = 0
-        for (key, _size), values in self.sums.items():
-            stack = tuple(map(pick, key))
-            if not stack:
-                # Kept, not dropped: its bytes are real even if nobody knows who allocated them.
-                unknown = unknown or _pseudo(profile, UNKNOWN_STACK)
-                stack = (unknown,)
-            elif len(stack) >= MAX_STACK_DEPTH:
-                # The unwinder stopped at the depth limit: the callers above are unknown, and
-                # the graph shows that as an explicit root instead of a misleading one.
-                truncated = truncated or _pseudo(profile, TRUNCATED_STACK)
-                stack = (*stack, truncated)
-                n_truncated += 1
-            profile.samples.append(Sample(values, stack))
-        if n_truncated:
-            profile.warn(f"{n_truncated} stacks reached gperftools' limit of {MAX_STACK_DEPTH} frames; their "
-                         f"missing callers are shown as {TRUNCATED_STACK}")
+class _StackTable(Protocol):
+    """What _Samples needs of a stack table: _heapscan.Scanner, or _PyStacks without it."""
+
+    def addresses(self) -> bytes:
+        ...
+
+    def stacks(self, items: list[Location]) -> list[tuple[Location, ...]]:
+        ...
+
+
+class _PyStacks:
+    """The C scanner's tables in Python, for installs without the compiled module; interns
+    address tokens, converting each distinct token once."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, int] = {}  # address -> id
+        self._token_ids: dict[bytes, int] = {}
+        self._groups: dict[tuple[tuple[int, ...], int], int] = {}  # (stack, object size) -> group
+        self._stacks: list[tuple[int, ...]] = []
+
+    def group_tokens(self, tokens: list[bytes], size: int) -> int:
+        stack = tuple(map(self._token_ids.get, tokens))
+        if None in stack:
+            ids = self._ids
+            stack = tuple(ids.setdefault(a, len(ids)) for a in _addresses(tokens))
+            self._token_ids.update(zip(tokens, cast("tuple[int, ...]", stack), strict=True))
+        key = (cast("tuple[int, ...]", stack), size)
+        g = self._groups.get(key)
+        if g is None:
+            self._groups[key] = g = len(self._stacks)
+            self._stacks.append(stack)  # type: ignore[arg-type]
+        return g
+
+    def addresses(self) -> bytes:
+        return array.array("Q", self._ids).tobytes()
+
+    def stacks(self, items: list[Location]) -> list[tuple[Location, ...]]:
+        pick = items.__getitem__
+        return [tuple(map(pick, st)) for st in self._stacks]
 
 
 def _check_totals(profile: Profile) -> None:
