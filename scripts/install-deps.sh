@@ -29,6 +29,9 @@ test_only=(
 wanted=("${runtime[@]}")
 if [ "$kind" = test ]; then wanted+=("${test_only[@]}"); fi
 if ! python3 -m venv --help >/dev/null 2>&1; then wanted+=("python3-venv:/nonexistent"); fi
+# The Python headers, for heapviz's compiled scanner of heap profile lines (setup.py)
+py_include="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)"
+if [ -n "$py_include" ]; then wanted+=("python3-dev:$py_include/Python.h"); fi
 
 missing=()
 for entry in "${wanted[@]}"; do
