@@ -370,6 +370,7 @@ def machine() -> dict[str, str]:
     mem = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
                 if ln.startswith("MemTotal")), 0)
     from heapviz import __version__
+    from heapviz.formats import gperftools_heap
     os_name = "unknown"
     with contextlib.suppress(OSError, StopIteration):
         os_name = next(ln.split("=", 1)[1].strip('"') for ln in Path("/etc/os-release").read_text().splitlines()
@@ -377,6 +378,8 @@ def machine() -> dict[str, str]:
     return {
         "cpu": cpu, "cores": str(os.cpu_count()), "ram": f"{mem / 1024 / 1024:.1f} GiB", "os": os_name,
         "python": platform.python_version(), "heapviz": __version__,
+        "heap profile parser": "compiled scanner (heapviz/formats/_heapscan.c)" if gperftools_heap._heapscan
+        else "pure Python (the compiled scanner is not built)",
         "gcc": _first_line(["gcc", "--version"]), "graphviz": _first_line(["dot", "-V"]),
         "llvm-symbolizer": _llvm_version(),
         "go": _first_line(["go", "version"]), "google-pprof": _first_line(["google-pprof", "--version"]),
