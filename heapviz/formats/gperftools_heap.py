@@ -164,10 +164,9 @@ def parse(reader: LineReader) -> Profile:
                 if end != _NEXT:
                     break
     in_maps = end == _MAPS
-    if in_maps:
-        reader.unread(block[pos:])
     map_lines: list[tuple[int, bytes]] = []
     if in_maps:
+        reader.unread(block[pos:])
         # fast_lines keeps reader.line_no current as it yields each line
         map_lines = [(reader.line_no, ln) for ln in reader.fast_lines()]
 
