@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup setup-test demo test bench fuzz lint examples clean
 
-$(VENV)/.installed: pyproject.toml setup.py heapviz/formats/_heapscan.c
+$(VENV)/.installed: pyproject.toml setup.py heapviz/formats/_heapscan.c heapviz/graph/_groupby.c
 	scripts/install-deps.sh runtime
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -1,18 +1,18 @@
-"""The one compiled part of heapviz: the sample-line scanner for gperftools heap profiles.
+"""heapviz's two small compiled parts: the sample-line scanner for gperftools heap profiles,
+and grouping of 64-bit keys by hashing for the stack table's sums.
 
-Optional: where it cannot be compiled (no C compiler or Python headers), heapviz installs
-without it and parses in pure Python, a few times slower on big files.
+Both are optional: where they cannot be compiled (no C compiler or Python headers), heapviz
+installs without them and does the same work in Python and numpy, a few times slower on big
+profiles.
 """
 
 from setuptools import Extension, setup
 
+FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+
 setup(
     ext_modules=[
-        Extension(
-            "heapviz.formats._heapscan",
-            ["heapviz/formats/_heapscan.c"],
-            optional=True,
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-        )
+        Extension("heapviz.formats._heapscan", ["heapviz/formats/_heapscan.c"], optional=True, extra_compile_args=FLAGS),
+        Extension("heapviz.graph._groupby", ["heapviz/graph/_groupby.c"], optional=True, extra_compile_args=FLAGS),
     ]
 )

@@ -4,16 +4,19 @@ graph/stacks.py replaces Python loops over every frame with array sums; this che
 exactly what the loop written straight from pprof's newGraph gives: flat, cum once per
 sample, edges once per sample with residual and inline flags from their first occurrence,
 with and without dropped nodes, with inline frames, recursion, sampled (float) values and
-filters that copy locations. And the flame tree against a plain trie.
+filters that copy locations. And the flame tree against a plain trie. Each runs with the three
+ways graph/arrays.py groups keys (lookup table, compiled hash table, sorting), forced where
+the examples' small key ranges would always pick the first.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from heapviz.graph import stacks
+from heapviz.graph import arrays, stacks
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import LocationTable, StackTable, node_sums
@@ -66,6 +69,35 @@ def reference(samples: list[Sample], index: int, options: NodeOptions, kept: set
     return flat, cum, weight, residual, inline_edges
 
 
+@pytest.fixture(params=["lookup table", "hashing", "sorting"])
+def grouping(request, monkeypatch):
+    if request.param != "lookup table":
+        monkeypatch.setattr(arrays, "USE_LOOKUP_TABLE", False)
+    if request.param == "sorting":
+        monkeypatch.setattr(arrays, "USE_HASHING", False)
+    return request.param
+
+
+def test_compiled_grouping_is_built():
+    assert arrays._groupby is not None  # `make setup` compiles it; CI must test what users get
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "int32"])
+def test_index_of_groups_like_numpy_unique(grouping, dtype):
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    pool = rng.integers(info.min, info.max, 500, dtype=dtype, endpoint=True)
+    pool[:3] = [info.min, info.max, 0]
+    for x in (pool[rng.integers(0, 500, 20000)], rng.integers(0, 40, 3000).astype(dtype), pool[:1],
+              np.zeros(0, dtype=dtype)):
+        values, first, inverse = arrays.index_of(x)
+        want_values, want_first, want_inverse = np.unique(x, return_index=True, return_inverse=True)
+        assert values.dtype == x.dtype
+        assert np.array_equal(values, want_values) and np.array_equal(first, want_first)
+        assert np.array_equal(inverse, want_inverse.ravel())
+        assert np.array_equal(arrays.index_of(x, want_first=False)[2], inverse)
+
+
 def loaded(examples: Path, name: str, hide: str = ""):
     subj = subject([str(examples / name)], LoadOptions(), [], False)
     return make_view(subj.shown, None, FilterOptions(hide=hide), NodeOptions())
@@ -74,7 +106,7 @@ def loaded(examples: Path, name: str, hide: str = ""):
 @pytest.mark.parametrize("name", PROFILES)
 @pytest.mark.parametrize("granularity", ["functions", "lines"])
 @pytest.mark.parametrize("chunk", [0, 37])  # 0: one chunk; 37 frames: many, and samples bigger than one
-def test_node_sums_equal_the_per_sample_loop(examples, name, granularity, chunk, monkeypatch):
+def test_node_sums_equal_the_per_sample_loop(examples, name, granularity, chunk, grouping, monkeypatch):
     if chunk:
         monkeypatch.setattr(stacks, "CHUNK_FRAMES", chunk)
     view = loaded(examples, name)
@@ -151,7 +183,7 @@ def _trie(samples: list[Sample], index: int, options: NodeOptions) -> dict[tuple
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_flame_tree_equals_a_plain_trie(examples, name):
+def test_flame_tree_equals_a_plain_trie(examples, name, grouping):
     view = loaded(examples, name)
     options = NodeOptions()
     want = _trie(view.samples, view.sample_index, options)
@@ -174,7 +206,7 @@ def test_flame_tree_equals_a_plain_trie(examples, name):
     assert all(c.cum >= 0.05 * root.cum for c in root.children.values())
 
 
-def test_edge_flags_come_from_the_first_occurrence_in_a_sample():
+def test_edge_flags_come_from_the_first_occurrence_in_a_sample(grouping):
     """pprof's newGraph counts an edge once per sample, flags included: a -> b seen again in the
     same sample across a dropped frame does not become residual."""
     from heapviz.model import Function, Line, Location

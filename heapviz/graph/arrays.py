@@ -20,6 +20,15 @@ from heapviz.model import Value
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+try:
+    from heapviz.graph import _groupby  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: numpy sorts instead
+    _groupby = None
+
+# How index_of groups keys: a lookup table for keys in a small range, else the compiled hash
+# table when it is built, else sorting. Tests turn the first two off to compare all three.
+USE_LOOKUP_TABLE = True
+USE_HASHING = True
 EXACT_FLOAT_LIMIT = float(2**53)  # integer sums made in float64 are exact below this
 _CHUNK = 1 << 20  # index_of's scatter works on this many values at a time
 
@@ -40,7 +49,7 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
     lo, hi = int(x.min()), int(x.max())
     if lo >= 0 and hi <= 4 * n + (1 << 20) and hi < 2**31:
         lo = 0  # small non-negative numbers (location ids, edge keys): index them as they are
-    if hi - lo <= 4 * n + (1 << 20) and hi - lo < 2**31:
+    if USE_LOOKUP_TABLE and hi - lo <= 4 * n + (1 << 20) and hi - lo < 2**31:
         shifted = x - lo if lo else x
         present = np.zeros(hi - lo + 1, dtype=np.bool_)
         present[shifted] = True
@@ -50,6 +59,8 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
         lookup -= 1
         inverse: npt.NDArray[Any] = lookup[shifted]
         del lookup, shifted
+    elif _groupby is not None and USE_HASHING and x.dtype.kind in "iu":
+        return _hashed_index_of(x, want_first)
     else:
         values = distinct(x)
         inverse = np.searchsorted(values, x)
@@ -58,6 +69,20 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
         for k in range(0, n, _CHUNK):
             np.minimum.at(first, inverse[k:k + _CHUNK], np.arange(k, min(n, k + _CHUNK), dtype=np.int64))
     return values.astype(x.dtype, copy=False), first, inverse
+
+
+def _hashed_index_of(x: npt.NDArray[Any], want_first: bool) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
+    """index_of by the compiled hash table: keys numbered in order of first appearance, then
+    renumbered in order of value (only the distinct keys are sorted)."""
+    keys = np.ascontiguousarray(x if x.dtype.itemsize == 8 else x.astype(np.int64))
+    inverse = np.empty(len(keys), dtype=np.int64)
+    raw_values, raw_first = _groupby.factorize(keys.view(np.int64), inverse)
+    seen = np.frombuffer(raw_values, dtype=np.int64).view(keys.dtype)
+    order = np.argsort(seen, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    first = np.frombuffer(raw_first, dtype=np.int64)[order] if want_first else np.zeros(0, dtype=np.int64)
+    return seen[order].astype(x.dtype, copy=False), first, rank[inverse]
 
 
 class KeySums:

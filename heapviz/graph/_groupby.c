@@ -1,0 +1,131 @@
+/* Grouping of 64-bit keys by hashing, for heapviz/graph/arrays.py: numpy groups by sorting,
+ * which costs n log n and a binary search per key, where a hash table costs one probe.
+ *
+ * factorize(keys, inverse) numbers the distinct values of `keys` (a buffer of n 64-bit
+ * integers) in order of first appearance, writes each key's number into `inverse` (a writable
+ * buffer of n 64-bit integers) and returns (distinct values, first positions), both as bytes
+ * of 64-bit integers.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint64_t key_hash(uint64_t x) {
+    x ^= x >> 31;
+    x *= 0x9e3779b97f4a7c15ULL;
+    return x ^ (x >> 29);
+}
+
+typedef struct {
+    int64_t *slot; /* number + 1, 0 = empty */
+    size_t mask;
+    int64_t *values, *first;
+    Py_ssize_t count, cap;
+} Table;
+
+static int table_grow(Table *t) {
+    size_t size = (t->mask + 1) * 2;
+    int64_t *slot = calloc(size, sizeof(int64_t));
+    if (!slot) return -1;
+    size_t mask = size - 1;
+    for (Py_ssize_t k = 0; k < t->count; k++) {
+        size_t i = key_hash((uint64_t)t->values[k]) & mask;
+        while (slot[i]) i = (i + 1) & mask;
+        slot[i] = k + 1;
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->mask = mask;
+    return 0;
+}
+
+static int table_append(Table *t, int64_t value, Py_ssize_t pos) {
+    if (t->count == t->cap) {
+        Py_ssize_t cap = t->cap ? t->cap * 2 : 1024;
+        int64_t *v = realloc(t->values, (size_t)cap * sizeof(int64_t));
+        if (!v) return -1;
+        t->values = v;
+        int64_t *f = realloc(t->first, (size_t)cap * sizeof(int64_t));
+        if (!f) return -1;
+        t->first = f;
+        t->cap = cap;
+    }
+    t->values[t->count] = value;
+    t->first[t->count] = pos;
+    t->count++;
+    return 0;
+}
+
+static PyObject *factorize(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer keys, inverse;
+    if (!PyArg_ParseTuple(args, "y*w*", &keys, &inverse)) return NULL;
+    PyObject *result = NULL;
+    Table t = {0};
+    if (keys.len % 8 || inverse.len != keys.len) {
+        PyErr_SetString(PyExc_ValueError, "factorize needs n 64-bit keys and room for n 64-bit numbers");
+        goto done;
+    }
+    Py_ssize_t n = keys.len / 8;
+    const int64_t *x = keys.buf;
+    int64_t *inv = inverse.buf;
+    t.mask = 1023;
+    t.slot = calloc(t.mask + 1, sizeof(int64_t));
+    if (!t.slot) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int64_t v = x[k];
+        size_t i = key_hash((uint64_t)v) & t.mask;
+        int64_t s;
+        while ((s = t.slot[i]) != 0 && t.values[s - 1] != v) i = (i + 1) & t.mask;
+        if (s) {
+            inv[k] = s - 1;
+            continue;
+        }
+        if (table_append(&t, v, k) < 0) {
+            n = -1;
+            break;
+        }
+        inv[k] = t.count - 1;
+        if ((size_t)t.count * 2 > t.mask + 1) {
+            if (table_grow(&t) < 0) {
+                n = -1;
+                break;
+            }
+        } else {
+            t.slot[i] = t.count;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (n < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("y#y#", (const char *)t.values, t.count * (Py_ssize_t)sizeof(int64_t),
+                           (const char *)t.first, t.count * (Py_ssize_t)sizeof(int64_t));
+done:
+    free(t.slot);
+    free(t.values);
+    free(t.first);
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&inverse);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"factorize", factorize, METH_VARARGS,
+     "factorize(keys, inverse) -> (distinct values, first positions): numbers the distinct 64-bit keys in\n"
+     "order of first appearance and writes each key's number into inverse."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_groupby", "Grouping of 64-bit keys by hashing (see heapviz/graph/arrays.py).", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__groupby(void) { return PyModule_Create(&module); }
