@@ -33,8 +33,6 @@ from heapviz.render.peek import render_text as peek_text
 from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
-from heapviz.report.html import write_html
-from heapviz.report.pdf import write_pdf
 from heapviz.report.summary import write_json
 from heapviz.output import write, write_all
 from heapviz.symbolize import SymbolizeOptions
@@ -242,6 +240,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame)
     data.thresholds = _thresholds(args, data)
+    # imported here: reportlab, pypdf and jinja2 cost a tenth of a second that other commands need not pay
+    from heapviz.report.html import write_html
+    from heapviz.report.pdf import write_pdf
+
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     writers = {"html": write_html, "pdf": write_pdf}
     files = []
