@@ -116,10 +116,22 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
             trimmed[(loc.id, k)] = got
         return got
 
+    # Only a stack with a marked location can be cut, and only one whose leaf is in an allocator
+    # library or the standard library can be stripped (locations by object: every sample's are
+    # in the profile's list). Most stacks of a big profile are neither and are passed over.
+    marked = {id(loc) for loc in profile.locations if loc.id in prune or loc.id in prune_beneath}
+    leaves = {id(loc) for loc in profile.locations
+              if (loc.mapping is not None and ALLOCATOR_LIBRARIES.match(loc.mapping.basename))
+              or (loc.lines and is_std(loc.lines[0].function.name))}
     changed = 0
     for sample in profile.samples:
         locs = sample.locations
-        new = _cut(locs, prune, prune_beneath)
+        if marked.isdisjoint(map(id, locs)):
+            if not locs or id(locs[0]) not in leaves:
+                continue
+            new = locs
+        else:
+            new = _cut(locs, prune, prune_beneath)
         new = _strip_library_leaves(new)
         new = _strip_std_leaves(new, is_std, trim)
         if new is not locs:
