@@ -378,7 +378,7 @@ def machine() -> dict[str, str]:
     return {
         "cpu": cpu, "cores": str(os.cpu_count()), "ram": f"{mem / 1024 / 1024:.1f} GiB", "os": os_name,
         "python": platform.python_version(), "heapviz": __version__,
-        "heap profile parser": "compiled scanner (heapviz/formats/_heapscan.c)" if gperftools_heap._heapscan
+        "heap profile parser": "compiled scanner (heapviz/formats/_heapscan.c)" if gperftools_heap.uses_scanner()
         else "pure Python (the compiled scanner is not built)",
         "gcc": _first_line(["gcc", "--version"]), "graphviz": _first_line(["dot", "-V"]),
         "llvm-symbolizer": _llvm_version(),

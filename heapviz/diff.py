@@ -23,8 +23,24 @@ def location_key(loc: Location) -> LocKey:
     return ("", loc.address)
 
 
-def stack_key(sample: Sample) -> tuple[LocKey, ...]:
-    return tuple(location_key(loc) for loc in sample.locations)
+class _StackKeys:
+    """Stacks keyed for matching across profiles: each location's key is worked out once per
+    location object and numbered, so that a stack's key is a tuple of small ints."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[LocKey, int] = {}
+        self._of_object: dict[int, int] = {}  # id(location) -> number; the profiles keep them alive
+
+    def add_profile(self, profile: Profile) -> None:
+        numbers, of_object = self.numbers, self._of_object
+        for loc in profile.locations:
+            of_object[id(loc)] = numbers.setdefault(location_key(loc), len(numbers))
+
+    def key(self, sample: Sample) -> tuple[int, ...]:
+        try:
+            return tuple(map(self._of_object.__getitem__, map(id, sample.locations)))
+        except KeyError:  # a location missing from its profile's list: key it here
+            return tuple(self.numbers.setdefault(location_key(loc), len(self.numbers)) for loc in sample.locations)
 
 
 def subtract(new: Profile, base: Profile) -> Profile:
@@ -37,11 +53,13 @@ def subtract(new: Profile, base: Profile) -> Profile:
                          f"({', '.join(base_names)} vs {', '.join(names)})")
     new_idx = [names.index(n) for n in common]
     base_idx = [base_names.index(n) for n in common]
-    sums: dict[tuple[LocKey, ...], list[Value]] = {}
-    stacks: dict[tuple[LocKey, ...], tuple[Location, ...]] = {}
+    sums: dict[tuple[int, ...], list[Value]] = {}
+    stacks: dict[tuple[int, ...], tuple[Location, ...]] = {}
+    keys = _StackKeys()
     for profile, idx, sign in ((new, new_idx, 1), (base, base_idx, -1)):
+        keys.add_profile(profile)
         for s in profile.samples:
-            key = stack_key(s)
+            key = keys.key(s)
             acc = sums.get(key)
             if acc is None:
                 acc = sums[key] = [0] * len(common)

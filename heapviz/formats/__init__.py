@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, BinaryIO, cast
 
-from heapviz.errors import InputError, UnrecognizedFormat
+from heapviz.errors import HeapvizError, InputError, UnrecognizedFormat
 from heapviz.formats import go_heap, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
 from heapviz.model import Profile
 
@@ -257,6 +257,17 @@ def load_bytes(data: bytes, path: str = "<bytes>", limits: ReadLimits = ReadLimi
 
 def load_stream(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits()) -> Profile:
     """Sniff and parse a profile from a stream that supports peek()."""
+    stream, fmt = _sniff(raw, path)
+    profile: Profile = fmt.parse(LineReader(stream, path, limits))
+    profile.source = path
+    if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
+        profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
+    profile.validate()
+    return profile
+
+
+def _sniff(raw: BinaryIO, path: str) -> tuple[BinaryIO, ModuleType]:
+    """The stream to parse (decompressing a gzipped one) and the format its first bytes show."""
     stream: BinaryIO = raw
     try:
         magic = _peek(stream, 2)
@@ -270,16 +281,23 @@ def load_stream(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits()) -> 
         raise InputError(path, f"cannot read: {_describe(e)}") from e
     if not head.strip():
         raise InputError(path, "empty file: no profile in it")
-    reader = LineReader(stream, path, limits)
     for fmt in FORMATS.values():
         if fmt.sniff(head):
-            profile: Profile = fmt.parse(reader)
-            profile.source = path
-            if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
-                profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
-            profile.validate()
-            return profile
+            return stream, fmt
     raise UnrecognizedFormat(
         path,
         "unrecognized profile format (heapviz reads: " + ", ".join(m.DESCRIPTION for m in FORMATS.values()) + ")",
     )
+
+
+def parsed_natively(path: str) -> bool:
+    """Whether the file is read by compiled code (a gperftools text profile, with the compiled
+    scanner built): then parsing it costs about what sending the profile between processes
+    does. False for anything else, unreadable files included."""
+    if path == "-" or not gperftools_heap.uses_scanner():
+        return False
+    try:
+        with open(path, "rb") as raw:
+            return _sniff(raw, path)[1] is gperftools_heap
+    except (HeapvizError, OSError):
+        return False

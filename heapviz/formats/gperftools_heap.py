@@ -56,6 +56,11 @@ SAMPLE_TYPES = [
 ]
 
 
+def uses_scanner() -> bool:
+    """Whether sample lines go through the compiled scanner (built, and not turned off)."""
+    return _heapscan is not None and USE_SCANNER
+
+
 def sniff(head: bytes) -> bool:
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     return first.lstrip().startswith(b"heap profile:")
@@ -255,7 +260,7 @@ class _Samples:
     def __init__(self, rate: float) -> None:
         self.rate = rate
         # Without the compiled scanner the Python parser reads every line, and _PyStacks interns.
-        self.scanner: Any = _heapscan.Scanner() if _heapscan is not None and USE_SCANNER else None
+        self.scanner: Any = _heapscan.Scanner() if uses_scanner() else None
         self._py_stacks = _PyStacks()
         self.stacks: _StackTable = self.scanner or self._py_stacks
         self.values: list[list[Value]] = []  # per group
