@@ -287,11 +287,8 @@ class _Samples:
         self.count += 1
         if self.rate > 1:
             ic, ib, ac, ab = vals
-            self._add(g, [*unsample_v2(ic, ib, self.rate), *unsample_v2(ac, ab, self.rate)])
-        elif g == len(self.values):
-            self.values.append(vals)
-        else:
-            self._add(g, vals)
+            vals = [*unsample_v2(ic, ib, self.rate), *unsample_v2(ac, ab, self.rate)]
+        self._add(g, vals)
 
     def _add(self, g: int, vals: list[Value]) -> None:
         if g == len(self.values):
