@@ -10,7 +10,6 @@ are not monotonic between gperftools dumps.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -18,7 +17,7 @@ from itertools import pairwise
 import numpy as np
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.arrays import row_tuples, sums
+from heapviz.graph.arrays import IntArray, factorize_rows, row_tuples, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
 
@@ -67,6 +66,33 @@ def score_series(values: list[float], total_growth: float) -> float:
     return round(max(0.0, min(1.0, score * (1 - shrank))), 4)
 
 
+def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[list[tuple[int, ...]], list[IntArray],
+                                                                       list[tuple[int, int]]]:
+    """The distinct stacks of several dumps: (each stack's key, leaf first, with frames coded by
+    `tables[d][1]`; each dump's samples as stack numbers; where each stack first appears, as
+    (dump, sample)). Stacks are numbered in order of first appearance, dump by dump."""
+    frame_offsets = np.cumsum([0] + [len(t.ids) for t, _ in tables])
+    row_offsets = np.cumsum([0] + [len(t.starts) - 1 for t, _ in tables])
+    values = np.empty(int(frame_offsets[-1]), dtype=np.int64)
+    for (t, of_node), a, b in zip(tables, frame_offsets, frame_offsets[1:], strict=False):
+        np.take(of_node, t.ids, out=values[a:b])
+    starts = np.concatenate([t.starts[:-1] + off for (t, _), off in zip(tables, frame_offsets, strict=False)]
+                            + [frame_offsets[-1:]]).astype(np.int64)
+    group, first_row = factorize_rows(values, starts)
+    if len(first_row) < len(starts) - 1:  # keep only each stack's first appearance
+        is_first = np.zeros(len(starts) - 1, dtype=np.bool_)
+        is_first[first_row] = True
+        values = values[np.repeat(is_first, np.diff(starts))]
+        lengths = starts[first_row + 1] - starts[first_row]
+        starts = np.zeros(len(first_row) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+    keys = list(row_tuples(values, starts, reverse=True))
+    dump_of = (np.searchsorted(row_offsets, first_row, side="right") - 1).tolist()
+    first_seen_at = [(d, r - int(row_offsets[d])) for d, r in zip(dump_of, first_row.tolist(), strict=True)]
+    per_dump = [group[row_offsets[d]:row_offsets[d + 1]] for d in range(len(tables))]
+    return keys, per_dump, first_seen_at
+
+
 def suspect_options(options: NodeOptions) -> NodeOptions:
     """The granularity suspects are told apart at: functions, with the view's other options."""
     return NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines)
@@ -92,31 +118,18 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     # such tuples compares the names, and equal names in different dumps are equal keys.
     names = sorted({node.name for entry in tables if entry is not None for node in entry[0].nodes})
     number = {name: k for k, name in enumerate(names)}
-    space: dict[tuple[int, ...], list[Value]] = defaultdict(lambda: [0] * n)
-    objects: dict[tuple[int, ...], list[Value]] = defaultdict(lambda: [0] * n)
-    first_seen: dict[tuple[int, ...], tuple[StackTable, int]] = {}  # for the full names
-    for i, entry in enumerate(tables):
-        if entry is None:
-            continue
-        t, i_space, i_objs = entry
-        of_node = np.array([number[node.name] for node in t.nodes], dtype=np.int64)
-        group_of: dict[tuple[int, ...], int] = {}
-        first: list[int] = []
-        groups = []
-        for k, key in enumerate(row_tuples(of_node[t.ids], t.starts, reverse=True)):
-            g = group_of.get(key)
-            if g is None:
-                g = group_of[key] = len(first)
-                first.append(k)
-            groups.append(g)
-        keys = np.asarray(groups, dtype=np.int64)
-        group_space = sums(keys, t.values[:, i_space], len(first)) if len(keys) else []
-        group_objects = sums(keys, t.values[:, i_objs], len(first)) if len(keys) else []
-        for g, key in enumerate(group_of):  # in order of first appearance
-            space[key][i] += group_space[g]
-            objects[key][i] += group_objects[g]
-            if key not in first_seen:
-                first_seen[key] = (t, first[g])
+    present = [(i, entry) for i, entry in enumerate(tables) if entry is not None]
+    stacks_of = [(t, np.array([number[node.name] for node in t.nodes], dtype=np.int64)) for _, (t, _, _) in present]
+    keys, group, first_seen_at = _group_stacks(stacks_of)
+    space_of: list[Sequence[Value]] = [[0] * len(keys)] * n  # [dump][group]
+    objects_of: list[Sequence[Value]] = [[0] * len(keys)] * n
+    for rows, (i, (t, i_space, i_objs)) in zip(group, present, strict=True):
+        if len(rows):
+            space_of[i] = sums(rows, t.values[:, i_space], len(keys))
+            objects_of[i] = sums(rows, t.values[:, i_objs], len(keys))
+    space = dict(zip(keys, map(list, zip(*space_of, strict=True)), strict=True)) if keys else {}
+    objects = dict(zip(keys, zip(*objects_of, strict=True), strict=True)) if keys else {}
+    first_seen = {key: (present[d][1][0], k) for key, (d, k) in zip(keys, first_seen_at, strict=True)}
     total_growth = sum(max(0, v[-1] - v[0]) for v in space.values())
     # Growers score above 0 and rank first; the rest follow by size, and with a limit only the
     # first few of them are needed.

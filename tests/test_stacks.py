@@ -11,6 +11,7 @@ the examples' small key ranges would always pick the first.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,22 @@ def test_index_of_groups_like_numpy_unique(grouping, dtype):
         assert np.array_equal(values, want_values) and np.array_equal(first, want_first)
         assert np.array_equal(inverse, want_inverse.ravel())
         assert np.array_equal(arrays.index_of(x, want_first=False)[2], inverse)
+
+
+def test_factorize_rows_numbers_rows_like_a_dict(grouping):
+    rng = np.random.default_rng(11)
+    lengths = rng.integers(0, 5, 30000)
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    values = rng.integers(0, 3, int(starts[-1]))
+    numbers: dict[tuple[int, ...], int] = {}
+    want = [numbers.setdefault(tuple(values[a:b].tolist()), len(numbers)) for a, b in pairwise(starts)]
+    inverse, first = arrays.factorize_rows(values, starts)
+    assert inverse.tolist() == want and 30 < len(first) < 30000
+    assert first.tolist() == [want.index(g) for g in range(len(first))]
+    later: dict[tuple[int, ...], int] = {}  # rows need not start at the first value
+    want_later = [later.setdefault(tuple(values[a:b].tolist()), len(later)) for a, b in pairwise(starts[5:])]
+    assert arrays.factorize_rows(values, starts[5:])[0].tolist() == want_later
+    assert len(arrays.factorize_rows(values, starts[:1])[0]) == 0
 
 
 def loaded(examples: Path, name: str, hide: str = ""):

@@ -85,6 +85,27 @@ def _hashed_index_of(x: npt.NDArray[Any], want_first: bool) -> tuple[IntArray, I
     return seen[order].astype(x.dtype, copy=False), first, rank[inverse]
 
 
+def factorize_rows(values: npt.NDArray[Any], starts: IntArray) -> tuple[IntArray, IntArray]:
+    """(each row's number, the first row of each number): the rows values[starts[r]:starts[r + 1]]
+    numbered in order of first appearance, equal rows alike."""
+    rows = len(starts) - 1
+    inverse = np.empty(max(rows, 0), dtype=np.int64)
+    if rows <= 0:
+        return inverse, np.zeros(0, dtype=np.int64)
+    if _groupby is not None and USE_HASHING:
+        first = _groupby.factorize_rows(np.ascontiguousarray(values, dtype=np.int64),
+                                        np.ascontiguousarray(starts, dtype=np.int64), inverse)
+        return inverse, np.frombuffer(first, dtype=np.int64).copy()
+    number: dict[tuple[int, ...], int] = {}
+    firsts: list[int] = []
+    for r, row in enumerate(row_tuples(values, starts) if len(values) else iter([()] * rows)):
+        g = number.setdefault(row, len(number))
+        if g == len(firsts):
+            firsts.append(r)
+        inverse[r] = g
+    return inverse, np.asarray(firsts, dtype=np.int64)
+
+
 class KeySums:
     """Sums by key that grow as keys arrive, added in arrival order: exact for ints, and for
     floats the same additions in the same order as a loop over the samples."""
