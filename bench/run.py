@@ -2,17 +2,19 @@
 
 Builds the generated leaking program (bench/gen_program.py), runs it under tcmalloc's heap
 checker at several sizes, scales the largest dump up to ~1M sample lines for parser
-throughput, then times `heapviz top|graph|report` (median of several runs, per-phase times
-from `--timings`) and, once at the largest size, `go tool pprof -svg`, perl `google-pprof
---svg` and pprof built from Debian's sources. Every run is one child process whose wall time
-and peak RSS come from os.wait4. A benchmark, not a test: it asserts no speed; it prints a
-markdown table and writes results.md and results.json to --out.
+throughput, and runs it once more under the heap profiler for a series of dumps such as a
+nightly job gets. Then times `heapviz top|graph|report` (median of several runs, per-phase
+times from `--timings`) and, once at the largest size, `go tool pprof -svg`, perl
+`google-pprof --svg` and pprof built from Debian's sources. Every run is one child process
+whose wall time and peak RSS come from os.wait4. A benchmark, not a test: it asserts no speed;
+it prints a markdown table and writes results.md and results.json to --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -203,6 +205,33 @@ def heapcheck_profile(out: Path, exe: Path, iterations: int, build: dict[str, fl
     return p
 
 
+def series_profile(out: Path, exe: Path, iterations: int, interval: int, build: dict[str, float]) -> Profile:
+    """Run exe under HEAPPROFILE with a dump every `interval` bytes allocated: a nightly job's
+    series of dumps (gperftools caps each near 1 MiB). Its path is a glob of the dumps."""
+    dump = out / f"series-{iterations}-{interval}"
+    meta = out / f"series-{iterations}-{interval}.json"
+    key = (exe.parent / f"{exe.name}.key").read_text()
+    if meta.exists() and json.loads(meta.read_text()).get("key") == key:
+        return Profile(**json.loads(meta.read_text())["profile"])
+    shutil.rmtree(dump, ignore_errors=True)
+    dump.mkdir()
+    log(f"running {exe.name} {iterations} under the heap profiler, a dump every {interval} bytes")
+    env = clean_env(HEAPPROFILE=str(dump / "lb"), HEAP_PROFILE_ALLOCATION_INTERVAL=str(interval))
+    t = time.perf_counter()
+    proc = subprocess.run([str(exe), str(iterations)], env=env, cwd="/", capture_output=True, check=False)
+    run_s = time.perf_counter() - t
+    heaps = sorted(dump.glob("lb.*.heap"))
+    if proc.returncode != 0 or len(heaps) < 2:
+        sys.exit(f"bench: {exe.name} {iterations} under HEAPPROFILE: expected exit 0 and several dumps, got "
+                 f"{proc.returncode} and {len(heaps)}:\n{proc.stderr.decode(errors='replace')[-2000:]}")
+    counts = [count_stacks(h) for h in heaps]
+    p = Profile(f"series of {len(heaps)} dumps", str(dump / "lb.*.heap"), sum(c[1] for c in counts),
+                sum(c[0] for c in counts), round(sum(h.stat().st_size for h in heaps) / 1e6, 1),
+                dict(build, run_s=round(run_s, 2)), str(exe))
+    meta.write_text(json.dumps({"key": key, "profile": asdict(p)}))
+    return p
+
+
 def synthetic_profile(out: Path, src: Profile, lines: int) -> Profile:
     """Scale a real dump up to `lines` sample lines: its lines repeated, each copy with one frame
     swapped for another real address (so stacks stay distinct and symbolizable); same maps."""
@@ -253,7 +282,8 @@ def run_heapviz(prof: Profile, command: str, out: Path, runs: int, repeat_under:
     work = out / "out"
     work.mkdir(exist_ok=True)
     args = [a.format(out=work) for a in HEAPVIZ_COMMANDS[command]]
-    argv = [sys.executable, "-m", "heapviz", args[0], prof.path, *args[1:], "--timings"]
+    paths = sorted(glob.glob(prof.path)) if "*" in prof.path else [prof.path]  # a series: its dumps
+    argv = [sys.executable, "-m", "heapviz", args[0], *paths, *args[1:], "--timings"]
     result: list[Run] = []
     for i in range(runs):
         r, err = measure(build_measure(out), argv, work / "stdout.txt", timeout, env=clean_env())
@@ -494,6 +524,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commands", default=",".join(HEAPVIZ_COMMANDS),
                     help="heapviz commands to time: " + ", ".join(HEAPVIZ_COMMANDS))
     ap.add_argument("--synthetic-commands", default="top", help="heapviz commands to time on the synthetic dump")
+    ap.add_argument("--series-iterations", type=int, default=100_000,
+                    help="leak iterations of the run that writes a series of HEAPPROFILE dumps (0: none)")
+    ap.add_argument("--series-interval", type=int, default=300_000,
+                    help="bytes allocated between the series' dumps (HEAP_PROFILE_ALLOCATION_INTERVAL)")
+    ap.add_argument("--series-commands", default="report html,report pdf",
+                    help="heapviz commands to time on the series")
     ap.add_argument("--runs", type=int, default=3, help="runs per heapviz command (median)")
     ap.add_argument("--repeat-under", type=float, default=60.0, metavar="SECONDS",
                     help="repeat a heapviz command only while one run takes less than this")
@@ -509,12 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes, args.functions, args.synthetic_lines, args.runs = "1000", 120, 3000, 1
+        args.series_iterations, args.series_interval = 2000, 20000
         args.skip_reference = True
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     syn_commands = [c.strip() for c in args.synthetic_commands.split(",") if c.strip()]
-    for c in (*commands, *syn_commands):
+    series_commands = [c.strip() for c in args.series_commands.split(",") if c.strip()]
+    for c in (*commands, *syn_commands, *series_commands):
         if c not in HEAPVIZ_COMMANDS:
             ap.error(f"unknown command {c!r}; choose from {', '.join(HEAPVIZ_COMMANDS)}")
     info = machine()
@@ -524,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     profiles = [heapcheck_profile(out, exe, int(n), build) for n in args.sizes.split(",")]
     largest = max(profiles, key=lambda p: p.stacks)
     synthetic = synthetic_profile(out, largest, args.synthetic_lines) if args.synthetic_lines else None
+    series = series_profile(out, exe, args.series_iterations, args.series_interval, build) \
+        if args.series_iterations else None
 
     hv: dict[str, dict[str, list[Run]]] = {}
     if args.report_only:
@@ -536,13 +576,16 @@ def main(argv: list[str] | None = None) -> int:
     if synthetic is not None and not args.report_only:
         hv[synthetic.name] = {c: run_heapviz(synthetic, c, out, args.runs, args.repeat_under, args.timeout)
                               for c in syn_commands}
+    if series is not None and not args.report_only:
+        hv[series.name] = {c: run_heapviz(series, c, out, args.runs, args.repeat_under, args.timeout)
+                           for c in series_commands}
     ref = {} if args.skip_reference else run_reference(largest, out, args.ref_timeout, args.rerun_reference,
                                                        cache_only=args.report_only)
     if not args.report_only:
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
 
-    all_profiles = profiles + ([synthetic] if synthetic else [])
+    all_profiles = profiles + ([synthetic] if synthetic else []) + ([series] if series else [])
     md = report(info, all_profiles, hv, ref, largest if not args.skip_reference else None)
     print(md)
     (out / "results.md").write_text(md)

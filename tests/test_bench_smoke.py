@@ -29,6 +29,8 @@ def test_quick_bench_prints_heapviz_rows(tmp_path: Path) -> None:
         rows = [ln for ln in out.splitlines() if ln.startswith("| real ") and f"| `{command}` |" in ln]
         assert len(rows) == 1, (command, out)  # the quick size, run successfully
     assert "| synthetic 3k lines | `top` |" in out
+    series = [ln for ln in out.splitlines() if ln.startswith("| series of ") and "| `report html` |" in ln]
+    assert len(series) == 1 and "| 1 |" in series[0], out  # the heap profiler's dumps, reported as one series
     assert "`go tool pprof" not in out  # reference tools skipped
     assert (tmp_path / "results.md").read_text().strip() == out.strip()
     results = json.loads((tmp_path / "results.json").read_text())
