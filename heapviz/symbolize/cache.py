@@ -21,6 +21,11 @@ def default_dir() -> str:
     return os.path.join(base, "heapviz", "symbols")
 
 
+# Answers this process has read or written, by cache file: the dumps of a series share their
+# binaries, and need not parse the same file again for each dump.
+_known: dict[str, dict[int, list[Frame]]] = {}
+
+
 class SymbolCache:
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -39,17 +44,25 @@ class SymbolCache:
         return os.path.join(self.directory, f"{key}.json")
 
     def load(self, key: str) -> dict[int, list[Frame]]:
+        """The answers stored under key (read from its file once per process; not to be changed)."""
+        path = self._path(key)
+        known = _known.get(path)
+        if known is not None:
+            return known
         try:
-            with open(self._path(key), encoding="utf-8", errors="surrogateescape") as f:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 doc = json.load(f)
             if doc.get("format") != FORMAT:
                 return {}
-            return {int(a, 16): [(str(fn), str(file), int(line), int(col)) for fn, file, line, col in frames]
-                    for a, frames in doc["frames"].items()}
+            answers = {int(a, 16): [(str(fn), str(file), int(line), int(col)) for fn, file, line, col in frames]
+                       for a, frames in doc["frames"].items()}
         except (OSError, ValueError, KeyError, TypeError):
             return {}
+        _known[path] = answers
+        return answers
 
     def store(self, key: str, answers: dict[int, list[Frame]]) -> None:
+        _known[self._path(key)] = answers
         doc = {"format": FORMAT, "frames": {f"{a:x}": [list(fr) for fr in frames] for a, frames in answers.items()}}
         with contextlib.suppress(OSError):
             os.makedirs(self.directory, exist_ok=True)

@@ -43,9 +43,21 @@ class NotElf(Exception):
     pass
 
 
+_read_before: dict[tuple[str, int, int, int, int], ElfInfo] = {}  # a series' dumps share their binaries
+
+
 def read(path: str) -> ElfInfo:
-    """Read the headers of an ELF file; raise NotElf (or OSError) when it is not one."""
+    """Read the headers of an ELF file (once per file and version of it in this process); raise
+    NotElf (or OSError) when it is not one."""
     st = os.stat(path)
+    key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    info = _read_before.get(key)
+    if info is None:
+        info = _read_before[key] = _read(path, st)
+    return info
+
+
+def _read(path: str, st: os.stat_result) -> ElfInfo:
     with open(path, "rb") as f:
         if f.read(4) != b"\x7fELF":
             raise NotElf(f"{path} is not an ELF file")
