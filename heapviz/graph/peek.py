@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from heapviz.graph.build import build
 from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Sample, Value
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)

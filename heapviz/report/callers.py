@@ -3,10 +3,9 @@ call tree, and the top functions by cum with their callers and callees as format
 
 from __future__ import annotations
 
-import networkx as nx
-
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.peek import PeekEdge, peek
@@ -15,6 +14,9 @@ from heapviz.graph.tree import FlameTree, build_tree
 from heapviz.model import Profile, Sample, Value
 from heapviz.render.flame import FlameOptions
 from heapviz.units import percentage
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 REPORT_PEEK_FUNCTIONS = 30
 REPORT_FLAME = FlameOptions(id_prefix="report-flame", standalone=False)  # the HTML report's flame graph
