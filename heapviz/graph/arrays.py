@@ -98,7 +98,7 @@ def factorize_rows(values: npt.NDArray[Any], starts: IntArray) -> tuple[IntArray
         return inverse, np.frombuffer(first, dtype=np.int64).copy()
     number: dict[tuple[int, ...], int] = {}
     firsts: list[int] = []
-    for r, row in enumerate(row_tuples(values, starts) if len(values) else iter([()] * rows)):
+    for r, row in enumerate(row_tuples(values, starts)):
         g = number.setdefault(row, len(number))
         if g == len(firsts):
             firsts.append(r)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from heapviz.graph.arrays import BoolArray, IntArray, KeySums, distinct, index_of, row_tuples
+from heapviz.graph.arrays import BoolArray, IntArray, KeySums, distinct, index_of
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Location, Sample, Value
 
@@ -86,12 +86,6 @@ class LocationTable:
 
     def __len__(self) -> int:
         return len(self.samples)
-
-    def keys(self, of_location: Sequence[int]) -> Iterator[tuple[int, ...]]:
-        """Each sample's stack as a tuple of `of_location[k]` values, leaf first: equal stacks,
-        equal keys (hashing small tuples of ints is cheap)."""
-        values = np.asarray(of_location, dtype=np.int64)[self.index] if len(self.index) else self.index
-        return row_tuples(values, self.loc_starts)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspect_options, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.tables import NodeTable, node_tables
-from heapviz.graph.arrays import sums
+from heapviz.graph.arrays import factorize_rows, index_of, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.errors import ToolMissing
@@ -216,20 +216,31 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
                        for fr in mapper.frames(loc))
         of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
     frames_by_id = list(frame_ids)
+    # each sample's stack of frame ids (leaf first), numbered; then the stacks of counted samples
+    table = stacks.locations
+    frame_rows = np.asarray(of_location, dtype=np.int64)[table.index]
+    stack_of, _ = factorize_rows(frame_rows, table.loc_starts)
     w = stacks.weights(index)
-    counted = w != 0
-    wanted = np.flatnonzero(counted)
-    group_of: dict[tuple[int, ...], int] = {}
-    groups = np.asarray([group_of.setdefault(key, len(group_of))
-                         for key, c in zip(stacks.locations.keys(of_location), counted.tolist(), strict=True) if c],
-                        dtype=np.int64)
-    n = len(group_of)
+    wanted = np.flatnonzero(w != 0)
+    _, first, groups = index_of(stack_of[wanted])
+    n = len(first)
     value = sums(groups, w[wanted], n) if n else []
     space = sums(groups, stacks.weights(i_bytes)[wanted], n) if n and i_bytes is not None else [0] * n
     objects = sums(groups, stacks.weights(i_objs)[wanted], n) if n and i_objs is not None else [0] * n
     vt = profile.sample_types[index]
-    # the largest; ints break ties deterministically
-    ordered = heapq.nsmallest(MAX_LEAK_SITES, zip(map(abs, value), group_of, range(n), strict=True),
+    # the largest, ties broken by the stack's frame ids: only stacks that can make the cut need
+    # their ids as a tuple (in floats a few more may look tied: still only candidates)
+    candidates: list[int] | range = range(n)
+    if n > MAX_LEAK_SITES:
+        size = np.abs(np.asarray(value, dtype=np.float64))
+        candidates = np.flatnonzero(size >= np.partition(size, n - MAX_LEAK_SITES)[n - MAX_LEAK_SITES]).tolist()
+    starts = table.loc_starts
+
+    def key_of(g: int) -> tuple[int, ...]:
+        s = int(wanted[first[g]])
+        return tuple(frame_rows[starts[s]:starts[s + 1]].tolist())
+
+    ordered = heapq.nsmallest(MAX_LEAK_SITES, ((abs(value[g]), key_of(g), g) for g in candidates),
                               key=lambda vkg: (-vkg[0], vkg[1]))
     sites = []
     for rank, (_, key, g) in enumerate(ordered, 1):
