@@ -99,6 +99,17 @@ def test_index_of_groups_like_numpy_unique(grouping, dtype):
         assert np.array_equal(arrays.index_of(x, want_first=False)[2], inverse)
 
 
+def test_first_seen_numbers_values_as_they_appear(grouping):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2**62, 2**62, 300)[rng.integers(0, 300, 20000)]
+    numbers: dict[int, int] = {}
+    want = [numbers.setdefault(v, len(numbers)) for v in x.tolist()]
+    inverse, first = arrays.first_seen(x)
+    assert inverse.tolist() == want
+    assert first.tolist() == [want.index(g) for g in range(len(numbers))]
+    assert [len(a) for a in arrays.first_seen(np.zeros(0, dtype=np.int64))] == [0, 0]
+
+
 def test_factorize_rows_numbers_rows_like_a_dict(grouping):
     rng = np.random.default_rng(11)
     lengths = rng.integers(0, 5, 30000)
@@ -152,7 +163,7 @@ def test_recursion_counts_cum_once_per_sample(examples, expected):
     assert s.cum[recurse] > 0 and (recurse, recurse) not in s.edge_weight
 
 
-def test_filters_that_copy_locations_are_told_apart(examples):
+def test_filters_that_copy_locations_are_told_apart(examples, grouping):
     """--hide makes new locations that keep their ids: the table must group by object."""
     view = loaded(examples, "cxx.0002.heap", hide="std::")
     table = LocationTable(view.samples)
@@ -166,7 +177,7 @@ def test_filters_that_copy_locations_are_told_apart(examples):
     assert {st.nodes[n]: v for n, v in s.flat.items()} == flat
 
 
-def test_location_table_groups_copies_with_the_same_id():
+def test_location_table_groups_copies_with_the_same_id(grouping):
     from heapviz.model import Function, Line, Location
 
     f, g = Function(1, "f", "f"), Function(2, "g", "g")

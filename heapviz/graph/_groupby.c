@@ -105,8 +105,9 @@ static PyObject *factorize(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    result = Py_BuildValue("y#y#", (const char *)t.values, t.count * (Py_ssize_t)sizeof(int64_t),
-                           (const char *)t.first, t.count * (Py_ssize_t)sizeof(int64_t));
+    /* PyBytes_FromStringAndSize, not "y#": with no keys the arrays are NULL, which "y#" makes None */
+    result = Py_BuildValue("NN", PyBytes_FromStringAndSize((const char *)t.values, t.count * (Py_ssize_t)sizeof(int64_t)),
+                           PyBytes_FromStringAndSize((const char *)t.first, t.count * (Py_ssize_t)sizeof(int64_t)));
 done:
     free(t.slot);
     free(t.values);

@@ -59,7 +59,7 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
         lookup -= 1
         inverse: npt.NDArray[Any] = lookup[shifted]
         del lookup, shifted
-    elif _groupby is not None and USE_HASHING and x.dtype.kind in "iu":
+    elif hashing() and x.dtype.kind in "iu":
         return _hashed_index_of(x, want_first)
     else:
         values = distinct(x)
@@ -69,6 +69,24 @@ def index_of(x: IntArray, want_first: bool = True) -> tuple[IntArray, IntArray, 
         for k in range(0, n, _CHUNK):
             np.minimum.at(first, inverse[k:k + _CHUNK], np.arange(k, min(n, k + _CHUNK), dtype=np.int64))
     return values.astype(x.dtype, copy=False), first, inverse
+
+
+def hashing() -> bool:
+    """Whether keys are grouped by the compiled hash table (built, and not turned off)."""
+    return _groupby is not None and USE_HASHING
+
+
+def first_seen(x: IntArray) -> tuple[IntArray, IntArray]:
+    """(x's values numbered in order of first appearance, where each first appears)."""
+    if hashing():
+        inverse = np.empty(len(x), dtype=np.int64)
+        _, first = _groupby.factorize(np.ascontiguousarray(x, dtype=np.int64), inverse)
+        return inverse, np.frombuffer(first, dtype=np.int64).copy()
+    _, first, inverse = index_of(x)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank[inverse], first[order]
 
 
 def _hashed_index_of(x: npt.NDArray[Any], want_first: bool) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
@@ -92,7 +110,7 @@ def factorize_rows(values: npt.NDArray[Any], starts: IntArray) -> tuple[IntArray
     inverse = np.empty(max(rows, 0), dtype=np.int64)
     if rows <= 0:
         return inverse, np.zeros(0, dtype=np.int64)
-    if _groupby is not None and USE_HASHING:
+    if hashing():
         first = _groupby.factorize_rows(np.ascontiguousarray(values, dtype=np.int64),
                                         np.ascontiguousarray(starts, dtype=np.int64), inverse)
         return inverse, np.frombuffer(first, dtype=np.int64).copy()

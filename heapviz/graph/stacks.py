@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from heapviz.graph.arrays import BoolArray, IntArray, KeySums, distinct, index_of
+from heapviz.graph.arrays import BoolArray, IntArray, KeySums, distinct, first_seen, hashing, index_of
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Location, Sample, Value
 
@@ -54,29 +54,37 @@ class LocationTable:
         np.cumsum(lens, out=self.loc_starts[1:])
         count = int(self.loc_starts[-1])
         chained = chain.from_iterable
-        # Parsers number their locations densely: group by that number, then check that each
-        # number is one object. Where it is not (filters may copy a location, with fewer
-        # inline frames, keeping its number), group by object.
-        try:
-            numbers = np.fromiter(map(_id_field_of, chained(map(_locations_of, samples))), dtype=np.int64,
-                                  count=count)
-        except OverflowError:  # ids beyond int64 (a pprof profile may use any uint64)
-            numbers = np.zeros(count, dtype=np.int64)
-        _, first, inverse = index_of(numbers)
-        del numbers
         objects = np.fromiter(map(id, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
-        owner = objects[first]
-        step = CHUNK_FRAMES
-        if not all(np.array_equal(owner[inverse[k:k + step]], objects[k:k + step]) for k in range(0, count, step)):
-            _, first, inverse = index_of(objects)
-        del objects, owner
-        # numbered in order of first appearance, so that nothing depends on memory addresses
-        order = np.argsort(first, kind="stable")
-        rank = np.empty(len(order), dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
-        first = first[order]
-        self.index: npt.NDArray[np.int32] = rank[inverse]
-        del inverse
+        if hashing():
+            # one pass: the location objects grouped by a hash table, numbered as they appear
+            inverse, first = first_seen(objects)
+            self.index: npt.NDArray[np.int32] = inverse.astype(np.int32)
+            del objects, inverse
+        else:
+            # Sorting millions of object addresses is slow; parsers number their locations
+            # densely: group by that number, then check that each number is one object. Where it
+            # is not (filters may copy a location, with fewer inline frames, keeping its
+            # number), group by object.
+            try:
+                numbers = np.fromiter(map(_id_field_of, chained(map(_locations_of, samples))), dtype=np.int64,
+                                      count=count)
+            except OverflowError:  # ids beyond int64 (a pprof profile may use any uint64)
+                numbers = np.zeros(count, dtype=np.int64)
+            _, first, inverse = index_of(numbers)
+            del numbers
+            owner = objects[first]
+            step = CHUNK_FRAMES
+            if not all(np.array_equal(owner[inverse[k:k + step]], objects[k:k + step])
+                       for k in range(0, count, step)):
+                _, first, inverse = index_of(objects)
+            del objects, owner
+            # numbered in order of first appearance, so that nothing depends on memory addresses
+            order = np.argsort(first, kind="stable")
+            rank = np.empty(len(order), dtype=np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
+            first = first[order]
+            self.index = rank[inverse]
+            del inverse
         owner = np.searchsorted(self.loc_starts, first, side="right") - 1
         starts = self.loc_starts
         self.locations: list[Location] = [samples[s].locations[p - starts[s]]
