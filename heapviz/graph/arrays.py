@@ -83,10 +83,21 @@ def first_seen(x: IntArray) -> tuple[IntArray, IntArray]:
         _, first = _groupby.factorize(np.ascontiguousarray(x, dtype=np.int64), inverse)
         return inverse, np.frombuffer(first, dtype=np.int64).copy()
     _, first, inverse = index_of(x)
+    return in_order_of_appearance(first, inverse)
+
+
+def in_order_of_appearance(first: IntArray, inverse: npt.NDArray[Any]) -> tuple[IntArray, IntArray]:
+    """A grouping (where each group first appears, each value's group) renumbered so that groups
+    are numbered as they first appear: (each value's new group, where each new group first appears)."""
     order = np.argsort(first, kind="stable")
+    return _ranks(order)[inverse], first[order]
+
+
+def _ranks(order: IntArray) -> IntArray:
+    """The inverse permutation of order: where each position goes."""
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    return rank[inverse], first[order]
+    return rank
 
 
 def _hashed_index_of(x: npt.NDArray[Any], want_first: bool) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
@@ -97,10 +108,8 @@ def _hashed_index_of(x: npt.NDArray[Any], want_first: bool) -> tuple[IntArray, I
     raw_values, raw_first = _groupby.factorize(keys.view(np.int64), inverse)
     seen = np.frombuffer(raw_values, dtype=np.int64).view(keys.dtype)
     order = np.argsort(seen, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
     first = np.frombuffer(raw_first, dtype=np.int64)[order] if want_first else np.zeros(0, dtype=np.int64)
-    return seen[order].astype(x.dtype, copy=False), first, rank[inverse]
+    return seen[order].astype(x.dtype, copy=False), first, _ranks(order)[inverse]
 
 
 def factorize_rows(values: npt.NDArray[Any], starts: IntArray) -> tuple[IntArray, IntArray]:

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from heapviz.graph.arrays import BoolArray, IntArray, KeySums, distinct, first_seen, hashing, index_of
+from heapviz.graph.arrays import (BoolArray, IntArray, KeySums, distinct, first_seen, hashing, in_order_of_appearance,
+                                  index_of)
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Location, Sample, Value
 
@@ -79,12 +80,9 @@ class LocationTable:
                 _, first, inverse = index_of(objects)
             del objects, owner
             # numbered in order of first appearance, so that nothing depends on memory addresses
-            order = np.argsort(first, kind="stable")
-            rank = np.empty(len(order), dtype=np.int32)
-            rank[order] = np.arange(len(order), dtype=np.int32)
-            first = first[order]
-            self.index = rank[inverse]
-            del inverse
+            renumbered, first = in_order_of_appearance(first, inverse)
+            self.index = renumbered.astype(np.int32)
+            del inverse, renumbered
         owner = np.searchsorted(self.loc_starts, first, side="right") - 1
         starts = self.loc_starts
         self.locations: list[Location] = [samples[s].locations[p - starts[s]]
