@@ -10,14 +10,14 @@ are not monotonic between gperftools dumps.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.arrays import IntArray, factorize_rows, row_tuples, sums
+from heapviz.graph.arrays import IntArray, factorize_rows, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
 
@@ -66,11 +66,12 @@ def score_series(values: list[float], total_growth: float) -> float:
     return round(max(0.0, min(1.0, score * (1 - shrank))), 4)
 
 
-def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[list[tuple[int, ...]], list[IntArray],
-                                                                       list[tuple[int, int]]]:
+def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[Callable[[int], tuple[int, ...]],
+                                                                       list[IntArray], list[tuple[int, int]]]:
     """The distinct stacks of several dumps: (each stack's key, leaf first, with frames coded by
-    `tables[d][1]`; each dump's samples as stack numbers; where each stack first appears, as
-    (dump, sample)). Stacks are numbered in order of first appearance, dump by dump."""
+    `tables[d][1]`, made when asked for; each dump's samples as stack numbers; where each stack
+    first appears, as (dump, sample)). Stacks are numbered in order of first appearance, dump
+    by dump."""
     frame_offsets = np.cumsum([0] + [len(t.ids) for t, _ in tables])
     row_offsets = np.cumsum([0] + [len(t.starts) - 1 for t, _ in tables])
     values = np.empty(int(frame_offsets[-1]), dtype=np.int64)
@@ -79,18 +80,29 @@ def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[list[tuple
     starts = np.concatenate([t.starts[:-1] + off for (t, _), off in zip(tables, frame_offsets, strict=False)]
                             + [frame_offsets[-1:]]).astype(np.int64)
     group, first_row = factorize_rows(values, starts)
-    if len(first_row) < len(starts) - 1:  # keep only each stack's first appearance
-        is_first = np.zeros(len(starts) - 1, dtype=np.bool_)
-        is_first[first_row] = True
-        values = values[np.repeat(is_first, np.diff(starts))]
-        lengths = starts[first_row + 1] - starts[first_row]
-        starts = np.zeros(len(first_row) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
-    keys = list(row_tuples(values, starts, reverse=True))
+    first_start, first_end = starts[first_row].tolist(), starts[first_row + 1].tolist()
+
+    def key_of(g: int) -> tuple[int, ...]:
+        return tuple(reversed(values[first_start[g]:first_end[g]].tolist()))
+
     dump_of = (np.searchsorted(row_offsets, first_row, side="right") - 1).tolist()
     first_seen_at = [(d, r - int(row_offsets[d])) for d, r in zip(dump_of, first_row.tolist(), strict=True)]
     per_dump = [group[row_offsets[d]:row_offsets[d + 1]] for d in range(len(tables))]
-    return keys, per_dump, first_seen_at
+    return key_of, per_dump, first_seen_at
+
+
+def _may_rank_first(rest: list[int], space: list[list[Value]], wanted: int) -> list[int]:
+    """Of the stacks that did not grow, those that can be among the first `wanted` by (least
+    shrinking, largest): a superset, as their values compare in floats, which may round ties
+    together but never swap two values."""
+    shrink = np.array([float(space[g][0] - space[g][-1]) for g in rest])
+    largest = np.array([-float(max(space[g])) for g in rest])
+    order = np.lexsort((largest, shrink))
+    cut = order[wanted - 1] if wanted else None
+    if cut is None:
+        return []
+    keep = (shrink < shrink[cut]) | ((shrink == shrink[cut]) & (largest <= largest[cut]))
+    return [g for g, k in zip(rest, keep.tolist(), strict=True) if k]
 
 
 def suspect_options(options: NodeOptions) -> NodeOptions:
@@ -120,43 +132,44 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     number = {name: k for k, name in enumerate(names)}
     present = [(i, entry) for i, entry in enumerate(tables) if entry is not None]
     stacks_of = [(t, np.array([number[node.name] for node in t.nodes], dtype=np.int64)) for _, (t, _, _) in present]
-    keys, group, first_seen_at = _group_stacks(stacks_of)
-    space_of: list[Sequence[Value]] = [[0] * len(keys)] * n  # [dump][group]
-    objects_of: list[Sequence[Value]] = [[0] * len(keys)] * n
+    key_of, group, first_seen_at = _group_stacks(stacks_of)
+    n_groups = len(first_seen_at)
+    space_of: list[Sequence[Value]] = [[0] * n_groups] * n  # [dump][group]
+    objects_of: list[Sequence[Value]] = [[0] * n_groups] * n
     for rows, (i, (t, i_space, i_objs)) in zip(group, present, strict=True):
         if len(rows):
-            space_of[i] = sums(rows, t.values[:, i_space], len(keys))
-            objects_of[i] = sums(rows, t.values[:, i_objs], len(keys))
-    space = dict(zip(keys, map(list, zip(*space_of, strict=True)), strict=True)) if keys else {}
-    objects = dict(zip(keys, zip(*objects_of, strict=True), strict=True)) if keys else {}
-    first_seen = {key: (present[d][1][0], k) for key, (d, k) in zip(keys, first_seen_at, strict=True)}
-    total_growth = sum(max(0, v[-1] - v[0]) for v in space.values())
-    # Growers score above 0 and rank first; the rest follow by size, and with a limit only the
-    # first few of them are needed.
-    growers = []
-    others = []
-    for key, vals in space.items():
-        if vals[-1] > vals[0]:
-            growers.append((-score_series([float(v) for v in vals], float(total_growth)), -(vals[-1] - vals[0]),
-                            -max(vals), key))
-        elif any(vals):
-            others.append((0.0, -(vals[-1] - vals[0]), -max(vals), key))
+            space_of[i] = sums(rows, t.values[:, i_space], n_groups)
+            objects_of[i] = sums(rows, t.values[:, i_objs], n_groups)
+    space = [list(v) for v in zip(*space_of, strict=True)] if n_groups else []  # [group][dump]
+    objects = list(zip(*objects_of, strict=True)) if n_groups else []
+    total_growth = sum(max(0, v[-1] - v[0]) for v in space)
+    # Growers score above 0 and rank first; the rest follow by size, ties by stack names. With a
+    # limit only the first few of the rest are needed, and only those that can make the cut get
+    # their key made.
+    growers = [(-score_series([float(x) for x in v], float(total_growth)), -(v[-1] - v[0]), -max(v), key_of(g), g)
+               for g, v in enumerate(space) if v[-1] > v[0]]
     growers.sort()
-    wanted = max(0, limit - len(growers)) if limit else len(others)
+    rest = [g for g, v in enumerate(space) if v[-1] <= v[0] and any(v)]
+    n_rest = len(rest)
+    wanted = max(0, limit - len(growers)) if limit else len(rest)
+    if wanted < len(rest):
+        rest = _may_rank_first(rest, space, wanted)
+    others = [(0.0, -(space[g][-1] - space[g][0]), -max(space[g]), key_of(g), g) for g in rest]
     ranked = growers + (heapq.nsmallest(wanted, others) if wanted < len(others) else sorted(others))
     out = []
-    for rank, (neg_score, _, _, key) in enumerate(ranked, 1):
-        vals = space[key]
+    for rank, (neg_score, _, _, key, g) in enumerate(ranked, 1):
+        vals = space[g]
         steps = [b - a for a, b in pairwise(vals)]
         score = -neg_score + 0.0
         steady = score > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
-        t, k = first_seen[key]
+        d, k = first_seen_at[g]
+        t = present[d][1][0]
         frames = t.frames[t.starts[k]:t.starts[k + 1]].tolist()
         stack = tuple(names[x] for x in key)
         out.append(Suspect(
             rank=rank, function=stack[0] if stack else "", stack=stack,
             full_stack=tuple(t.frame_info[f].full_name for f in reversed(frames)),
-            inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[key]),
+            inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[g]),
             growth_bytes=round(vals[-1] - vals[0]), score=score, steady=steady,
         ))
-    return out, len(growers) + len(others)
+    return out, len(growers) + n_rest
