@@ -173,3 +173,21 @@ def test_nightly_script(examples, tmp_path):
     jsonschema.validate(summary, SCHEMA)
     assert summary["previous"] == "latest-summary.json"
     assert summary["suspects"][0]["function"] in STEADY
+
+
+def test_only_stacks_that_can_rank_first_are_kept_for_ranking():
+    """The stacks passed over before ranking could never have made the cut, ties included."""
+    import random
+
+    from heapviz.growth import _may_rank_first
+
+    rnd = random.Random(4)
+    for _ in range(200):
+        space = [[rnd.choice([0, 5, 8, 2**60, 2**60 + 1]), rnd.choice([0, 5, 8, 2**60])] for _ in range(40)]
+        rest = [g for g, v in enumerate(space) if v[-1] <= v[0] and any(v)]
+        wanted = rnd.randint(0, len(rest))
+        kept = _may_rank_first(rest, space, wanted)
+        tie_break = {g: rnd.random() for g in rest}  # stands for the stack names: any order among ties
+        order = {g: (-(space[g][-1] - space[g][0]), -max(space[g]), tie_break[g]) for g in rest}
+        best = sorted(rest, key=order.__getitem__)[:wanted]
+        assert set(best) <= set(kept) <= set(rest)
