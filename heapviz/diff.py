@@ -8,8 +8,13 @@ nothing could be symbolized. Identical stacks are merged, so totals are pprof's 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from itertools import pairwise
+
+import numpy as np
 
 from heapviz.errors import InputError
+from heapviz.graph.arrays import IntArray, factorize_rows
+from heapviz.graph.stacks import LocationTable
 from heapviz.model import Location, Profile, Sample, Value
 
 LocKey = Hashable
@@ -23,24 +28,28 @@ def location_key(loc: Location) -> LocKey:
     return ("", loc.address)
 
 
-class _StackKeys:
-    """Stacks keyed for matching across profiles: each location's key is worked out once per
-    location object and numbered, so that a stack's key is a tuple of small ints."""
-
-    def __init__(self) -> None:
-        self.numbers: dict[LocKey, int] = {}
-        self._of_object: dict[int, int] = {}  # id(location) -> number; the profiles keep them alive
-
-    def add_profile(self, profile: Profile) -> None:
-        numbers, of_object = self.numbers, self._of_object
-        for loc in profile.locations:
-            of_object[id(loc)] = numbers.setdefault(location_key(loc), len(numbers))
-
-    def key(self, sample: Sample) -> tuple[int, ...]:
-        try:
-            return tuple(map(self._of_object.__getitem__, map(id, sample.locations)))
-        except KeyError:  # a location missing from its profile's list: key it here
-            return tuple(self.numbers.setdefault(location_key(loc), len(self.numbers)) for loc in sample.locations)
+def _stack_numbers(profiles: tuple[Profile, ...]) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """Each sample's stack numbered across the profiles by its frames' keys (not addresses), in
+    order of first appearance: (per profile, each sample's number; per number, where it first
+    appears as (profile, sample)). Each location is keyed once; the stacks are grouped by the
+    compiled row hashing (graph/arrays.factorize_rows)."""
+    numbers: dict[LocKey, int] = {}
+    rows: list[IntArray] = []
+    starts: list[IntArray] = []
+    offset = 0
+    for p in profiles:
+        table = LocationTable(p.samples)
+        code = np.array([numbers.setdefault(location_key(loc), len(numbers)) for loc in table.locations],
+                        dtype=np.int64)
+        rows.append(code[table.index] if len(code) else np.zeros(0, dtype=np.int64))
+        starts.append(table.loc_starts[:-1] + offset)
+        offset += int(table.loc_starts[-1])
+    group, first_row = factorize_rows(np.concatenate(rows), np.concatenate([*starts, [offset]]).astype(np.int64))
+    bounds = np.cumsum([0] + [len(p.samples) for p in profiles]).tolist()
+    per_profile = [group[a:b].tolist() for a, b in pairwise(bounds)]
+    profile_of = (np.searchsorted(bounds, first_row, side="right") - 1).tolist()
+    first = [(k, r - bounds[k]) for k, r in zip(profile_of, first_row.tolist(), strict=True)]
+    return per_profile, first
 
 
 def subtract(new: Profile, base: Profile) -> Profile:
@@ -53,19 +62,14 @@ def subtract(new: Profile, base: Profile) -> Profile:
                          f"({', '.join(base_names)} vs {', '.join(names)})")
     new_idx = [names.index(n) for n in common]
     base_idx = [base_names.index(n) for n in common]
-    sums: dict[tuple[int, ...], list[Value]] = {}
-    stacks: dict[tuple[int, ...], tuple[Location, ...]] = {}
-    keys = _StackKeys()
-    for profile, idx, sign in ((new, new_idx, 1), (base, base_idx, -1)):
-        keys.add_profile(profile)
-        for s in profile.samples:
-            key = keys.key(s)
-            acc = sums.get(key)
-            if acc is None:
-                acc = sums[key] = [0] * len(common)
-                stacks[key] = s.locations
+    numbered, first = _stack_numbers((new, base))
+    sums: list[list[Value]] = [[0] * len(common) for _ in first]  # per stack number, in order of appearance
+    for profile, idx, sign, stack_of in ((new, new_idx, 1, numbered[0]), (base, base_idx, -1, numbered[1])):
+        for g, s in zip(stack_of, profile.samples, strict=True):
+            acc = sums[g]
             for j, i in enumerate(idx):
                 acc[j] += sign * s.values[i]
+    stacks = [(new, base)[k].samples[i].locations for k, i in first]
     out = Profile(
         sample_types=[new.sample_types[i] for i in new_idx],
         default_sample_type=new.default_sample_type,
@@ -92,10 +96,10 @@ def subtract(new: Profile, base: Profile) -> Profile:
             c = copies[id(loc)] = Location(len(copies) + 1, loc.address, loc.mapping, loc.lines)
         return c
 
-    for key, values in sums.items():
+    for values, stack in zip(sums, stacks, strict=True):
         if all(v == 0 for v in values):
             continue
-        out.samples.append(Sample(values, tuple(copy(loc) for loc in stacks[key])))
+        out.samples.append(Sample(values, tuple(copy(loc) for loc in stack)))
     out.locations = list(copies.values())
     out.mappings += [m for m in base.mappings if m not in out.mappings]
     return out
