@@ -8,12 +8,11 @@ nothing could be symbolized. Identical stacks are merged, so totals are pprof's 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from itertools import pairwise
 
 import numpy as np
 
 from heapviz.errors import InputError
-from heapviz.graph.arrays import IntArray, factorize_rows
+from heapviz.graph.arrays import IntArray, group_part_rows
 from heapviz.graph.stacks import LocationTable
 from heapviz.model import Location, Profile, Sample, Value
 
@@ -32,24 +31,18 @@ def _stack_numbers(profiles: tuple[Profile, ...]) -> tuple[list[list[int]], list
     """Each sample's stack numbered across the profiles by its frames' keys (not addresses), in
     order of first appearance: (per profile, each sample's number; per number, where it first
     appears as (profile, sample)). Each location is keyed once; the stacks are grouped by the
-    compiled row hashing (graph/arrays.factorize_rows)."""
+    compiled row hashing (graph/arrays.group_part_rows)."""
     numbers: dict[LocKey, int] = {}
     rows: list[IntArray] = []
     starts: list[IntArray] = []
-    offset = 0
     for p in profiles:
         table = LocationTable(p.samples)
         code = np.array([numbers.setdefault(location_key(loc), len(numbers)) for loc in table.locations],
                         dtype=np.int64)
         rows.append(code[table.index] if len(code) else np.zeros(0, dtype=np.int64))
-        starts.append(table.loc_starts[:-1] + offset)
-        offset += int(table.loc_starts[-1])
-    group, first_row = factorize_rows(np.concatenate(rows), np.concatenate([*starts, [offset]]).astype(np.int64))
-    bounds = np.cumsum([0] + [len(p.samples) for p in profiles]).tolist()
-    per_profile = [group[a:b].tolist() for a, b in pairwise(bounds)]
-    profile_of = (np.searchsorted(bounds, first_row, side="right") - 1).tolist()
-    first = [(k, r - bounds[k]) for k, r in zip(profile_of, first_row.tolist(), strict=True)]
-    return per_profile, first
+        starts.append(table.loc_starts)
+    grouped = group_part_rows(np.concatenate(rows), starts)
+    return [part.tolist() for part in grouped.per_part], grouped.first_at
 
 
 def subtract(new: Profile, base: Profile) -> Profile:

@@ -17,7 +17,7 @@ from itertools import pairwise
 import numpy as np
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.arrays import IntArray, factorize_rows, sums
+from heapviz.graph.arrays import IntArray, group_part_rows, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
 
@@ -72,23 +72,17 @@ def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[Callable[[
     `tables[d][1]`, made when asked for; each dump's samples as stack numbers; where each stack
     first appears, as (dump, sample)). Stacks are numbered in order of first appearance, dump
     by dump."""
-    frame_offsets = np.cumsum([0] + [len(t.ids) for t, _ in tables])
-    row_offsets = np.cumsum([0] + [len(t.starts) - 1 for t, _ in tables])
-    values = np.empty(int(frame_offsets[-1]), dtype=np.int64)
-    for (t, of_node), a, b in zip(tables, frame_offsets, frame_offsets[1:], strict=False):
-        np.take(of_node, t.ids, out=values[a:b])
-    starts = np.concatenate([t.starts[:-1] + off for (t, _), off in zip(tables, frame_offsets, strict=False)]
-                            + [frame_offsets[-1:]]).astype(np.int64)
-    group, first_row = factorize_rows(values, starts)
-    first_start, first_end = starts[first_row].tolist(), starts[first_row + 1].tolist()
+    ends = np.cumsum([0] + [len(t.ids) for t, _ in tables])
+    values = np.empty(int(ends[-1]), dtype=np.int64)
+    for (t, of_node), a, b in zip(tables, ends, ends[1:], strict=False):
+        np.take(of_node, t.ids, out=values[a:b])  # in place: no second copy of every frame
+    rows = group_part_rows(values, [t.starts for t, _ in tables])
+    first_start, first_end = rows.starts[rows.first_row].tolist(), rows.starts[rows.first_row + 1].tolist()
 
     def key_of(g: int) -> tuple[int, ...]:
         return tuple(reversed(values[first_start[g]:first_end[g]].tolist()))
 
-    dump_of = (np.searchsorted(row_offsets, first_row, side="right") - 1).tolist()
-    first_seen_at = [(d, r - int(row_offsets[d])) for d, r in zip(dump_of, first_row.tolist(), strict=True)]
-    per_dump = [group[row_offsets[d]:row_offsets[d + 1]] for d in range(len(tables))]
-    return key_of, per_dump, first_seen_at
+    return key_of, rows.per_part, rows.first_at
 
 
 def _may_rank_first(rest: list[int], space: list[list[Value]], wanted: int) -> list[int]:

@@ -10,7 +10,9 @@ for the keys here, so these sort or use a lookup table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -131,6 +133,31 @@ def factorize_rows(values: npt.NDArray[Any], starts: IntArray) -> tuple[IntArray
             firsts.append(r)
         inverse[r] = g
     return inverse, np.asarray(firsts, dtype=np.int64)
+
+
+@dataclass
+class PartRows:
+    """Rows of several parts numbered together (see group_part_rows)."""
+
+    starts: IntArray  # where each row starts in the values, all parts one after another (one entry more)
+    first_row: IntArray  # per number, the row where it first appears (counted over all parts)
+    per_part: list[IntArray]  # each part's rows as numbers
+    first_at: list[tuple[int, int]]  # per number, where it first appears as (part, row in that part)
+
+
+def group_part_rows(values: npt.NDArray[Any], part_starts: Sequence[IntArray]) -> PartRows:
+    """Rows of several parts numbered together in order of first appearance, part by part:
+    part k's rows are values[o + part_starts[k][r]:o + part_starts[k][r + 1]], where o is where
+    the part begins in `values` (the parts lie one after another, each from its own 0)."""
+    ends = np.cumsum([0] + [int(st[-1]) for st in part_starts])
+    starts = np.concatenate([st[:-1] + off for st, off in zip(part_starts, ends, strict=False)]
+                            + [ends[-1:]]).astype(np.int64)
+    number, first_row = factorize_rows(values, starts)
+    bounds = np.cumsum([0] + [len(st) - 1 for st in part_starts])
+    part_of = (np.searchsorted(bounds, first_row, side="right") - 1).tolist()
+    first_at = [(k, r - int(bounds[k])) for k, r in zip(part_of, first_row.tolist(), strict=True)]
+    per_part = [number[a:b] for a, b in pairwise(bounds.tolist())]
+    return PartRows(starts, first_row, per_part, first_at)
 
 
 class KeySums:
