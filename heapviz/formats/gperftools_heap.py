@@ -262,7 +262,6 @@ class _Samples:
         # Without the compiled scanner the Python parser reads every line, and _PyStacks interns.
         self.scanner: Any = _heapscan.Scanner() if uses_scanner() else None
         self._py_stacks = _PyStacks()
-        self.stacks: _StackTable = self.scanner or self._py_stacks
         self.values: list[list[Value]] = []  # per group
         self.count = 0  # sample lines read
 
@@ -300,10 +299,11 @@ class _Samples:
 
     def build(self, profile: Profile) -> None:
         index = procmaps.MappingIndex(profile.mappings)
-        addresses = memoryview(self.stacks.addresses()).cast("Q").tolist()
+        table: _StackTable = self._py_stacks if self.scanner is None else self.scanner
+        addresses = memoryview(table.addresses()).cast("Q").tolist()
         locs = [Location(id=k + 1, address=a, mapping=index.find(a)) for k, a in enumerate(addresses)]
         profile.locations.extend(locs)
-        stacks = self.stacks.stacks(locs)
+        stacks = table.stacks(locs)
         lengths = list(map(len, stacks))
         n_truncated = 0
         if lengths and (min(lengths) == 0 or max(lengths) >= MAX_STACK_DEPTH):
