@@ -59,7 +59,6 @@ class LineReader:
         self.bytes_read = 0
         self.missing_final_newline = False
         self._stream = stream
-        self._pushback: list[bytes] = []
 
     def error(self, what: str, line: int | None = None) -> InputError:
         return InputError(self.path, what, self.line_no if line is None else line)
@@ -89,8 +88,6 @@ class LineReader:
     def fast_lines(self) -> Iterator[bytes]:
         """The remaining lines, like iterating the reader, with less work per line: for the
         hot loops of big text profiles. `line_no` is kept current."""
-        while self._pushback:
-            yield next(self)
         readline = self._stream.readline
         limit = self.limits.max_line_bytes + 2
         budget = self.limits.max_input_bytes - self.bytes_read
@@ -120,9 +117,6 @@ class LineReader:
             self.bytes_read = self.limits.max_input_bytes - budget
 
     def __next__(self) -> bytes:
-        if self._pushback:
-            self.line_no += 1
-            return self._pushback.pop()
         raw = self._readline()
         if not raw:
             raise StopIteration
@@ -141,9 +135,6 @@ class LineReader:
         """About `size` bytes of whole lines (more if a line straddles that size), with their
         line ends; b"" at the end. The input's last line may lack its newline, and then
         `missing_final_newline` is set. Lines are not counted: the caller adds them to `line_no`."""
-        parts = []
-        while self._pushback:
-            parts.append(next(self) + b"\n")
         limit = self.limits.max_line_bytes + 2
         try:
             data = self._stream.read(size)
@@ -160,9 +151,6 @@ class LineReader:
             raise self.error(f"input larger than --max-input-size ({self.limits.max_input_bytes} bytes)", 0)
         if data and data[-1] != 10:
             self.missing_final_newline = True
-        if parts:
-            self.line_no -= len(parts)  # next() counted them; the caller counts them again
-            return b"".join(parts) + data
         return data
 
     def unread(self, data: bytes) -> None:
@@ -183,9 +171,6 @@ class LineReader:
             raise self.error(f"input larger than --max-input-size ({self.limits.max_input_bytes} bytes)", 0)
         return data
 
-    def push_back(self, line: bytes) -> None:
-        self._pushback.append(line)
-        self.line_no -= 1
 
 
 class _Prepended(io.RawIOBase):
