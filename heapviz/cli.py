@@ -238,7 +238,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if subj.mode == "base" else None
     with _step(args, "graph", "collecting the report: call graph, tables, leak sites, suspects"):
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
-                       previous, flame)
+                       previous, flame, subj.base)
     data.thresholds = _thresholds(args, data)
     # imported here: reportlab, pypdf and jinja2 cost a tenth of a second that other commands need not pay
     from heapviz.report.html import write_html

@@ -35,7 +35,7 @@ class Suspect:
     inuse_objects: tuple[int, ...]
     growth_bytes: int  # last minus first
     score: float  # 0 to 1
-    steady: bool  # grew at most steps and is still there in the last dump
+    steady: bool  # over three dumps or more: grew at most steps and is still there in the last dump
 
 
 def _r_squared(ys: list[float]) -> float:
@@ -155,7 +155,8 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
         vals = space[g]
         steps = [b - a for a, b in pairwise(vals)]
         score = -neg_score + 0.0
-        steady = score > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
+        # two points are not a trend: a comparison with a base says "grew", never "steady"
+        steady = n >= 3 and score > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
         d, k = first_seen_at[g]
         t = present[d][1][0]
         frames = t.frames[t.starts[k]:t.starts[k + 1]].tolist()

@@ -155,24 +155,50 @@ class Subject:
     """The profiles a command works on.
 
     `shown` is what tables and graphs show; `dumps` are the in-order profiles growth is measured
-    over ([base, new] with --base, the series, or the one profile); `growth` is last minus first
-    when there is more than one dump.
+    over ([base, new] with --base, [base, dump…] for a series with --base, the series, or the
+    one profile); `growth` is last minus first when there is more than one dump; `base` names
+    the --base profile(s) when there is one.
     """
 
     shown: Loaded
     dumps: list[Profile]
     growth: Profile | None
     mode: str  # "single", "merged", "series" or "base"
+    base: str = ""
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return a != "-" and b != "-" and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def subject(paths: list[str], options: LoadOptions, base: list[str], series: bool) -> Subject:
-    """Several profiles are summed (as pprof does) unless `series`; with `base`, NEW minus BASE."""
+    """What the profiles given are to a command.
+
+    Without `series` several profiles are summed (as pprof does), and with `base` the sum minus
+    the base. With `series` (reports, unless --merge) several profiles are a series of dumps in
+    dump order and nothing is summed; with `base` too, the base is the series' first point, so
+    growth and suspects are measured from it (a base that is also one of the dumps is not
+    counted twice).
+    """
+    if base and series and len(paths) > 1:
+        rest = [p for p in paths if not any(_same_file(p, b) for b in base)]
+        if rest:
+            paths = rest
     items = load_each(paths, options)
     if base:
         old = summed(load_each(base, options))
+        if len(items) > 1 and series:
+            items = series_order(items)
+            growth = subtract(items[-1].profile, old.profile)
+            shown = Loaded(items[-1].profile, old.reports + items[-1].reports)
+            return Subject(shown, [old.profile] + [i.profile for i in items], growth, "series", old.profile.source)
         new = summed(items)
         diff = subtract(new.profile, old.profile)
-        return Subject(Loaded(diff, old.reports + new.reports), [old.profile, new.profile], diff, "base")
+        return Subject(Loaded(diff, old.reports + new.reports), [old.profile, new.profile], diff, "base",
+                       old.profile.source)
     if len(items) > 1 and series:
         items = series_order(items)
         growth = subtract(items[-1].profile, items[0].profile)

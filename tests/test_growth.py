@@ -191,3 +191,61 @@ def test_only_stacks_that_can_rank_first_are_kept_for_ranking():
         order = {g: (-(space[g][-1] - space[g][0]), -max(space[g]), tie_break[g]) for g in rest}
         best = sorted(rest, key=order.__getitem__)[:wanted]
         assert set(best) <= set(kept) <= set(rest)
+
+
+def test_series_with_base_is_the_series_measured_from_the_base(examples, tmp_path):
+    """Regression: several dumps with --base were summed into one "dump" minus the base, which
+    made the spike (0 → 1 MiB → 1 MiB → 0) suspect #1 with +2 MiB of "steady growth"."""
+    out, html = tmp_path / "b.json", tmp_path / "b.html"
+    r = run_heapviz("report", *dumps(examples), "--base", dumps(examples)[0], "-o", str(out), "-o", str(html))
+    assert r.rc == 0, r.err
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["mode"] == "series" and doc["base"] == dumps(examples)[0]
+    # the base is the first point and is not counted twice; nothing is summed
+    assert [d["file"] for d in doc["dumps"]] == dumps(examples)
+    sus = doc["suspects"]
+    assert [s["function"] for s in sus] == STEADY + ["spike_in_main", "setup_tables"]
+    by_fn = {s["function"]: s for s in sus}
+    assert by_fn["spike_in_main"]["inuse_space"] == [0, 1048576, 1048576, 0]
+    assert by_fn["spike_in_main"]["score"] == 0 and not by_fn["spike_in_main"]["steady"]
+    assert by_fn["setup_tables"]["inuse_space"] == [8192] * 4 and not by_fn["setup_tables"]["steady"]
+    assert by_fn["leak_in_worker_b"]["growth_bytes"] == 3 * 12288
+    assert all(by_fn[f]["steady"] for f in STEADY)
+    # without --base the same dumps give the same ranking and values
+    plain = tmp_path / "p.json"
+    assert run_heapviz("report", *dumps(examples), "-o", str(plain)).rc == 0
+    assert json.loads(plain.read_text())["suspects"] == sus
+    assert "Call graph of the growth (last dump minus base)" in html.read_text()
+
+
+def test_series_with_a_base_outside_it_starts_at_the_base(examples, tmp_path):
+    out = tmp_path / "b.json"
+    r = run_heapviz("report", *dumps(examples)[2:], "--base", dumps(examples)[0], "-o", str(out),
+                    "--fail-if-growth", "1MB")
+    assert r.rc == 0, r.err
+    doc = json.loads(out.read_text())
+    assert [d["file"] for d in doc["dumps"]] == [dumps(examples)[0], *dumps(examples)[2:]]
+    by_fn = {s["function"]: s for s in doc["suspects"]}
+    assert by_fn["leak_in_worker_a"]["inuse_space"] == [10000, 30000, 40000]
+    assert by_fn["spike_in_main"]["inuse_space"] == [0, 1048576, 0]
+    assert doc["thresholds"][0]["value"] == doc["dumps"][-1]["inuse_space"] - doc["dumps"][0]["inuse_space"]
+
+
+def test_two_points_are_not_a_trend(examples, tmp_path):
+    """A --base comparison (two dumps) never calls anything steady; what grew says "grew"."""
+    out, html, pdf = tmp_path / "t.json", tmp_path / "t.html", tmp_path / "t.pdf"
+    r = run_heapviz("report", dumps(examples)[3], "--base", dumps(examples)[0], "-o", str(out), "-o", str(html),
+                    "-o", str(pdf))
+    assert r.rc == 0, r.err
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "base" and len(doc["dumps"]) == 2
+    assert not any(s["steady"] for s in doc["suspects"])
+    assert doc["suspects"][0]["function"] == "leak_in_worker_b" and doc["suspects"][0]["growth_bytes"] > 0
+    page = html.read_text()
+    assert "steady growth</span>" not in page and '<span class="tag grow">grew</span>' in page
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "(grew)" in text and "(steady growth)" not in text
+    # two dumps of a series are two points as well
+    r = run_heapviz("report", *dumps(examples)[:2], "-o", str(out))
+    assert r.rc == 0 and not any(s["steady"] for s in json.loads(out.read_text())["suspects"])

@@ -313,9 +313,11 @@ def compare_previous(current: list[Suspect], previous: dict[str, object]) -> lis
 
 def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, reports: list[MappingReport],
             dumps: list[Profile] | None = None, growth: Profile | None = None, mode: str = "single",
-            previous: tuple[str, dict[str, object]] | None = None, flame: FlameTree | None = None) -> ReportData:
+            previous: tuple[str, dict[str, object]] | None = None, flame: FlameTree | None = None,
+            base: str = "") -> ReportData:
     """Everything the report shows, computed once from the (filtered) samples. `flame` is the
-    call tree when the caller built it (with --base: widths from the new profile)."""
+    call tree when the caller built it (with --base: widths from the new profile). `base` names
+    the --base profile of a series, whose first dump it then is."""
     index = opts.sample_index
     vt = profile.sample_types[index]
     total = profile.total(index)
@@ -387,7 +389,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         growth_images=_layout(growth_dot, opts, layout_warnings) if growth_dot else {},
         tables=tables, leaks=leaks, leak_sites_total=nsites, binaries=binaries,
         warnings=list(profile.warnings) + layout_warnings, comments=list(profile.comments), dumps=dump_rows,
-        mode=mode, base=profile.base_source, suspects=ranked, suspect_stacks=suspect_stacks,
+        mode=mode, base=base or profile.base_source, suspects=ranked, suspect_stacks=suspect_stacks,
         growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,

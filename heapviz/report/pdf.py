@@ -162,8 +162,8 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     fonts = _register_fonts()
     m = _Markup(fonts)
     graphs = []  # (title, Graphviz page, page size, scale)
-    for title_text, images in ((f"Call graph ({r.sample_type})", r.graph_images),
-                               ("Call graph of the growth (last dump minus first)", r.growth_images)):
+    growth_title = f"Call graph of the growth (last dump minus {'base' if r.base else 'first'})"
+    for title_text, images in ((f"Call graph ({r.sample_type})", r.graph_images), (growth_title, r.growth_images)):
         if "pdf" in images:
             gpage = PdfReader(io.BytesIO(images["pdf"])).pages[0]
             size, scale = _page_size_for(float(gpage.mediabox.width), float(gpage.mediabox.height))
@@ -335,14 +335,15 @@ def _growth(r: ReportData, heading: Any, p: Any, fonts: _Fonts) -> list[Flowable
                 for c in r.changes] or [p("Nothing got worse.")]
     if len(r.dumps) < 2:
         return out
-    out.append(heading(f"Growth over {len(r.dumps)} dumps", 0))
+    out.append(heading(f"Growth over {len(r.dumps)} dumps" + (" (the first is the base)" if r.base else ""), 0))
     labels = [os.path.basename(d.file) for d in r.dumps]
     out.append(p("In-use bytes per dump"))
     out.append(_chart([d.inuse_space for d in r.dumps], 170 * mm, 50 * mm, labels, fonts.regular, True))
     out.append(p("In-use objects per dump"))
     out.append(_chart([d.inuse_objects for d in r.dumps], 170 * mm, 40 * mm, labels, fonts.regular, False))
     data: list[list[Any]] = [["#", "File", "In-use bytes", "In-use objects"]]
-    data += [[str(d.sequence if d.sequence is not None else i + 1), p(d.file, "small"), str(d.inuse_space),
+    data += [["base" if r.base and i == 0 else str(d.sequence if d.sequence is not None else i + 1),
+              p(d.file, "small"), str(d.inuse_space),
               str(d.inuse_objects)] for i, d in enumerate(r.dumps)]
     t = LongTable(data, colWidths=[12 * mm, None, 28 * mm, 28 * mm], repeatRows=1)
     t.setStyle(_table_style(fonts.bold))
@@ -351,7 +352,8 @@ def _growth(r: ReportData, heading: Any, p: Any, fonts: _Fonts) -> list[Flowable
     rows: list[list[Any]] = [["#", "Function and stack", "Score", "Growth", "Trend"]]
     for s in r.suspects[:30]:
         stack = " ← ".join(s.stack[:8]) + (" ← …" if len(s.stack) > 8 else "")
-        cell = [p(s.function + ("  (steady growth)" if s.steady else ""), "mono"), p(stack, "small"),
+        tag = "  (steady growth)" if s.steady else "  (grew)" if s.growth_bytes > 0 and len(r.dumps) < 3 else ""
+        cell = [p(s.function + tag, "mono"), p(stack, "small"),
                 p(" → ".join(str(v) for v in s.inuse_space), "small")]
         rows.append([str(s.rank), cell, f"{s.score:.2f}", str(s.growth_bytes),
                      _chart(list(s.inuse_space), 28 * mm, 9 * mm, None, fonts.regular)])
