@@ -39,7 +39,7 @@ from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.timing import Timings, phase
 from heapviz.text import TopOptions, render_top, safe, top_rows
-from heapviz.units import choose_unit, format_value
+from heapviz.units import choose_unit, format_value, report_unit
 
 EXIT_THRESHOLD = 3
 
@@ -232,7 +232,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                          edge_fraction=args.edgefraction, drop_negative=args.drop_negative)
     ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
-                          filters=tuple(view.filters.describe()), unit=args.unit,
+                          filters=tuple(view.filters.describe()), unit=report_unit(args.unit),
                           layout_timeout_s=args.layout_timeout)
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
         if subj.mode == "base" else None

@@ -68,3 +68,15 @@ def percentage(value: Value, total: Value) -> str:
     if ratio >= 1.0:
         return f"{ratio:5.2f}%"
     return f"{ratio:5.2g}%"
+
+
+def report_unit(requested: str) -> str:
+    """The unit a report shows bytes in: pprof's `auto` (each value in the largest unit in which
+    it is at least 1), unless one was forced with --unit."""
+    return "auto" if requested == "minimum" else requested
+
+
+def count_text(v: Value, noun: str) -> str:
+    """A count with its noun: `1 object`, `3 objects`, `-2 objects`."""
+    n = round(v)
+    return f"{n} {noun}" if abs(n) == 1 else f"{n} {noun}s"

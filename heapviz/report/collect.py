@@ -25,7 +25,7 @@ from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render
 from heapviz.report.callers import PeekRow, flame_tree, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
-from heapviz.units import choose_unit, format_value, percentage
+from heapviz.units import choose_unit, count_text, format_value, percentage, report_unit
 
 MAX_TABLE_ROWS = 300
 MAX_LEAK_SITES = 50
@@ -56,6 +56,21 @@ class TopTable:
     omitted: int  # rows beyond MAX_TABLE_ROWS
 
 
+# Where code that is not the user's own lives: the C/C++ runtime's headers and system libraries.
+_SYSTEM_DIRS = ("/usr/", "/lib/", "/lib64/", "/lib32/")
+_RUNTIME_PREFIXES = ("std::", "__gnu_cxx::", "__cxxabiv1::", "__libc_", "__GI_", "_dl_", "_start")
+
+
+def is_user_code(function: str, file: str, mapping_path: str) -> bool:
+    """Whether a frame is in the user's own code: symbolized to a file and line, not in a system
+    library, a system header or the C/C++ runtime (glibc's own sources have relative paths)."""
+    if not file or function.startswith(_RUNTIME_PREFIXES):
+        return False
+    if mapping_path.startswith(_SYSTEM_DIRS) or file.startswith(_SYSTEM_DIRS):
+        return False
+    return not file.startswith(("./", "../"))
+
+
 @dataclass(frozen=True)
 class Frame:
     function: str
@@ -64,6 +79,7 @@ class Frame:
     line: int
     inline: bool
     binary: str
+    user: bool = False  # in the user's own code (is_user_code)
 
     @property
     def location(self) -> str:
@@ -81,6 +97,13 @@ class LeakSite:
     bytes: int | None
     objects: int | None
     frames: list[Frame]  # leaf first
+    objects_text: str = ""  # "1 object", "3 objects"
+    bytes_text: str = ""  # in the report's unit
+
+    @property
+    def user_frame(self) -> Frame | None:
+        """The first frame, from the leaf, in the user's own code: where to start reading."""
+        return next((f for f in self.frames if f.user), None)
 
 
 @dataclass(frozen=True)
@@ -163,6 +186,15 @@ class ReportData:
     flame: FlameTree | None = None  # call tree of the shown samples (widths from NEW with --base)
     flame_unit: str = ""  # display unit for the flame graph's values
     peek: list[PeekRow] = field(default_factory=list)  # top functions by cum with callers/callees
+    unit: str = "auto"  # the unit bytes are shown in: pprof's auto unless --unit forced one
+
+    def bytes_text(self, v: Value, signed: bool = False) -> str:
+        """A byte value as every figure of the report shows it (`35.71kB`); `signed`: `+35.71kB`."""
+        text = format_value(v, "bytes", self.unit)
+        return "+" + text if signed and v > 0 else text
+
+    def objects_text(self, v: Value) -> str:
+        return count_text(v, "object")
 
 
 @dataclass(frozen=True)
@@ -172,7 +204,7 @@ class ReportOptions:
     graph: GraphOptions = GraphOptions()
     command_line: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
-    unit: str = "minimum"
+    unit: str = "auto"  # report_unit(--unit)
     layout_timeout_s: float = 120.0
 
 
@@ -200,6 +232,7 @@ def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, 
 
 def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOptions, total: Value,
                 unit: str) -> tuple[list[LeakSite], int]:
+    unit_bytes = report_unit(opts.unit)
     """Distinct symbolized stacks (function, file, line of every frame), largest first."""
     mapper = FrameMapper(NodeOptions(granularity="lines", demangle=opts.node_options.demangle,
                                      inlines=opts.node_options.inlines))
@@ -212,7 +245,9 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
     of_location = []
     for loc in stacks.locations.locations:
         binary = loc.mapping.basename if loc.mapping is not None else ""
-        frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary)
+        path = loc.mapping.file if loc.mapping is not None else ""
+        frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary,
+                             is_user_code(fr.full_name, fr.node.file, path))
                        for fr in mapper.frames(loc))
         of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
     frames_by_id = list(frame_ids)
@@ -250,6 +285,8 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
             pct=percentage(v, total).strip(), bytes=round(space[g]) if i_bytes is not None else None,
             objects=round(objects[g]) if i_objs is not None else None,
             frames=[f for k in key for f in frames_by_id[k]],
+            objects_text=count_text(objects[g], "object") if i_objs is not None else "",
+            bytes_text=format_value(space[g], "bytes", unit_bytes) if i_bytes is not None else "",
         ))
     return sites, n
 
@@ -394,7 +431,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
                                   f"Flame graph of {program or os.path.basename(sources[0])}", stacks),
-        flame_unit=unit,
+        flame_unit=unit, unit=report_unit(opts.unit),
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=cg.full),
     )
