@@ -31,8 +31,8 @@ class Suspect:
     function: str  # the leaf user function
     stack: tuple[str, ...]  # function names, leaf first
     full_stack: tuple[str, ...]  # complete demangled names, leaf first
-    inuse_space: tuple[int, ...]  # one value per dump
-    inuse_objects: tuple[int, ...]
+    inuse_space: tuple[int, ...]  # one value per dump, of the kind's growth type (heap: inuse_space)
+    inuse_objects: tuple[int, ...]  # and of its count (heap: inuse_objects)
     growth_bytes: int  # last minus first
     score: float  # 0 to 1
     steady: bool  # over three dumps or more: grew at most steps and is still there in the last dump
@@ -114,7 +114,8 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     tables: list[tuple[StackTable, int, int] | None] = []
     for i, p in enumerate(dumps):
         try:
-            i_space, i_objs = p.sample_index("inuse_space"), p.sample_index("inuse_objects")
+            value_type, count_type = p.profile_kind.growth_types
+            i_space, i_objs = p.sample_index(value_type), p.sample_index(count_type)
         except KeyError:
             tables.append(None)
             continue

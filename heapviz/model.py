@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from heapviz.kinds import HEAP, ProfileKind
+
 # Sampled (scaled) values stay exact floats in the model; unscaled ones are ints.
 Value = int | float
 
@@ -84,7 +86,9 @@ class Profile:
     period_type: ValueType | None = None
     period: int = 0
     source: str = ""  # path as given by the user, "-" for stdin
-    kind: str = ""  # e.g. "heapprofile", "heap_v2", "heap", "growth"
+    kind: str = ""  # the producer's variant, e.g. "heapprofile", "heap_v2", "heap", "growth", "proto"
+    # What the values measure (heap, CPU, other): words, default sample type, frames to drop.
+    profile_kind: ProfileKind = HEAP
     header: str = ""  # the first line of the file, verbatim
     # Totals stated by the producer, per sample type name (gperftools header); may exceed
     # the sum of the samples when the producer dropped small buckets.

@@ -118,7 +118,9 @@ def series_order(items: list[Loaded]) -> list[Loaded]:
 def sample_index(profile: Profile, requested: str | None) -> int:
     names = [vt.type for vt in profile.sample_types]
     if requested is None:
-        requested = profile.default_sample_type or names[-1]
+        requested = profile.default_sample_type or profile.profile_kind.default_sample_type or names[-1]
+        if requested not in names:
+            requested = names[-1]
     if requested.isdigit() and int(requested) < len(names):
         return int(requested)
     for cand in (requested, f"inuse_{requested}", requested.removeprefix("inuse_")):

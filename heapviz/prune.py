@@ -68,18 +68,30 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
     """Cut allocator frames from every sample; return how many samples changed."""
     if options.all_frames:
         return 0
+    if not profile.profile_kind.drop_allocator_frames:
+        # CPU and other profiles: only the user's --drop-frames and the file's own drop_frames
+        if not options.drop_frames and not profile.drop_frames:
+            return 0
+        return _drop(profile, options.drop_frames + ((profile.drop_frames,) if profile.drop_frames else ()), False)
     parts = ALLOCATOR_FRAMES + options.drop_frames
     if profile.drop_frames:
         parts += (profile.drop_frames,)
+    return _drop(profile, parts, True)
+
+
+def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> int:
+    """Cut frames matching `parts` by pprof's rule; with `allocator`, also strip what is left of
+    the allocator and the standard library at each stack's leaf."""
     drop = _compile(parts)
-    keep = re.compile(f"^(?:{profile.keep_frames or KEEP_FRAMES})$")
+    keep_rx = profile.keep_frames or (KEEP_FRAMES if allocator else "")
+    keep = re.compile(f"^(?:{keep_rx})$") if keep_rx else None
     cache: dict[str, bool] = {}
 
     def matches(name: str) -> bool:
         hit = cache.get(name)
         if hit is None:
             short = simplify(name)
-            hit = bool(drop.match(short)) and not keep.match(short)
+            hit = bool(drop.match(short)) and not (keep is not None and keep.match(short))
             cache[name] = hit
         return hit
 
@@ -122,7 +134,7 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
     marked = {id(loc) for loc in profile.locations if loc.id in prune or loc.id in prune_beneath}
     leaves = {id(loc) for loc in profile.locations
               if (loc.mapping is not None and ALLOCATOR_LIBRARIES.match(loc.mapping.basename))
-              or (loc.lines and is_std(loc.lines[0].function.name))}
+              or (loc.lines and is_std(loc.lines[0].function.name))} if allocator else set()
     changed = 0
     for sample in profile.samples:
         locs = sample.locations
@@ -132,8 +144,9 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
             new = locs
         else:
             new = _cut(locs, prune, prune_beneath)
-        new = _strip_library_leaves(new)
-        new = _strip_std_leaves(new, is_std, trim)
+        if allocator:
+            new = _strip_library_leaves(new)
+            new = _strip_std_leaves(new, is_std, trim)
         if new is not locs:
             sample.locations = new
             changed += 1

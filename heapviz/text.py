@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from heapviz.graph.nodes import NodeInfo
 from heapviz.graph.tables import NodeTable
 from heapviz.model import Profile, Value, main_mapping
-from heapviz.units import choose_unit, format_value, percentage
+from heapviz.units import choose_unit, format_value, json_unit, percentage
 
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -142,7 +142,7 @@ def _json(profile: Profile, sample_index: int, result: TopResult) -> str:
     doc = {
         "profile": profile.source,
         "sample_index": vt.type,
-        "unit": "bytes" if vt.unit == "bytes" else "count",
+        "unit": json_unit(vt.unit),
         "total": _int(result.total),
         "estimated": profile.scaled,
         "rows": [

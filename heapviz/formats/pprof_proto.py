@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import DecodeError
 
 from heapviz.formats import procmaps, profile_pb2
+from heapviz.kinds import classify
 from heapviz.model import (
     UNKNOWN_STACK,
     Function,
@@ -136,6 +137,9 @@ class _Converter:
             types = [types[i] for i in order]
             names = [vt.type for vt in types]
         p = Profile(sample_types=types, kind="proto")
+        period_type = (self.s(msg.period_type.type, "period_type"), self.s(msg.period_type.unit, "period_type unit")) \
+            if msg.HasField("period_type") else None
+        p.profile_kind = classify([(vt.type, vt.unit) for vt in types], period_type)
         p.header = "profile.proto: " + ", ".join(f"{vt.type}/{vt.unit}" for vt in types)
         p.default_sample_type = default
         if msg.HasField("period_type"):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from heapviz.graph.peek import PeekEdge, PeekResult
 from heapviz.model import Value
-from heapviz.units import percentage
+from heapviz.units import json_unit, percentage
 
 SEPARATOR = "-" * 58 + "+-------------"
 LEGEND = "      flat  flat%   sum%        cum   cum%   calls calls% + context"
@@ -53,7 +53,7 @@ def render_json(result: PeekResult, profile: str, sample_type: str, unit: str, w
     doc = {
         "profile": profile,
         "sample_index": sample_type,
-        "unit": "bytes" if unit == "bytes" else "count",
+        "unit": json_unit(unit),
         "total": _num(result.total),
         "functions": [
             {"name": e.name, "full_names": list(e.full_names), "flat": _num(e.flat), "cum": _num(e.cum),

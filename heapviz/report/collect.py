@@ -19,6 +19,7 @@ from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.tables import NodeTable, node_tables
 from heapviz.graph.arrays import factorize_rows, index_of, sums
 from heapviz.graph.stacks import StackTable
+from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.errors import ToolMissing
 from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
@@ -186,15 +187,19 @@ class ReportData:
     flame: FlameTree | None = None  # call tree of the shown samples (widths from NEW with --base)
     flame_unit: str = ""  # display unit for the flame graph's values
     peek: list[PeekRow] = field(default_factory=list)  # top functions by cum with callers/callees
-    unit: str = "auto"  # the unit bytes are shown in: pprof's auto unless --unit forced one
+    unit: str = "auto"  # the unit values are shown in: pprof's auto unless --unit forced one
+    words: Words = HEAP.words  # the profile kind's words (heap: "Leak sites", CPU: "Hot paths")
+    growth_unit: str = "bytes"  # the sample unit of the growth values (dumps, suspects): heap bytes, CPU ns
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
-        """A byte value as every figure of the report shows it (`35.71kB`); `signed`: `+35.71kB`."""
-        text = format_value(v, "bytes", self.unit)
+        """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU
+        `1.20s`); `signed`: `+35.71kB`."""
+        text = format_value(v, self.growth_unit, self.unit)
         return "+" + text if signed and v > 0 else text
 
     def objects_text(self, v: Value) -> str:
-        return count_text(v, "object")
+        """A count with the kind's noun: `3 objects` (heap), `3 samples` (CPU)."""
+        return count_text(v, self.words.objects)
 
 
 @dataclass(frozen=True)
@@ -233,12 +238,14 @@ def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, 
 def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOptions, total: Value,
                 unit: str) -> tuple[list[LeakSite], int]:
     unit_bytes = report_unit(opts.unit)
+    words = profile.profile_kind.words
     """Distinct symbolized stacks (function, file, line of every frame), largest first."""
     mapper = FrameMapper(NodeOptions(granularity="lines", demangle=opts.node_options.demangle,
                                      inlines=opts.node_options.inlines))
     names = [vt.type for vt in profile.sample_types]
-    i_bytes = names.index("inuse_space") if "inuse_space" in names else None
-    i_objs = names.index("inuse_objects") if "inuse_objects" in names else None
+    value_type, count_type = profile.profile_kind.growth_types
+    i_bytes = names.index(value_type) if value_type in names else None
+    i_objs = names.index(count_type) if count_type in names else None
     # Each distinct location's frames are interned as a small int (equal frames, equal ids), so
     # that a stack is a tuple of ints: cheap to hash on profiles with hundreds of thousands of samples.
     frame_ids: dict[tuple[Frame, ...], int] = {}
@@ -263,6 +270,7 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
     space = sums(groups, stacks.weights(i_bytes)[wanted], n) if n and i_bytes is not None else [0] * n
     objects = sums(groups, stacks.weights(i_objs)[wanted], n) if n and i_objs is not None else [0] * n
     vt = profile.sample_types[index]
+    vt_space = profile.sample_types[i_bytes] if i_bytes is not None else vt
     # the largest, ties broken by the stack's frame ids: only stacks that can make the cut need
     # their ids as a tuple (in floats a few more may look tied: still only candidates)
     candidates: list[int] | range = range(n)
@@ -285,8 +293,8 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
             pct=percentage(v, total).strip(), bytes=round(space[g]) if i_bytes is not None else None,
             objects=round(objects[g]) if i_objs is not None else None,
             frames=[f for k in key for f in frames_by_id[k]],
-            objects_text=count_text(objects[g], "object") if i_objs is not None else "",
-            bytes_text=format_value(space[g], "bytes", unit_bytes) if i_bytes is not None else "",
+            objects_text=count_text(objects[g], words.objects) if i_objs is not None else "",
+            bytes_text=format_value(space[g], vt_space.unit, unit_bytes) if i_bytes is not None else "",
         ))
     return sites, n
 
@@ -330,6 +338,11 @@ def _layout(dot: str, opts: ReportOptions, warnings: list[str]) -> dict[str, byt
         return {}
 
 
+def _growth_unit(profile: Profile) -> str:
+    name = profile.profile_kind.growth_types[0]
+    return next((vt.unit for vt in profile.sample_types if vt.type == name), "bytes")
+
+
 def compare_previous(current: list[Suspect], previous: dict[str, object]) -> list[Change]:
     """What got worse since a previous run's summary: new growing stacks and stacks that grew more."""
     before: dict[tuple[str, ...], int] = {}
@@ -357,6 +370,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     the --base profile of a series, whose first dump it then is."""
     index = opts.sample_index
     vt = profile.sample_types[index]
+    words = profile.profile_kind.words
     total = profile.total(index)
     main = main_mapping(profile)
     program = main.basename if main is not None else ""
@@ -367,8 +381,8 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                                  "callgraph", stacks)
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
     dumps = dumps or [profile]
-    dump_rows = [DumpRow(p.source, dump_sequence(p.source)[0], round(p.total_of("inuse_space")),
-                         round(p.total_of("inuse_objects"))) for p in dumps]
+    dump_rows = [DumpRow(p.source, dump_sequence(p.source)[0], round(p.total_of(p.profile_kind.growth_types[0])),
+                         round(p.total_of(p.profile_kind.growth_types[1]))) for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
     ranked, suspect_stacks = suspects(dumps, opts.node_options,
                                       [stacks if same and p.samples is samples else None for p in dumps],
@@ -376,7 +390,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     growth_dot, growth_legend = "", list[str]()
     if growth is not None and mode == "series":
         try:
-            gi = growth.sample_index("inuse_space")
+            gi = growth.sample_index(growth.profile_kind.growth_types[0])
         except KeyError:
             gi = 0
         gvt = growth.sample_types[gi]
@@ -386,7 +400,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     if previous is not None:
         changes = compare_previous(ranked, previous[1])
     tables = []
-    wanted = [vt.type] + [t for t in ("inuse_space", "inuse_objects") if t != vt.type]
+    wanted = [vt.type] + [t for t in profile.profile_kind.growth_types if t and t != vt.type]
     indices = tuple(profile.sample_index(t) for t in wanted if t in [v.type for v in profile.sample_types])
     # one pass over the samples for every sample type; each table serves both orders
     by_index = node_tables(samples, indices, opts.node_options, tuple(profile.total(i) for i in indices), stacks)
@@ -415,7 +429,8 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                 for r in reports]
     layout_warnings: list[str] = []
     return ReportData(
-        title=f"Heap profile of {program}" if program else f"Heap profile {os.path.basename(sources[0])}",
+        title=f"{words.title} of {program}" if program else f"{words.title} {os.path.basename(sources[0])}",
+        words=words,
         program=program, program_path=main.file if main is not None else "",
         profiles=sources, kind=profile.kind, header=profile.header, sequence=seq_text,
         sample_type=vt.type, sample_unit=vt.unit, totals=totals, header_totals=header_totals,
@@ -431,7 +446,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
                                   f"Flame graph of {program or os.path.basename(sources[0])}", stacks),
-        flame_unit=unit, unit=report_unit(opts.unit),
+        flame_unit=unit, unit=report_unit(opts.unit), growth_unit=_growth_unit(profile),
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=cg.full),
     )
