@@ -1,4 +1,4 @@
-// heapviz flame graph: click a frame to zoom into it, Search to highlight frames. No network.
+// heapviz flame graph: click a frame to zoom into it, type in the search box to highlight frames. No network.
 // Works in a standalone SVG and inlined in the HTML report; everything is keyed by the prefix.
 (function () {
   "use strict";
@@ -15,6 +15,7 @@
     fills.push(groups[i] ? groups[i].querySelector("rect").getAttribute("fill") : "");
   }
   var zoomedTo = 0;
+  var find = document.getElementById(P + "-search");  // the search box (an HTML input in the SVG)
 
   function label(name, w) {
     var n = Math.floor((w - 6) / D.charWidth);
@@ -56,14 +57,16 @@
     svg.setAttribute("data-zoomed", String(k));
   }
 
-  function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
-
   function search(query) {
     var matched = document.getElementById(P + "-matched");
     var re = null;
     if (query) {
-      try { re = new RegExp(query); } catch (e) { re = new RegExp(escapeRegExp(query)); }
+      try { re = new RegExp(query); } catch (e) {
+        if (find) { find.style.borderColor = "#b20000"; }  // not a regular expression (yet): keep the last result
+        return;
+      }
     }
+    if (find) { find.style.borderColor = ""; }
     var sum = 0, skip = 0, count = 0, pct = 0;
     for (var j = 0; j < F.length; j++) {
       var g = groups[j];
@@ -91,14 +94,12 @@
     if (g) { g.addEventListener("click", function () { zoom(j === zoomedTo && j > 0 ? F[j][3] : j); }); }
   });
   var reset = document.getElementById(P + "-reset");
-  var find = document.getElementById(P + "-search");
   var clear = document.getElementById(P + "-clear");
   if (reset) { reset.addEventListener("click", function () { zoom(0); }); }
-  if (clear) { clear.addEventListener("click", function () { search(""); }); }
+  if (clear) { clear.addEventListener("click", function () { if (find) { find.value = ""; } search(""); }); }
   if (find) {
-    find.addEventListener("click", function () {
-      var q = window.prompt("Highlight frames whose name matches (regular expression):", "");
-      if (q !== null) { search(q); }
-    });
+    find.addEventListener("input", function () { search(find.value); });
+    // keys typed in the box are for the box, not for the page around it
+    find.addEventListener("keydown", function (e) { e.stopPropagation(); });
   }
 })();

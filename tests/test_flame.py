@@ -14,7 +14,7 @@ from browser import PageWatch, browser
 from conftest import run_heapviz
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.tree import build_tree, package_of
-from heapviz.render.flame import FlameOptions, clean, to_svg
+from heapviz.render.flame import MATCH_FILL, FlameOptions, clean, to_svg
 from test_report_hostile import HOSTILE, hostile_profile
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -156,14 +156,16 @@ def check_zoom_and_search(page, prefix: str, frame_name: str) -> None:
     assert _rect(page, f"#{ids[0]}")[1] == pytest.approx(INNER)  # ancestors still span the width
     page.click(f"#{prefix}-reset")
     assert _rect(page, f"#{target}") == pytest.approx([x0, w0])
-    # search: the prompt is answered by the test
-    page.evaluate("window.prompt = () => 'grow_'")
-    page.click(f"#{prefix}-search")
+    # search: typed into the search box, a regular expression
+    page.fill(f"#{prefix}-search", "grow_")
     matched = page.eval_on_selector_all(f"#{prefix}-frames > g.match title",
                                         "ts => ts.map(t => t.textContent.split('\\n')[0])")
     assert matched and all("grow_" in m for m in matched)
     fills = page.eval_on_selector_all(f"#{prefix}-frames > g.match rect", "rs => rs.map(r => r.getAttribute('fill'))")
-    assert set(fills) == {"#d05ce3"}
+    assert set(fills) == {MATCH_FILL}
+    others = page.eval_on_selector_all(f"#{prefix}-frames > g:not(.match) rect",
+                                       "rs => rs.map(r => r.getAttribute('fill'))")
+    assert others and MATCH_FILL not in others  # no frame shares the highlight colour
     label = page.text_content(f"#{prefix}-matched")
     assert label.startswith("Matched: ") and "%" in label
     assert 0 < float(page.get_attribute(f"#{prefix}-svg", "data-matched")) < 100

@@ -1,10 +1,13 @@
 """Small static SVG charts for the HTML report: totals per dump and per-suspect sparklines.
-Labels are escaped here; the markup is built from numbers otherwise."""
+Labels are escaped here; the markup is built from numbers otherwise. Values are shown through
+the caller's formatter, so that axes and points carry the report's units."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from html import escape
+
+CHAR_PX = 6.2  # width of one character of the 10 px labels, a little generous
 
 
 def _scale(values: Sequence[float], lo_px: float, hi_px: float) -> Callable[[float], float]:
@@ -14,12 +17,21 @@ def _scale(values: Sequence[float], lo_px: float, hi_px: float) -> Callable[[flo
 
 
 def line_chart(values: Sequence[float], labels: Sequence[str], fmt: Callable[[float], str], title: str,
-               width: int = 640, height: int = 220) -> str:
-    """A line chart with a point and value per dump; x labels are the dumps' names."""
+               width: int = 560, height: int = 220) -> str:
+    """A line chart with a point and its value per dump; x labels are the dumps' names, the y axis
+    is labelled with `fmt` (0, half and the largest value)."""
     if not values:
         return ""
-    left, right, top, bottom = 70, 20, 24, 40
     n = len(values)
+    shown = [i for i in range(n) if n <= 12 or i in (0, n - 1)]
+    hi = max(values)
+    ticks = [hi / 2, hi] if hi > 0 else []
+    left = max(48, round(max((len(fmt(t)) for t in ticks), default=1) * CHAR_PX) + 12)
+    # the first and last x labels are centred on their points: leave room for half of each
+    half_first = len(labels[0]) * CHAR_PX / 2 if n > 1 else 0
+    right = max(20, round(len(labels[-1]) * CHAR_PX / 2) + 4) if n > 1 else 20
+    left = max(left, round(half_first) + 4)
+    top, bottom = 26, 40
     y = _scale(values, top, height - bottom)
     step = (width - left - right) / max(1, n - 1)
 
@@ -27,28 +39,33 @@ def line_chart(values: Sequence[float], labels: Sequence[str], fmt: Callable[[fl
         return left + i * step if n > 1 else left + (width - left - right) / 2
 
     pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-    hi = max(values)
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
-        f'<text x="{left - 6}" y="{y(hi) + 4:.1f}" text-anchor="end" font-size="11">{escape(fmt(hi))}</text>',
         f'<text x="{left - 6}" y="{height - bottom + 4}" text-anchor="end" font-size="11">0</text>',
-        f'<polyline fill="none" stroke="#b20000" stroke-width="2" points="{pts}"/>',
     ]
+    for t in ticks:
+        parts.append(f'<line x1="{left - 3}" y1="{y(t):.1f}" x2="{width - right}" y2="{y(t):.1f}" stroke="#eee"/>')
+        parts.append(f'<text class="tick" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" '
+                     f'font-size="11">{escape(fmt(t))}</text>')
+    parts.append(f'<polyline fill="none" stroke="#b20000" stroke-width="2" points="{pts}"/>')
     for i, v in enumerate(values):
         parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="#b20000">'
                      f"<title>{escape(labels[i])}: {escape(fmt(v))}</title></circle>")
-        if n <= 12 or i in (0, n - 1):
-            parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+        if i in shown:
+            parts.append(f'<text class="value" x="{x(i):.1f}" y="{y(v) - 8:.1f}" text-anchor="middle" '
+                         f'font-size="10" fill="#333">{escape(fmt(v))}</text>')
+            parts.append(f'<text class="label" x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
                          f'font-size="10">{escape(labels[i])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def sparkline(values: Sequence[float], width: int = 120, height: int = 28) -> str:
+def sparkline(values: Sequence[float], texts: Sequence[str] = (), width: int = 120, height: int = 28) -> str:
+    """A tiny line of a suspect's values per dump; `texts` (one per value) become the points' tooltips."""
     if not values:
         return ""
     y = _scale(values, 3, height - 3)
@@ -56,6 +73,7 @@ def sparkline(values: Sequence[float], width: int = 120, height: int = 28) -> st
     step = (width - 6) / max(1, n - 1)
     pts = " ".join(f"{3 + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
     last = f'<circle cx="{3 + (n - 1) * step:.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="#b20000"/>'
+    title = f"<title>{escape(' → '.join(texts))}</title>" if texts else ""
     return (f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" aria-hidden="true"><polyline fill="none" stroke="#b20000" '
+            f'width="{width}" height="{height}" role="img">{title}<polyline fill="none" stroke="#b20000" '
             f'stroke-width="1.5" points="{pts}"/>{last}</svg>')

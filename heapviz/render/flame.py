@@ -22,7 +22,10 @@ from heapviz.units import percentage
 
 FONT = "DejaVu Sans Mono"
 CHAR_WIDTH = 0.61  # DejaVu Sans Mono's advance is 1233/2048 em; a little more for safety
-MATCH_FILL = "#d05ce3"
+# Search hits: a saturated blue with a dark outline and white bold names. No frame shares it:
+# package colours are pastels (HSL saturation 0.55, lightness 0.72 or 0.86), diff colours are white-red or white-green.
+MATCH_FILL = "#0a4fe0"
+MATCH_STROKE = "#001a66"
 OTHER_FILL = "#d9d9d9"
 PAD = 10.0  # blank margin left and right of the frames
 _SCRIPT_SOURCE = Path(__file__).resolve().parent.parent.parent / "templates" / "flame.js"
@@ -224,12 +227,19 @@ def to_svg(tree: FlameTree, fmt: Callable[[Value], str], options: FlameOptions =
     out.append(f"<title>{escape(title)}</title>")
     out.append(f"<style>#{pid}-svg .f{{cursor:pointer}} #{pid}-svg .f:hover rect{{stroke:#000;stroke-width:1}} "
                f"#{pid}-svg .ctl{{cursor:pointer;fill:#1a4fa0;text-decoration:underline}} "
-               f"#{pid}-svg .inl text{{font-style:italic}} #{pid}-svg .anc{{opacity:.55}}</style>")
+               f"#{pid}-svg .inl text{{font-style:italic}} #{pid}-svg .anc{{opacity:.55}} "
+               f"#{pid}-svg .match rect{{stroke:{MATCH_STROKE};stroke-width:1.5}} "
+               f"#{pid}-svg .match text{{fill:#fff;font-weight:bold}}</style>")
     out.append(f'<rect x="0" y="0" width="{_n(options.width)}" height="{_n(height)}" fill="#fdfdfd"/>')
     out.append(f'<text x="{_n(pad)}" y="18" font-size="{_n(fs + 2)}">{escape(head)}</text>')
     out.append(f'<text x="{_n(pad)}" y="38" class="ctl" id="{pid}-reset">Reset zoom</text>')
-    out.append(f'<text x="{_n(pad + 110)}" y="38" class="ctl" id="{pid}-search">Search</text>')
-    out.append(f'<text x="{_n(pad + 180)}" y="38" class="ctl" id="{pid}-clear">Clear</text>')
+    # an HTML input box inside the SVG (standalone or inlined): the search is typed, not prompted
+    out.append(f'<foreignObject x="{_n(pad + 100)}" y="24" width="260" height="22">'
+               f'<input xmlns="http://www.w3.org/1999/xhtml" type="search" id="{pid}-search" '
+               f'placeholder="Search: regular expression" aria-label="Highlight frames whose name matches" '
+               f'spellcheck="false" style="width:250px;height:18px;font:12px {FONT}, monospace;'
+               f'box-sizing:border-box;border:1px solid #999;border-radius:3px;padding:0 4px"/></foreignObject>')
+    out.append(f'<text x="{_n(pad + 370)}" y="38" class="ctl" id="{pid}-clear">Clear</text>')
     out.append(f'<text x="{_n(options.width - pad)}" y="38" text-anchor="end" id="{pid}-matched"></text>')
     out.append(f'<g id="{pid}-frames">')
     frames: list[list[object]] = []
@@ -255,7 +265,7 @@ def to_svg(tree: FlameTree, fmt: Callable[[Value], str], options: FlameOptions =
             f'<text x="{_n(pad + b.x + 3)}" y="{_n(y + fh - 4.5)}">{escape(label)}</text></g>')
         frames.append([b.start, b.value, b.depth, b.parent, b.end, name, full])
     out.append("</g>")
-    legend = ("Width: " + tree.sample_type + "; click a frame to zoom, Search to highlight. "
+    legend = ("Width: " + tree.sample_type + "; click a frame to zoom; type in Search to highlight. "
               + ("Colour: red grew, green shrank since base. " if tree.diff else "Colour: binary or namespace. ")
               + "Dark outline: allocates itself; dashed, lighter, italic: inlined.")
     out.append(f'<text x="{_n(pad)}" y="{_n(height - 10)}" font-size="{_n(fs - 2)}" fill="#555">'

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +17,8 @@ from heapviz.render.dot import RenderOptions
 from heapviz.render.chart import line_chart, sparkline
 from heapviz.render.flame import to_svg
 from heapviz.report.callers import REPORT_FLAME
-from heapviz.report.collect import ReportData
+from heapviz.model import Value
+from heapviz.report.collect import BinaryRow, ReportData
 from heapviz.report.summary import summary
 from heapviz.units import format_value
 
@@ -56,12 +59,68 @@ def inline_svg(svg: bytes) -> Markup:
 
 def _charts(r: ReportData) -> dict[str, object]:
     labels = [os.path.basename(d.file) for d in r.dumps]
-    totals = Markup(line_chart([d.inuse_space for d in r.dumps], labels,
-                               lambda v: format_value(v, "bytes", "auto"), "In-use bytes per dump"))
-    objects = Markup(line_chart([d.inuse_objects for d in r.dumps], labels, lambda v: str(round(v)),
+    if r.base and labels:
+        labels[0] = "base: " + labels[0]
+    totals = Markup(line_chart([d.inuse_space for d in r.dumps], labels, r.bytes_text, "In-use bytes per dump"))
+    objects = Markup(line_chart([d.inuse_objects for d in r.dumps], labels, r.objects_text,
                                 "In-use objects per dump"))
-    spark = [Markup(sparkline(s.inuse_space)) for s in r.suspects[:30]]
+    spark = [Markup(sparkline(s.inuse_space, [r.bytes_text(v) for v in s.inuse_space])) for s in r.suspects[:30]]
     return {"totals": totals, "objects": objects, "spark": spark}
+
+
+@dataclass(frozen=True)
+class BinaryGroup:
+    """One mapped file and every symbolization of it (one per dump that maps it)."""
+
+    file: str
+    rows: list[BinaryRow]
+    dumps: list[str]  # which dumps map it, when several dumps were symbolized ("base", "new")
+
+
+def dump_labels(r: ReportData) -> list[str]:
+    """What the report calls each dump: base and new for a --base difference, else its file name."""
+    if r.mode == "base" and len(r.dumps) == 2:
+        return ["base", "new"]
+    labels = [os.path.basename(d.file) for d in r.dumps]
+    if r.base and labels:
+        labels[0] = "base"
+    return labels
+
+
+def binary_groups(r: ReportData) -> list[BinaryGroup]:
+    """r.binaries lists each dump's symbolizations one dump after another, so a file used by
+    several dumps repeats; grouped by file, its k-th row is the k-th dump (in order) that maps it.
+    Only in "base" mode do the rows come from two symbolized profiles (base, then new)."""
+    by_file: dict[str, list[BinaryRow]] = {}
+    for b in r.binaries:
+        by_file.setdefault(b.file, []).append(b)
+    labels = dump_labels(r) if r.mode == "base" else []
+    # which of the symbolized profiles each row belongs to: a new one starts when a file repeats
+    part_of: list[int] = []
+    seen: set[str] = set()
+    part = 0
+    for b in r.binaries:
+        if b.file in seen:
+            part, seen = part + 1, set()
+        seen.add(b.file)
+        part_of.append(part)
+    parts = part + 1
+    groups = []
+    for file, rows in by_file.items():
+        dumps: list[str] = []
+        if labels and parts == len(labels):
+            dumps = [labels[part_of[i]] for i, b in enumerate(r.binaries) if b.file == file]
+        groups.append(BinaryGroup(file, rows, dumps))
+    return groups
+
+
+def _value_text(r: ReportData, sample_type: str, sample_unit: str, unit: str) -> Callable[[Value], str]:
+    """How the figures of one sample type read: bytes and objects by the report's unit policy."""
+    if sample_unit == "bytes":
+        return r.bytes_text
+    if sample_type.endswith("_objects"):
+        return r.objects_text
+    return lambda v: format_value(v, sample_unit, unit)
 
 
 def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
@@ -71,9 +130,11 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
     if r.flame is not None:
         # to_svg escapes every name and embeds its script's data as escaped JSON.
         flame = r.flame
-        flame_svg = Markup(to_svg(flame, lambda v: format_value(v, flame.sample_unit, r.flame_unit),
+        flame_svg = Markup(to_svg(flame, _value_text(r, flame.sample_type, flame.sample_unit, r.flame_unit),
                                   REPORT_FLAME))
+    totals = {name: exact for name, _, exact in r.totals}
     template = environment().get_template("report.html.j2")
     html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
-                           data=summary(r))
+                           data=summary(r), binaries=binary_groups(r), labels=dump_labels(r),
+                           totals=totals)
     return html.encode("utf-8", "replace")  # undecodable bytes from a binary's names become U+FFFD
