@@ -7,6 +7,7 @@ mappings. It holds data only; parsing, symbolization and views live elsewhere.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from heapviz.kinds import HEAP, ProfileKind
@@ -148,6 +149,18 @@ class Profile:
         for loc in self.locations:
             if loc.mapping is not None and id(loc.mapping) not in mappings:
                 raise ValueError(f"location {loc.id} refers to unknown mapping")
+
+
+# A value exactly divisible by its count can come out a hair below the integer in floats
+# (sampled values are scaled floats); this keeps 300/3 at 100, not 99.
+SIZE_EPSILON = 1e-9
+
+
+def object_size(count: Value, size: Value) -> int:
+    """pprof's `bytes` label: the size of one object, size / count truncated toward zero as
+    pprof's integer division does (101 bytes in 2 objects: 50). graph/build.py's _block_sizes
+    applies the same rule to arrays."""
+    return math.trunc(size / count + SIZE_EPSILON) if count else 0
 
 
 def main_mapping(profile: Profile) -> Mapping | None:

@@ -25,3 +25,21 @@ def test_minimum_unit_rule():
     assert choose_unit("bytes", "minimum", [(2048, 2048)], 4096) == "kB"
     assert choose_unit("bytes", "B", [(2048, 2048)], 4096) == "B"
     assert choose_unit("count", "minimum", [(5, 5)], 5) == ""
+
+
+def test_one_rounding_rule_for_object_sizes():
+    """The graph's nodelets and the profile.proto writer's `bytes` label agree, and follow
+    pprof's integer division: 101 bytes in 2 objects are objects of 50 bytes."""
+    import numpy as np
+
+    from heapviz.graph.build import _block_sizes
+    from heapviz.model import Sample, object_size
+    from heapviz.render.pprof_proto import _object_size
+
+    pairs = ((0, 1), (2, 3))
+    cases = [[2, 101, 0, 0], [3, 300, 1, 7], [0, 0, 3, 301], [7, 100, 7, 100], [3, 299.99999999999994, 0, 0],
+             [1, 1, 0, 0], [0, 0, 0, 0], [5, 4, 0, 0]]
+    arrays = _block_sizes(np.array(cases, dtype=np.float64), pairs).tolist()
+    proto = [_object_size(Sample(list(c), ()), pairs) for c in cases]
+    assert arrays == proto == [50, 100, 100, 14, 100, 1, 0, 0]
+    assert object_size(2, 101) == 50 and object_size(0, 5) == 0

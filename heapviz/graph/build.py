@@ -21,7 +21,7 @@ from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.arrays import index_of
 from heapviz.graph.arrays import sums as group_sums
 from heapviz.graph.stacks import StackTable, Sums, node_sums
-from heapviz.model import Sample, Value
+from heapviz.model import SIZE_EPSILON, Sample, Value
 from heapviz.units import format_value
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _block_sizes(values: npt.NDArray[Any], pairs: tuple[tuple[int, int], ...]) -
     done = np.zeros(len(values), dtype=np.bool_)
     for count, total in pairs:
         pick = ~done & (values[:, count] != 0)
-        size[pick] = np.trunc(values[pick, total] / values[pick, count] + 1e-9)
+        size[pick] = np.trunc(values[pick, total] / values[pick, count] + SIZE_EPSILON)  # as model.object_size
         done |= pick
     return size.astype(np.int64)
 

@@ -11,7 +11,7 @@ import gzip
 import math
 
 from heapviz.formats import profile_pb2
-from heapviz.model import Function, Location, Mapping, Profile, Sample, Value
+from heapviz.model import Function, Location, Mapping, Profile, Sample, Value, object_size
 from heapviz.symbolize.demangle import display_name
 
 _INT64_MAX = (1 << 63) - 1
@@ -134,5 +134,5 @@ def _object_size(sample: Sample, pairs: tuple[tuple[int, int], ...]) -> int:
     for ci, bi in pairs:
         count = sample.values[ci]
         if count:
-            return to_int64(sample.values[bi] / count)
+            return to_int64(object_size(count, sample.values[bi]))
     return 0
