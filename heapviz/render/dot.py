@@ -25,6 +25,10 @@ FORMATS = ("dot", "svg", "pdf", "png")
 FONT = "DejaVu Sans"
 MAX_LABEL_TEMPLATE = 12  # template argument lists longer than this are shown as <…> in labels
 MAX_TOOLTIP = 2000
+# The smallest label in the graph, in points. Graphviz's default for edge labels is 14; nodes
+# follow pprof's 8-24 scale but never go below this, so that a graph drawn at 0.6x (the PDF
+# report's scale for graphs wider than a page, fitted to A4 or Letter) still reads at 8 pt.
+MIN_FONT_SIZE = 14
 
 
 class LayoutFailed(HeapvizError):
@@ -194,15 +198,17 @@ def to_dot(cg: CallGraph, legend: list[str], fmt: Callable[[Value], str], title:
         if len(full) > MAX_TOOLTIP:
             full = full[:MAX_TOOLTIP] + "…"
         score = cum / abs(total) if total else 0.0
+        size = max(MIN_FONT_SIZE, font_size(flat, max_flat))
         out.append(
-            f'N{ids[n]} [label="{label}" id="node{ids[n]}" fontsize={font_size(flat, max_flat)} shape=box '
+            f'N{ids[n]} [label="{label}" id="node{ids[n]}" fontsize={size} shape=box '
             f'tooltip="{escape(full, True)} ({fmt(cum)})" color="{dot_color(score, False)}" '
             f'fillcolor="{dot_color(score, True)}"]'
         )
         for j, (lo, hi, w) in enumerate(nodelets(a["tags"])):
             nid = f"NN{ids[n]}_{j}"
             tag = fmt(lo) if lo == hi else f"{fmt(lo)}..{fmt(hi)}"
-            out.append(f'{nid} [label="{escape(tag)}" id="{nid}" fontsize=8 shape=box3d tooltip="{fmt(w)}"]')
+            out.append(f'{nid} [label="{escape(tag)}" id="{nid}" fontsize={MIN_FONT_SIZE} shape=box3d '
+                       f'tooltip="{fmt(w)}"]')
             out.append(f'N{ids[n]} -> {nid} [label=" {fmt(w)}" weight=100 tooltip="{fmt(w)}" '
                        f'labeltooltip="{fmt(w)}"]')
             has_nodelets.add(n)
