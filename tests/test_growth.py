@@ -158,7 +158,7 @@ def test_series_report_in_html_and_pdf(examples, tmp_path):
     assert 'id="suspects"' in page and "steady growth" in page and 'id="growth-viewport"' in page
     assert "<svg class=\"chart\"" in page
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "Leak suspects" in text and "12288 → 24576 → 36864 → 49152" in text
+    assert "Leak suspects" in text and "12kB → 24kB → 36kB → 48kB" in text  # in-use bytes per dump, with units
     assert "Call graph of the growth" in text
 
 

@@ -1,5 +1,6 @@
-"""The flame graph page of the PDF report: a static vector drawing (reportlab shapes) on a
-landscape A4 page, with narrow frames merged into "other" so that every label stays readable."""
+"""The flame graph page of the PDF report: a static vector drawing (reportlab shapes) as wide as
+a landscape A4 page and only as tall as the graph, with narrow frames merged into "other" so
+that every label stays readable."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import Flowable, NextPageTemplate, PageBreak
+from reportlab.platypus import Flowable, Spacer
 
 from heapviz.graph.tree import FlameTree
 from heapviz.model import Value
@@ -59,15 +60,11 @@ def flame_drawing(tree: FlameTree, width: float, height: float, font: str) -> tu
     return d, max(0, depth + 1 - drawn)
 
 
-def add_flame_page(story: list[Flowable], tree: FlameTree, heading: Callable[[str, int], Flowable],
-                   p: Callable[..., Flowable], font: str, frame_size: tuple[float, float],
-                   fmt: Callable[[Value], str]) -> None:
-    """Append the flame graph on a page of the `flame` template (reusing a page break already at
-    the end of the story, so no blank page appears)."""
-    if len(story) >= 2 and isinstance(story[-1], PageBreak) and isinstance(story[-2], NextPageTemplate):
-        story[-2] = NextPageTemplate(TEMPLATE)
-    else:
-        story += [NextPageTemplate(TEMPLATE), PageBreak()]
+def flame_flowables(tree: FlameTree, heading: Callable[[str, int], Flowable], p: Callable[..., Flowable],
+                    font: str, width: float, max_height: float,
+                    fmt: Callable[[Value], str]) -> tuple[list[Flowable], float]:
+    """The flame graph's heading, note and drawing for a page `width` points wide, and the
+    height they take: the page is then made that tall, so it has no empty half."""
     what = f"{tree.sample_type}, {fmt(tree.root.cum) if tree.root.cum else '0'}"
     if tree.diff:
         what += " in the new profile; red grew, green shrank since the base"
@@ -75,8 +72,18 @@ def add_flame_page(story: list[Flowable], tree: FlameTree, heading: Callable[[st
             "dark outline: allocates itself; frames narrower than 3 pt are merged into 'other'.")
     if tree.diff:
         note = f"Width: {what}. Dark outline: allocates itself; narrow frames are merged into 'other'."
-    drawing, cut = flame_drawing(tree, frame_size[0], frame_size[1] - 60, font)
+    head = heading(f"Flame graph ({tree.sample_type})", 0)
+    para = p(note, "small")
+    head_h = _height(head, width, max_height)
+    note_h = _height(para, width, max_height)
+    drawing, cut = flame_drawing(tree, width, max_height - head_h - note_h - 12, font)
     if cut:
         note += f" {cut} deeper level{'s' if cut > 1 else ''} not shown."
-    story += [heading(f"Flame graph ({tree.sample_type})", 0), p(note, "small"), drawing,
-              NextPageTemplate("portrait"), PageBreak()]
+        para = p(note, "small")
+        note_h = _height(para, width, max_height)
+    return [head, para, Spacer(1, 6), drawing], head_h + note_h + 6 + drawing.height + 2
+
+
+def _height(f: Flowable, width: float, max_height: float) -> float:
+    _, h = f.wrap(width, max_height)
+    return float(h) + float(f.getSpaceBefore()) + float(f.getSpaceAfter())

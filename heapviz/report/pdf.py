@@ -1,26 +1,30 @@
-"""The PDF report (reportlab), with Graphviz's own vector PDF of the call graph merged onto a
-page of its own (pypdf), so the graph keeps Graphviz's fonts and shapes at any zoom."""
+"""The PDF report (reportlab): the answer on page 1, then the leak sites, tables and metadata,
+then Graphviz's own vector PDF of each call graph merged onto pages of their own (pypdf), cut
+into A4 tiles when a whole graph would print with labels below 8 pt."""
 
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
 from pypdf import PdfReader, PdfWriter, Transformation
+from pypdf.generic import RectangleObject
 from reportlab.graphics.shapes import Drawing, Line, PolyLine, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
-from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.pagesizes import A4, LETTER, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     BaseDocTemplate,
-    CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
@@ -35,15 +39,25 @@ from reportlab.platypus import (
 
 from heapviz.render.dot import RenderOptions
 from heapviz.units import format_value
+from heapviz.report.collect import Frame as StackFrame
 from heapviz.report.collect import LeakSite, ReportData, TopTable
 from heapviz.report.flame_pdf import TEMPLATE as FLAME_TEMPLATE
-from heapviz.report.flame_pdf import add_flame_page
+from heapviz.report.flame_pdf import flame_flowables
+from heapviz.growth import Suspect
 
 MARGIN = 15 * mm
-MAX_PAGE = 14400.0  # PDF's largest page side (200 in)
+GRAPH_MARGIN = 10 * mm  # graph pages use more of the paper: fewer tiles
 PDF_TABLE_ROWS = 100
 PDF_LEAK_SITES = 25
-_HEADING = 40.0  # room for the graph page's heading
+ANSWER_ROWS = 10  # leak sites or suspects in page 1's table
+PDF_SUSPECTS = 30
+MIN_LABEL_PT = 8.0  # the smallest graph label once a graph page is printed on A4 or Letter
+PAPERS = (A4, LETTER)
+_DOT_DEFAULT_FONT = 14.0  # Graphviz's fontsize where the DOT sets none (edge labels)
+_GRAPH_HEAD = 46.0  # room above a graph tile for its heading and caption
+_TILE_OVERLAP = 28.0  # points of a tile repeated on the next one, so that a cut label is whole on one
+_PAGE_W = A4[0] - 2 * MARGIN
+_CELL_PAD = 6.0  # reportlab's default left and right cell padding
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 _CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
@@ -97,7 +111,7 @@ class _Markup:
         run: list[str] = []
         run_fallback = False
         for ch in text:
-            fb = ord(ch) > 0x7F and ord(ch) not in self.fonts.covered
+            fb = self._needs_fallback(ch)
             if fb != run_fallback and run:
                 out.append(self._flush(run, run_fallback))
                 run = []
@@ -107,9 +121,71 @@ class _Markup:
             out.append(self._flush(run, run_fallback))
         return "".join(out)
 
+    def _needs_fallback(self, ch: str) -> bool:
+        return bool(self.fonts.fallback) and ord(ch) > 0x7F and ord(ch) not in self.fonts.covered
+
     def _flush(self, run: list[str], fallback: bool) -> str:
         s = escape("".join(run))
         return f'<font name="{self.fonts.fallback}">{s}</font>' if fallback else s
+
+    def width(self, text: str, font: str, size: float) -> float:
+        """Width in points of `text` as __call__ lays it out (fallback glyphs count as 1 em)."""
+        main = "".join(ch for ch in text if not self._needs_fallback(ch))
+        return float(pdfmetrics.stringWidth(main, font, size)) + size * (len(text) - len(main))
+
+    def lines(self, parts: list[str], width: float, font: str, size: float) -> list[str]:
+        """Pieces packed greedily into lines of at most `width` points; a piece wider than a line
+        is cut between characters (it is never shortened)."""
+        lines: list[str] = []
+        cur = ""
+        for part in parts:
+            if cur and self.width(cur + part, font, size) > width:
+                lines.append(cur)
+                cur = ""
+            cur += part
+            while self.width(cur, font, size) > width and len(cur) > 1:
+                cut = max(1, self._fit(cur, width, font, size))
+                lines.append(cur[:cut])
+                cur = cur[cut:]
+        if cur or not lines:
+            lines.append(cur)
+        return lines
+
+    def _fit(self, text: str, width: float, font: str, size: float) -> int:
+        lo, hi = 1, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.width(text[:mid], font, size) <= width:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+# Where a name may wrap: after `::`, after `<`, and after a comma or `(` not followed by a space
+# (a space at a line's end would be lost, and with it the name's exact text).
+_NAME_BREAKS = re.compile(r"(?<=::)|(?<=<)(?!<)|(?<=[,(])(?! )")
+
+
+def name_parts(name: str) -> list[str]:
+    """A demangled name in pieces that may each start a line; joined they are the name."""
+    return [p for p in _NAME_BREAKS.split(name) if p]
+
+
+def path_parts(path: str) -> list[str]:
+    """A path in pieces ending at each `/`: lines break only there, so `file:line` stays whole."""
+    return [p for p in re.split(r"(?<=/)", path) if p]
+
+
+def common_dir(paths: list[str]) -> str:
+    """The directory, ending in `/`, that the absolute ones of `paths` share when that is worth
+    saying once (two or more of them, at least 16 characters), else ""."""
+    absolute = [p for p in paths if p.startswith("/")]
+    if len(absolute) < 2:
+        return ""
+    prefix = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    prefix = prefix.rstrip("/") + "/"
+    return prefix if len(prefix) >= 16 else ""
 
 
 class _Heading(Paragraph):  # type: ignore[misc]
@@ -122,12 +198,12 @@ class _Heading(Paragraph):  # type: ignore[misc]
 
 
 class _GraphSlot(Flowable):  # type: ignore[misc]
-    """Reserves a graph's box and records where it landed, for the merge after the build."""
+    """Reserves a graph tile's box and records where it landed, for the merge after the build."""
 
-    def __init__(self, width: float, height: float, graph: int, slots: list[tuple[int, int, float, float]]) -> None:
+    def __init__(self, width: float, height: float, tile: int, slots: list[tuple[int, int, float, float]]) -> None:
         super().__init__()
         self.width, self.height = width, height
-        self._graph = graph
+        self._tile = tile
         self._slots = slots
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
@@ -135,7 +211,7 @@ class _GraphSlot(Flowable):  # type: ignore[misc]
 
     def draw(self) -> None:
         x, y = self.canv.absolutePosition(0, 0)
-        self._slots.append((self._graph, self.canv.getPageNumber() - 1, x, y))
+        self._slots.append((self._tile, self.canv.getPageNumber() - 1, x, y))
 
 
 class _Doc(BaseDocTemplate):  # type: ignore[misc]
@@ -146,37 +222,85 @@ class _Doc(BaseDocTemplate):  # type: ignore[misc]
             self.canv.addOutlineEntry(flowable.getPlainText(), key, level=flowable.outline_level, closed=False)
 
 
-def _page_size_for(w: float, h: float) -> tuple[tuple[float, float], float]:
-    """A page for a graph of w x h points and the scale to draw it at: A4 (landscape when the
-    graph is wide) when that keeps it at half size or more, else a page of its own size."""
-    for page in ((landscape(A4), A4) if w > h else (A4, landscape(A4))):
-        aw, ah = page[0] - 2 * MARGIN, page[1] - 2 * MARGIN - _HEADING
+def print_scale(w: float, h: float) -> float:
+    """The scale at which a w x h point page comes out when printed fitted to A4 or to Letter,
+    whichever shrinks it more (in the better orientation; never enlarged)."""
+    return float(min(min(1.0, max(min(pw / w, ph / h), min(ph / w, pw / h))) for pw, ph in PAPERS))
+
+
+def smallest_font(dot: str) -> float:
+    """The smallest font size any label of this DOT is drawn in."""
+    sizes = [float(v) for v in re.findall(r"\bfontsize=\"?([0-9.]+)", dot)]
+    return min([*sizes, _DOT_DEFAULT_FONT])
+
+
+@dataclass(frozen=True)
+class GraphTile:
+    """One page of a call graph: the window (x0, y0, x1, y1) of Graphviz's page it shows, drawn
+    at `scale` on an A4 page of `page` size."""
+    graph: int
+    title: str
+    part: int  # 1-based
+    parts: int
+    across: int
+    down: int
+    window: tuple[float, float, float, float]
+    scale: float
+    page: tuple[float, float]
+
+
+def plan_graph(graph: int, title: str, box: tuple[float, float, float, float], min_font: float) -> list[GraphTile]:
+    """Place a graph of Graphviz page `box` on A4: on one page, at the largest scale that fits,
+    when its smallest label (`min_font`) then prints at MIN_LABEL_PT or more on A4 and Letter;
+    else in tiles at the scale that keeps that minimum, in the orientation needing fewer pages."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    pages = (landscape(A4), A4) if w > h else (A4, landscape(A4))
+    fit = print_scale(*A4)
+    need = MIN_LABEL_PT / (min_font * fit)
+    best: tuple[int, float, tuple[float, float]] | None = None
+    for page in pages:
+        aw, ah = page[0] - 2 * GRAPH_MARGIN, page[1] - 2 * GRAPH_MARGIN - _GRAPH_HEAD
         scale = min(aw / w, ah / h, 1.0)
-        if scale >= 0.5:
-            return page, scale
-    scale = min(1.0, (MAX_PAGE - 2 * MARGIN) / w, (MAX_PAGE - 2 * MARGIN - _HEADING) / h)
-    return (w * scale + 2 * MARGIN, h * scale + 2 * MARGIN + _HEADING), scale
+        if scale >= need and (best is None or scale > best[1]):
+            best = (1, scale, page)
+    if best is not None:
+        _, scale, page = best
+        return [GraphTile(graph, title, 1, 1, 1, 1, box, scale, page)]
+    grids = []
+    for page in pages:
+        aw, ah = page[0] - 2 * GRAPH_MARGIN, page[1] - 2 * GRAPH_MARGIN - _GRAPH_HEAD
+        across = max(1, math.ceil((w * need - _TILE_OVERLAP) / (aw - _TILE_OVERLAP)))
+        down = max(1, math.ceil((h * need - _TILE_OVERLAP) / (ah - _TILE_OVERLAP)))
+        grids.append((across * down, across, down, page, aw, ah))
+    _, across, down, page, aw, ah = min(grids, key=lambda g: g[0])
+    tiles: list[GraphTile] = []
+    step_x, step_y = (aw - _TILE_OVERLAP) / need, (ah - _TILE_OVERLAP) / need
+    for row in range(down):
+        top = y1 - row * step_y  # rows from the top, where Graphviz puts the roots
+        for col in range(across):
+            left = x0 + col * step_x
+            window = (left, max(y0, top - ah / need), min(x1, left + aw / need), top)
+            tiles.append(GraphTile(graph, title, len(tiles) + 1, across * down, across, down, window, need, page))
+    return tiles
 
 
 def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     fonts = _register_fonts()
     m = _Markup(fonts)
-    graphs = []  # (title, Graphviz page, page size, scale)
-    growth_title = f"Call graph of the growth (last dump minus {'base' if r.base else 'first'})"
-    for title_text, images in ((f"Call graph ({r.sample_type})", r.graph_images), (growth_title, r.growth_images)):
-        if "pdf" in images:
-            gpage = PdfReader(io.BytesIO(images["pdf"])).pages[0]
-            size, scale = _page_size_for(float(gpage.mediabox.width), float(gpage.mediabox.height))
-            graphs.append((title_text, gpage, size, scale))
-
     styles = {
         "body": ParagraphStyle("body", fontName=fonts.regular, fontSize=9, leading=12, alignment=TA_LEFT),
+        "answer": ParagraphStyle("answer", fontName=fonts.bold, fontSize=11, leading=14, spaceAfter=3),
         "small": ParagraphStyle("small", fontName=fonts.regular, fontSize=7.5, leading=9.5),
         "mono": ParagraphStyle("mono", fontName=fonts.mono, fontSize=7.5, leading=9.5, splitLongWords=True),
-        "h1": ParagraphStyle("h1", fontName=fonts.bold, fontSize=16, leading=20, spaceAfter=6),
+        # text this module has already broken into lines that fit: reportlab must not break it again
+        "lines": ParagraphStyle("lines", fontName=fonts.mono, fontSize=7.5, leading=9.5, splitLongWords=False),
+        "path": ParagraphStyle("path", fontName=fonts.regular, fontSize=7.5, leading=9.5, splitLongWords=False),
+        "h1": ParagraphStyle("h1", fontName=fonts.bold, fontSize=16, leading=20, spaceAfter=4),
         "h2": ParagraphStyle("h2", fontName=fonts.bold, fontSize=12.5, leading=16, spaceBefore=10, spaceAfter=4,
-                             textColor=colors.HexColor("#b20000")),
-        "h3": ParagraphStyle("h3", fontName=fonts.bold, fontSize=9.5, leading=12, spaceBefore=6, spaceAfter=2),
+                             textColor=colors.HexColor("#b20000"), keepWithNext=1),
+        "h3": ParagraphStyle("h3", fontName=fonts.bold, fontSize=9.5, leading=12, spaceBefore=6, spaceAfter=2,
+                             keepWithNext=1),
         "warn": ParagraphStyle("warn", fontName=fonts.regular, fontSize=8.5, leading=11,
                                textColor=colors.HexColor("#8a4b00")),
     }
@@ -189,29 +313,60 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     def p(text: str, style: str = "body") -> Paragraph:
         return Paragraph(m(text), styles[style])
 
+    def lines(parts: list[str], width: float, style: str = "lines", after: str = "") -> Paragraph:
+        """Pieces packed into lines of `width` points, each escaped, joined by <br/>; `after`
+        is markup appended as is."""
+        st = styles[style]
+        packed = m.lines(parts, width, st.fontName, st.fontSize)
+        return Paragraph("<br/>".join(m(ln) for ln in packed) + after, st)
+
+    ctx = _Context(r, fonts, heading, p, lines, styles)
     story: list[Flowable] = [Paragraph(m(r.title), styles["h1"])]
-    story += _summary(r, heading, p, styles)
-    story += _growth(r, heading, p, fonts)
-    slots: list[tuple[int, int, float, float]] = []  # (graph, page index, x, y)
-    for gi, (gtitle, gpage, _size, scale) in enumerate(graphs):
-        w, h = float(gpage.mediabox.width) * scale, float(gpage.mediabox.height) * scale
-        story += [NextPageTemplate(f"graph{gi}"), PageBreak(), heading(gtitle, 0), _GraphSlot(w, h, gi, slots),
-                  NextPageTemplate("portrait"), PageBreak()]
-    flame_frame = (landscape(A4)[0] - 2 * MARGIN, landscape(A4)[1] - 2 * MARGIN)
-    if r.flame is not None and r.flame.root.cum > 0:
-        flame = r.flame
-        add_flame_page(story, flame, heading, p, fonts.mono, flame_frame,
-                       lambda v: format_value(v, flame.sample_unit, r.flame_unit))
+    story += _answer(ctx)
+    story += _checks(ctx)
+    story += _growth(ctx)
+    story.append(heading(f"Leak sites ({min(len(r.leaks), PDF_LEAK_SITES)} largest of {r.leak_sites_total} "
+                         "distinct stacks)", 0))
+    if r.mode == "base":
+        story.append(p("Values are the new profile minus the base.", "small"))
+    for site in r.leaks[:PDF_LEAK_SITES]:
+        story += _leak_site(site, ctx)
     story.append(heading("Top functions", 0))
     for t in r.tables:
-        story += _top_table(t, heading, p)
-    story.append(CondPageBreak(120))
-    story.append(heading(f"Leak sites ({min(len(r.leaks), PDF_LEAK_SITES)} largest of {r.leak_sites_total} "
-                         f"distinct stacks)", 0))
-    for site in r.leaks[:PDF_LEAK_SITES]:
-        story += _leak_site(site, p, fonts)
+        story += _top_table(t, ctx)
+    story += _details(ctx)
     story.append(heading("Binaries", 0))
-    story += _binaries(r, p, fonts)
+    story += _binaries(ctx)
+
+    # the pages of their own come last, after all the text, so that no text page is cut short
+    growth_title = f"Call graph of the growth (last dump minus {'base' if r.base else 'first'})"
+    readers: list[PdfReader] = []
+    tiles: list[GraphTile] = []
+    for title_text, images, dot in ((f"Call graph ({r.sample_type})", r.graph_images, r.graph_dot),
+                                    (growth_title, r.growth_images, r.growth_dot)):
+        if "pdf" in images:
+            reader = PdfReader(io.BytesIO(images["pdf"]))
+            box = reader.pages[0].mediabox
+            tiles += plan_graph(len(readers), title_text, (float(box.left), float(box.bottom), float(box.right),
+                                                           float(box.top)), smallest_font(dot))
+            readers.append(reader)
+    slots: list[tuple[int, int, float, float]] = []  # (tile, page index, x, y)
+    for ti, tile in enumerate(tiles):
+        wx0, wy0, wx1, wy1 = tile.window
+        story += [NextPageTemplate(_tile_template(tile.page)), PageBreak()]
+        if tile.part == 1:
+            story.append(heading(tile.title, 0))
+        story.append(p(_tile_caption(tile), "small"))
+        story.append(Spacer(1, 4))
+        story.append(_GraphSlot((wx1 - wx0) * tile.scale, (wy1 - wy0) * tile.scale, ti, slots))
+    flame_size: tuple[float, float] | None = None
+    if r.flame is not None and r.flame.root.cum > 0:
+        flame = r.flame
+        width = landscape(A4)[0] - 2 * MARGIN
+        flowables, height = flame_flowables(flame, heading, p, fonts.mono, width, landscape(A4)[1] - 2 * MARGIN,
+                                            lambda v: format_value(v, flame.sample_unit, r.flame_unit))
+        flame_size = (landscape(A4)[0], height + 2 * MARGIN)
+        story += [NextPageTemplate(FLAME_TEMPLATE), PageBreak(), *flowables]
 
     buf = io.BytesIO()
     title = r.title
@@ -220,7 +375,7 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
         canvas.saveState()
         canvas.setFont(fonts.regular, 7.5)
         canvas.setFillColor(colors.grey)
-        w = canvas._pagesize[0]  # this page's own size: graph pages may differ
+        w = canvas._pagesize[0]  # this page's own size: graph and flame pages differ
         canvas.drawString(MARGIN, MARGIN / 2, f"heapviz {r.version}")
         canvas.drawRightString(w - MARGIN, MARGIN / 2, f"page {doc.page}")
         canvas.restoreState()
@@ -230,23 +385,58 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
                invariant=True)
     portrait = Frame(MARGIN, MARGIN, A4[0] - 2 * MARGIN, A4[1] - 2 * MARGIN, id="body")
     templates = [PageTemplate("portrait", [portrait], onPage=on_page, pagesize=A4)]
-    for gi, (_t, _g, size, _s) in enumerate(graphs):
-        frame = Frame(MARGIN, MARGIN, size[0] - 2 * MARGIN, size[1] - 2 * MARGIN, id=f"graph{gi}", leftPadding=0,
-                      rightPadding=0, topPadding=0, bottomPadding=0)
-        templates.append(PageTemplate(f"graph{gi}", [frame], onPage=on_page, pagesize=size))
-    templates.append(PageTemplate(FLAME_TEMPLATE, [Frame(MARGIN, MARGIN, *flame_frame, id=FLAME_TEMPLATE)],
-                                  onPage=on_page, pagesize=landscape(A4)))
+    for size in sorted({t.page for t in tiles}):
+        frame = Frame(GRAPH_MARGIN, GRAPH_MARGIN, size[0] - 2 * GRAPH_MARGIN, size[1] - 2 * GRAPH_MARGIN,
+                      id=_tile_template(size),
+                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        templates.append(PageTemplate(_tile_template(size), [frame], onPage=on_page, pagesize=size))
+    if flame_size is not None:
+        frame = Frame(MARGIN, MARGIN, flame_size[0] - 2 * MARGIN, flame_size[1] - 2 * MARGIN, id=FLAME_TEMPLATE,
+                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        templates.append(PageTemplate(FLAME_TEMPLATE, [frame], onPage=on_page, pagesize=flame_size))
     doc.addPageTemplates(templates)
     doc.build(story)
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
-    for gi, page_index, x, y in slots:
-        _t, gpage, _size, scale = graphs[gi]
-        writer.pages[page_index].merge_transformed_page(gpage, Transformation().scale(scale).translate(x, y))
+    for ti, page_index, x, y in slots:
+        tile = tiles[ti]
+        gpage = readers[tile.graph].pages[0]
+        wx0, wy0, wx1, wy1 = tile.window
+        gpage.cropbox = RectangleObject([wx0, wy0, wx1, wy1])  # pypdf clips the merged page to it
+        writer.pages[page_index].merge_transformed_page(
+            gpage, Transformation().translate(-wx0, -wy0).scale(tile.scale).translate(x, y))
     out = io.BytesIO()
     writer.add_metadata({"/Title": title, "/Author": "heapviz", "/Creator": f"heapviz {r.version}"})
     writer.write(out)
     return out.getvalue()
+
+
+def _tile_template(page: tuple[float, float]) -> str:
+    return "graph-landscape" if page[0] > page[1] else "graph-portrait"
+
+
+def _tile_caption(t: GraphTile) -> str:
+    if t.parts == 1:
+        return f"Drawn at {t.scale:.0%} of Graphviz's size."
+    if t.part == 1:
+        return (f"Part 1 of {t.parts}: the graph is cut into {t.across} x {t.down} pages, drawn at {t.scale:.0%}, so "
+                f"that no label prints below {MIN_LABEL_PT:.0f} pt on A4 or Letter; neighbouring parts overlap a "
+                "little. The HTML report shows it whole.")
+    row, col = divmod(t.part - 1, t.across)
+    return f"{t.title}, part {t.part} of {t.parts} (row {row + 1}, column {col + 1})"
+
+
+@dataclass
+class _Context:
+    r: ReportData
+    fonts: _Fonts
+    heading: Callable[[str, int], Flowable]
+    p: Callable[..., Paragraph]
+    lines: Callable[..., Paragraph]
+    styles: dict[str, ParagraphStyle]
+
+    def style(self, name: str) -> ParagraphStyle:
+        return self.styles[name]
 
 
 def _table_style(fonts_header: str) -> TableStyle:
@@ -261,43 +451,204 @@ def _table_style(fonts_header: str) -> TableStyle:
     ])
 
 
-def _summary(r: ReportData, heading: Any, p: Any, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
-    rows = []
-    if r.program:
-        rows.append(("Program", r.program_path or r.program))
-    rows.append(("Profile" + ("s" if len(r.profiles) > 1 else ""), ", ".join(r.profiles)))
-    rows.append(("Kind", r.kind + (f" — {r.sequence}" if r.sequence else "")))
-    rows.append(("Header", r.header))
-    rows.append(("Shown", r.sample_type))
-    rows += [(f"Total {name}", f"{text} ({exact})") for name, text, exact in r.totals]
-    if r.header_totals:
-        rows.append(("Header totals", ", ".join(f"{n} {t}" for n, t in r.header_totals)))
-    rows.append(("Sampling", f"values are estimates: {r.sampling}" if r.estimated else "none: values are exact"))
-    rows.append(("Made by", f"heapviz {r.version}" + (": " + " ".join(r.options) if r.options else "")))
-    table = LongTable([[p(k, "small"), p(v, "small")] for k, v in rows], colWidths=[35 * mm, None])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
-    out: list[Flowable] = [heading("Summary", 0), table]
-    if r.tables and r.tables[0].rows:
+def _total(r: ReportData, name: str) -> int | None:
+    return next((exact for n, _t, exact in r.totals if n == name), None)
+
+
+def _in_use(r: ReportData, space: int | None, objects: int | None, signed: bool = False) -> str:
+    """`35.71kB in 119 objects`; `signed`: `+35.71kB in +54 objects`."""
+    parts = []
+    if space is not None:
+        parts.append(r.bytes_text(space, signed))
+    if objects is not None:
+        text = r.objects_text(objects)
+        parts.append("+" + text if signed and objects > 0 else text)
+    return " in ".join(parts) or "nothing"
+
+
+def _name(path: str) -> str:
+    return os.path.basename(path) or path
+
+
+def _overview(r: ReportData) -> str:
+    """One sentence: what was measured and how much is in use (or changed)."""
+    space, objects = _total(r, "inuse_space"), _total(r, "inuse_objects")
+    what = f" of {r.program}" if r.program else ""
+    if r.mode == "base" and len(r.dumps) >= 2:
+        base, new = r.dumps[0], r.dumps[-1]
+        return (f"Difference {_name(new.file)} minus base {_name(base.file)}{what}: "
+                f"{_in_use(r, space, objects, signed=True)} in use. "
+                f"Base: {r.bytes_text(base.inuse_space)} in {r.objects_text(base.inuse_objects)}; "
+                f"new: {r.bytes_text(new.inuse_space)} in {r.objects_text(new.inuse_objects)}.")
+    if r.mode == "series" and len(r.dumps) >= 2:
+        first, last = r.dumps[0], r.dumps[-1]
+        change = last.inuse_space - first.inuse_space
+        start = f"base {_name(first.file)}" if r.base else _name(first.file)
+        return (f"{len(r.dumps)} dumps{what}, {start} to {_name(last.file)}: in use "
+                f"{r.bytes_text(first.inuse_space)} → {r.bytes_text(last.inuse_space)} "
+                f"({r.bytes_text(change, signed=True) if change else 'no change'}), "
+                f"{r.objects_text(first.inuse_objects)} → {r.objects_text(last.inuse_objects)}.")
+    names = ", ".join(_name(f) for f in r.profiles)
+    seq = f" ({r.sequence})" if r.sequence else ""
+    merged = "Merged profiles " if r.mode == "merged" else ""
+    return f"{merged}{names}{seq}{what}: {_in_use(r, space, objects)} in use."
+
+
+def _headline(r: ReportData) -> list[str]:
+    """The answer in a sentence or two, worded for the mode."""
+    out = []
+    if r.mode in ("series", "base") and r.suspects:
+        grown = [s for s in r.suspects if s.growth_bytes > 0]
+        if not grown:
+            out.append("Nothing grew from the first to the last dump.")
+        elif r.base or r.mode == "base":
+            s = max(grown, key=lambda s: (s.growth_bytes, -s.rank))
+            out.append(f"Grew the most: {s.function}, {r.bytes_text(s.growth_bytes, signed=True)} since the base "
+                       f"({_first_last(r, s)}).")
+        else:
+            s = r.suspects[0] if r.suspects[0].growth_bytes > 0 else grown[0]
+            kind = "steady growth" if s.steady else "grew"
+            out.append(f"Top suspect: {s.function}, {r.bytes_text(s.growth_bytes, signed=True)} over "
+                       f"{len(r.dumps)} dumps ({_first_last(r, s)}; {kind}, score {s.score:.2f}).")
+    if r.leaks and r.leaks[0].frames:
+        site = r.leaks[0]
+        where = site.user_frame
+        at = ""
+        if where is not None:
+            at = f" at {os.path.basename(where.location)}"
+            if where.function != site.frames[0].function:
+                at = f", from {where.function}{at}"
+        label = "Largest change by stack" if r.mode == "base" else "Largest leak site"
+        out.append(f"{label}: {site.frames[0].function}, {_site_amount(r, site)}{at}.")
+    if r.tables and r.tables[0].rows and r.tables[0].rows[0].flat:
         top = r.tables[0].rows[0]
-        text = (f"Holds the most {r.sample_type}: {top.name} with {top.flat_text} ({top.flat_pct}) allocated "
-                "in the function itself")
-        if r.leaks and r.leaks[0].frames:
-            text += f"; largest single stack: {r.leaks[0].value_text} from {r.leaks[0].frames[0].function}"
-        out += [Spacer(1, 4), p(text + ".")]
+        out.append(f"Holds the most {r.sample_type} in the function itself: {top.name}, {top.flat_text} "
+                   f"({top.flat_pct}).")
+    return out or ["No allocations in this profile."]
+
+
+def _first_last(r: ReportData, s: Suspect) -> str:
+    return f"{r.bytes_text(s.inuse_space[0])} → {r.bytes_text(s.inuse_space[-1])}" if s.inuse_space else ""
+
+
+def _site_amount(r: ReportData, site: LeakSite) -> str:
+    amount = site.bytes_text if site.bytes_text else site.value_text
+    text = f"{amount} ({site.pct})"
+    if site.objects_text:
+        text += f" in {site.objects_text}"
+    return text
+
+
+def _answer(c: _Context) -> list[Flowable]:
+    """Page 1: what was measured, the answer in words, then the table it comes from."""
+    r = c.r
+    out: list[Flowable] = [c.heading("Summary", 0), c.p(_overview(r))]
+    out.append(Spacer(1, 4))
+    out += [c.p(text, "answer") for text in _headline(r)]
+    if r.mode in ("series", "base") and r.suspects:
+        out += _suspects_answer(c)
+    elif r.leaks:
+        out += _sites_answer(c)
     if r.warnings:
-        out.append(heading("Warnings", 0))
-        out += [p("• " + w, "warn") for w in r.warnings]
+        out.append(c.heading("Warnings", 0))
+        out += [c.p("• " + w, "warn") for w in r.warnings]
+    return out
+
+
+def _user_location(f: StackFrame | None, prefix: str) -> str:
+    if f is None:
+        return ""
+    loc = f.location
+    return loc[len(prefix):] if prefix and loc.startswith(prefix) else loc
+
+
+def _sites_answer(c: _Context) -> list[Flowable]:
+    r = c.r
+    sites = r.leaks[:ANSWER_ROWS]
+    user = [s.user_frame for s in sites]
+    prefix = common_dir([f.file for f in user if f is not None and f.file])
+    widths = [7 * mm, 62 * mm, 17 * mm, 15 * mm, 17 * mm]
+    widths.append(_PAGE_W - sum(widths))
+    name_w, where_w = widths[1] - 2 * _CELL_PAD, widths[5] - 2 * _CELL_PAD
+    in_bytes = any(s.bytes_text for s in sites)
+    data: list[list[Any]] = [["#", "Allocated by", "Bytes" if in_bytes else r.sample_type, "Share", "Objects",
+                              "First frame in your code"]]
+    for s in sites:
+        f = s.user_frame
+        where: Any = ""
+        if f is not None:
+            where = [c.lines(path_parts(_user_location(f, prefix)), where_w, "path")]
+            if not s.frames or f.function != s.frames[0].function:
+                where.insert(0, c.lines(name_parts(f.function), where_w))
+        data.append([str(s.rank), c.lines(name_parts(s.frames[0].function if s.frames else "?"), name_w),
+                     s.bytes_text or s.value_text, s.pct, s.objects_text, where])
+    t = LongTable(data, colWidths=widths, repeatRows=1)
+    style = _table_style(c.fonts.bold)
+    style.add("ALIGN", (2, 0), (4, -1), "RIGHT")
+    t.setStyle(style)
+    title = "Largest changes by stack (new minus base)" if r.mode == "base" else "Largest leak sites"
+    note = f"{min(len(r.leaks), ANSWER_ROWS)} of {r.leak_sites_total} distinct stacks; their frames follow under "
+    note += "Leak sites."
+    if prefix:
+        note += f" Paths are under {prefix}"
+    return [c.heading(title, 1), t, Spacer(1, 2), c.p(note, "small")]
+
+
+def _suspects_answer(c: _Context) -> list[Flowable]:
+    r = c.r
+    widths = [7 * mm, 0.0, 20 * mm, 40 * mm, 30 * mm, 13 * mm]
+    widths[1] = _PAGE_W - sum(widths)
+    data: list[list[Any]] = [["#", "Function", "Growth", "In use, first → last", "Trend", "Score"]]
+    for s in r.suspects[:ANSWER_ROWS]:
+        data.append([str(s.rank), c.lines(name_parts(s.function + _tag(r, s)), widths[1] - 2 * _CELL_PAD),
+                     r.bytes_text(s.growth_bytes, signed=True), _first_last(r, s),
+                     _chart(list(s.inuse_space), 28 * mm, 9 * mm, None, c.fonts.regular, r.bytes_text),
+                     f"{s.score:.2f}"])
+    t = LongTable(data, colWidths=widths, repeatRows=1)
+    style = _table_style(c.fonts.bold)
+    style.add("ALIGN", (2, 0), (3, -1), "RIGHT")
+    style.add("ALIGN", (5, 0), (5, -1), "RIGHT")
+    t.setStyle(style)
+    title = "Grew the most" if r.base or r.mode == "base" else "Leak suspects (steady growers first)"
+    more = f"; all {min(len(r.suspects), PDF_SUSPECTS)} with their stacks under Growth" if len(r.dumps) > 1 else ""
+    note = f"Stacks ranked: {r.suspect_stacks}{more}. Score: 1 for a steady grower that made all the growth."
+    return [c.heading(title, 1), t, Spacer(1, 2), c.p(note, "small")]
+
+
+def _tag(r: ReportData, s: Suspect) -> str:
+    if s.steady:
+        return "  (steady growth)"
+    return "  (grew)" if s.growth_bytes > 0 and len(r.dumps) < 3 else ""
+
+
+def _checks(c: _Context) -> list[Flowable]:
+    """Thresholds and the comparison with a previous run: short, and what a nightly job asks."""
+    r = c.r
+    out: list[Flowable] = []
+    if r.thresholds:
+        out.append(c.heading("Thresholds", 0))
+        for t in r.thresholds:
+            what = "in-use growth" if t.name == "growth" else "in-use bytes (last dump)"
+            value, limit = r.bytes_text(t.value, signed=t.name == "growth"), r.bytes_text(t.limit)
+            verdict = f"EXCEEDED: {value} > {limit}" if t.exceeded else f"ok: {value} <= {limit}"
+            out.append(c.p(f"{what}: {verdict} ({t.value} > {t.limit} bytes)" if t.exceeded else
+                           f"{what}: {verdict}", "warn" if t.exceeded else "body"))
+    if r.changes or r.previous:
+        out.append(c.heading("Since the previous run", 0))
+        out += [c.p(f"{ch.kind}: {ch.function} grew {r.bytes_text(ch.growth_bytes)}"
+                    + (f" (previously {r.bytes_text(ch.previous_growth_bytes)})"
+                       if ch.previous_growth_bytes is not None else ""))
+                for ch in r.changes] or [c.p("Nothing got worse.")]
     return out
 
 
 def _chart(values: list[int], width: float, height: float, labels: list[str] | None, font: str,
-           in_bytes: bool = True) -> Drawing:
-    """A vector line chart: in-use bytes per dump (with labels) or a sparkline (without)."""
+           fmt: Callable[[int], str]) -> Drawing:
+    """A vector line chart: values per dump with a labelled axis (with `labels`), or a sparkline."""
     d = Drawing(width, height)
     if not values:
         return d
-    left, bottom = (48.0, 16.0) if labels else (2.0, 2.0)
+    left, bottom = (52.0, 16.0) if labels else (2.0, 2.0)
     top = height - (8.0 if labels else 2.0)
     lo, hi = min(0, min(values)), max(values)
     span = (hi - lo) or 1
@@ -309,10 +660,10 @@ def _chart(values: list[int], width: float, height: float, labels: list[str] | N
     if labels:
         d.add(Line(left, bottom, width - 4, bottom, strokeColor=colors.grey, strokeWidth=0.5))
         d.add(Line(left, bottom, left, top, strokeColor=colors.grey, strokeWidth=0.5))
-        d.add(String(left - 4, top - 3, format_value(hi, "bytes", "auto") if in_bytes else str(hi), fontName=font,
-                     fontSize=7,
-                     textAnchor="end"))
-        d.add(String(left - 4, bottom - 3, "0", fontName=font, fontSize=7, textAnchor="end"))
+        for v in sorted({lo, 0, hi // 2 if hi > 0 else 0, hi}):
+            y = bottom + (v - lo) / span * (top - bottom)
+            d.add(Line(left - 2, y, left, y, strokeColor=colors.grey, strokeWidth=0.5))
+            d.add(String(left - 4, y - 2.5, fmt(v), fontName=font, fontSize=7, textAnchor="end"))
         for i, lab in enumerate(labels):
             if n <= 10 or i in (0, n - 1):
                 d.add(String(left + i * step, 3, lab, fontName=font, fontSize=6.5, textAnchor="middle"))
@@ -320,94 +671,129 @@ def _chart(values: list[int], width: float, height: float, labels: list[str] | N
     return d
 
 
-def _growth(r: ReportData, heading: Any, p: Any, fonts: _Fonts) -> list[Flowable]:
-    out: list[Flowable] = []
-    if r.thresholds:
-        out.append(heading("Thresholds", 0))
-        for t in r.thresholds:
-            what = "in-use growth" if t.name == "growth" else "in-use bytes (last dump)"
-            verdict = f"EXCEEDED: {t.value} > {t.limit}" if t.exceeded else f"ok: {t.value} <= {t.limit}"
-            out.append(p(f"{what}: {verdict}", "warn" if t.exceeded else "body"))
-    if r.changes or r.previous:
-        out.append(heading("Since the previous run", 0))
-        out += [p(f"{c.kind}: {c.function} grew {c.growth_bytes} bytes"
-                  + (f" (previously {c.previous_growth_bytes})" if c.previous_growth_bytes is not None else ""))
-                for c in r.changes] or [p("Nothing got worse.")]
+def _growth(c: _Context) -> list[Flowable]:
+    r = c.r
     if len(r.dumps) < 2:
-        return out
-    out.append(heading(f"Growth over {len(r.dumps)} dumps" + (" (the first is the base)" if r.base else ""), 0))
-    labels = [os.path.basename(d.file) for d in r.dumps]
-    out.append(p("In-use bytes per dump"))
-    out.append(_chart([d.inuse_space for d in r.dumps], 170 * mm, 50 * mm, labels, fonts.regular, True))
-    out.append(p("In-use objects per dump"))
-    out.append(_chart([d.inuse_objects for d in r.dumps], 170 * mm, 40 * mm, labels, fonts.regular, False))
-    data: list[list[Any]] = [["#", "File", "In-use bytes", "In-use objects"]]
+        return []
+    out: list[Flowable] = [c.heading(f"Growth over {len(r.dumps)} dumps"
+                                     + (" (the first is the base)" if r.base else ""), 0)]
+    labels = [_name(d.file) for d in r.dumps]
+    bytes_chart = _chart([d.inuse_space for d in r.dumps], 170 * mm, 45 * mm, labels, c.fonts.regular,
+                         r.bytes_text)
+    out.append(KeepTogether([c.p("In-use bytes per dump"), bytes_chart]))
+    objects_chart = _chart([d.inuse_objects for d in r.dumps], 170 * mm, 35 * mm, labels, c.fonts.regular,
+                           r.objects_text)
+    out.append(KeepTogether([c.p("In-use objects per dump"), objects_chart]))
+    data: list[list[Any]] = [["#", "File", "In use", "Bytes (exact)", "Objects"]]
     data += [["base" if r.base and i == 0 else str(d.sequence if d.sequence is not None else i + 1),
-              p(d.file, "small"), str(d.inuse_space),
-              str(d.inuse_objects)] for i, d in enumerate(r.dumps)]
-    t = LongTable(data, colWidths=[12 * mm, None, 28 * mm, 28 * mm], repeatRows=1)
-    t.setStyle(_table_style(fonts.bold))
+              c.lines(path_parts(d.file), _PAGE_W - 84 * mm - 12 * mm - 2 * _CELL_PAD, "path"),
+              r.bytes_text(d.inuse_space), str(d.inuse_space), r.objects_text(d.inuse_objects)]
+             for i, d in enumerate(r.dumps)]
+    t = LongTable(data, colWidths=[12 * mm, None, 22 * mm, 26 * mm, 24 * mm], repeatRows=1)
+    style = _table_style(c.fonts.bold)
+    style.add("ALIGN", (2, 0), (-1, -1), "RIGHT")
+    t.setStyle(style)
     out.append(t)
-    out.append(heading("Leak suspects (steady growers first)", 0))
-    rows: list[list[Any]] = [["#", "Function and stack", "Score", "Growth", "Trend"]]
-    for s in r.suspects[:30]:
+    shown = r.suspects[:PDF_SUSPECTS]
+    out.append(c.heading(f"All leak suspects ({len(shown)} of {r.suspect_stacks} stacks, steady growers first)", 1))
+    widths = [8 * mm, 0.0, 12 * mm, 18 * mm, 30 * mm]
+    widths[1] = _PAGE_W - sum(widths)
+    rows: list[list[Any]] = [["#", "Function, stack and in-use bytes per dump", "Score", "Growth", "Trend"]]
+    for s in shown:
         stack = " ← ".join(s.stack[:8]) + (" ← …" if len(s.stack) > 8 else "")
-        tag = "  (steady growth)" if s.steady else "  (grew)" if s.growth_bytes > 0 and len(r.dumps) < 3 else ""
-        cell = [p(s.function + tag, "mono"), p(stack, "small"),
-                p(" → ".join(str(v) for v in s.inuse_space), "small")]
-        rows.append([str(s.rank), cell, f"{s.score:.2f}", str(s.growth_bytes),
-                     _chart(list(s.inuse_space), 28 * mm, 9 * mm, None, fonts.regular)])
-    t = LongTable(rows, colWidths=[8 * mm, None, 12 * mm, 18 * mm, 30 * mm], repeatRows=1)
-    t.setStyle(_table_style(fonts.bold))
+        cell = [c.p(s.function + _tag(r, s), "mono"), c.p(stack, "small"),
+                c.p(" → ".join(r.bytes_text(v) for v in s.inuse_space), "small")]
+        rows.append([str(s.rank), cell, f"{s.score:.2f}", r.bytes_text(s.growth_bytes, signed=True),
+                     _chart(list(s.inuse_space), 28 * mm, 9 * mm, None, c.fonts.regular, r.bytes_text)])
+    t = LongTable(rows, colWidths=widths, repeatRows=1)
+    t.setStyle(_table_style(c.fonts.bold))
     out.append(t)
     return out
 
 
-def _top_table(t: TopTable, heading: Any, p: Any) -> list[Flowable]:
+def _top_table(t: TopTable, c: _Context) -> list[Flowable]:
     rows = t.rows[:PDF_TABLE_ROWS]
     more = len(t.rows) - len(rows) + t.omitted
     data: list[list[Any]] = [["flat", "flat%", "sum%", "cum", "cum%", "name"]]
     for row in rows:
-        data.append([row.flat_text, row.flat_pct, row.sum_pct, row.cum_text, row.cum_pct, p(row.name, "mono")])
+        data.append([row.flat_text, row.flat_pct, row.sum_pct, row.cum_text, row.cum_pct, c.p(row.name, "mono")])
     widths = [20 * mm, 14 * mm, 14 * mm, 20 * mm, 14 * mm, None]
     table = LongTable(data, colWidths=widths, repeatRows=1)
-    style = _table_style("HV-Sans-Bold" if "HV-Sans-Bold" in pdfmetrics.getRegisteredFontNames() else "Helvetica-Bold")
+    style = _table_style(c.fonts.bold)
     style.add("ALIGN", (0, 0), (4, -1), "RIGHT")
     table.setStyle(style)
-    out: list[Flowable] = [heading(f"{t.title} (total {t.total_text})", 1), table]
+    out: list[Flowable] = [c.heading(f"{t.title} (total {t.total_text})", 1), table]
     if more > 0:
-        out.append(p(f"… {more} more rows in the HTML report or with heapviz top.", "small"))
+        out.append(c.p(f"… {more} more rows in the HTML report or with heapviz top.", "small"))
     return out
 
 
-def _leak_site(site: LeakSite, p: Any, fonts: _Fonts) -> list[Flowable]:
-    what = f"#{site.rank}  {site.value_text} ({site.pct})"
-    if site.bytes is not None:
-        what += f" — {site.bytes} bytes"
-    if site.objects is not None:
-        what += f" in {site.objects} objects"
+def _leak_site(site: LeakSite, c: _Context) -> list[Flowable]:
+    r = c.r
+    what = f"#{site.rank}  {site.frames[0].function if site.frames else '?'}: {_site_amount(r, site)}"
+    if site.bytes is not None and site.bytes_text and site.bytes_text != f"{site.bytes}B":
+        what += f" ({site.bytes} bytes)"
+    files = [f.file for f in site.frames if f.file]
+    prefix = common_dir(files)
+    widths = [8 * mm, 0.0, 58 * mm]
+    widths[1] = _PAGE_W - sum(widths)
+    name_w, loc_w = widths[1] - 2 * _CELL_PAD, widths[2] - 2 * _CELL_PAD
     data: list[list[Any]] = []
     for i, f in enumerate(site.frames):
-        name = f.function + ("  [inlined]" if f.inline else "")
-        data.append([str(i), p(name, "mono"), p(f.location, "small")])
-    table = LongTable(data or [["", "", ""]], colWidths=[8 * mm, None, 62 * mm])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (0, -1), fonts.regular),
+        inline = ' <font color="#777777">[inlined]</font>' if f.inline else ""
+        loc = f.location[len(prefix):] if prefix and f.file.startswith(prefix) else f.location
+        data.append([str(i), c.lines(name_parts(f.full_name or f.function), name_w, after=inline),
+                     c.lines(path_parts(loc), loc_w, "path")])
+    table = LongTable(data or [["", "", ""]], colWidths=widths)
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (0, -1), c.fonts.regular),
                                ("FONTSIZE", (0, 0), (0, -1), 7), ("TEXTCOLOR", (0, 0), (0, -1), colors.grey),
                                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e0e0e0")),
                                ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
-    head = p(what + "  allocated from:", "body")
-    if len(data) <= 25:
-        return [KeepTogether([head, table]), Spacer(1, 5)]
-    return [head, table, Spacer(1, 5)]
+    head: list[Flowable] = [c.p(what + ", allocated from:", "body")]
+    if prefix:
+        head.append(c.lines(path_parts(f"files under {prefix}"), _PAGE_W, "path"))
+    return [KeepTogether([*head, table]), Spacer(1, 5)]
 
 
-def _binaries(r: ReportData, p: Any, fonts: _Fonts) -> list[Flowable]:
+def _details(c: _Context) -> list[Flowable]:
+    """The metadata: where the numbers come from and how they were made."""
+    r = c.r
+    rows = []
+    if r.program:
+        rows.append(("Program", r.program_path or r.program))
+    rows.append(("Profile" + ("s" if len(r.profiles) > 1 else ""), ", ".join(r.profiles)))
+    if r.base:
+        rows.append(("Base", r.base))
+    rows.append(("Kind", r.kind + (f" — {r.sequence}" if r.sequence else "")))
+    rows.append(("Header", r.header))
+    rows.append(("Shown", r.sample_type + (" (new minus base)" if r.mode == "base" else "")))
+    for name, text, exact in r.totals:
+        label = f"Total {name}" + (" (difference)" if r.mode == "base" else "")
+        if name.endswith("_space"):
+            rows.append((label, f"{r.bytes_text(exact, signed=r.mode == 'base')} ({exact} bytes)"))
+        elif name.endswith("_objects"):
+            rows.append((label, r.objects_text(exact)))
+        else:
+            rows.append((label, f"{text} ({exact})" if text != str(exact) else text))
+    if r.header_totals:
+        rows.append(("Header totals", ", ".join(f"{n} {t}" for n, t in r.header_totals)))
+    rows.append(("Sampling", f"values are estimates: {r.sampling}" if r.estimated else "none: values are exact"))
+    rows.append(("Made by", f"heapviz {r.version}" + (": " + " ".join(r.options) if r.options else "")))
+    table = LongTable([[c.p(k, "small"), c.p(v, "small")] for k, v in rows], colWidths=[35 * mm, None])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    return [c.heading("Details", 0), table]
+
+
+def _binaries(c: _Context) -> list[Flowable]:
+    r = c.r
     data: list[list[Any]] = [["Mapped file", "Symbolized with", "Addresses", "Status"]]
     for b in r.binaries:
         sym = b.symbol_file + (f"\ndebug: {b.debug_file}" if b.debug_file else "")
         if b.build_id:
             sym += f"\nbuild id {b.build_id}"
-        data.append([p(b.file, "small"), p(sym, "small"), f"{b.resolved}/{b.addresses}", p(b.status, "small")])
+        data.append([c.lines(path_parts(b.file), 55 * mm - 2 * _CELL_PAD, "path"), c.p(sym, "small"),
+                     f"{b.resolved}/{b.addresses}", c.p(b.status, "small")])
     table = LongTable(data, colWidths=[55 * mm, 70 * mm, 18 * mm, None], repeatRows=1)
-    table.setStyle(_table_style(fonts.bold))
+    table.setStyle(_table_style(c.fonts.bold))
     return [table]
