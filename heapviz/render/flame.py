@@ -265,7 +265,7 @@ def to_svg(tree: FlameTree, fmt: Callable[[Value], str], options: FlameOptions =
             f'<text x="{_n(pad + b.x + 3)}" y="{_n(y + fh - 4.5)}">{escape(label)}</text></g>')
         frames.append([b.start, b.value, b.depth, b.parent, b.end, name, full])
     out.append("</g>")
-    legend = ("Width: " + tree.sample_type + "; click a frame to zoom; type in Search to highlight. "
+    legend = ("Width: " + tree.sample_type + "; click a frame to zoom; type in the search box to highlight. "
               + ("Colour: red grew, green shrank since base. " if tree.diff else "Colour: binary or namespace. ")
               + "Dark outline: allocates itself; dashed, lighter, italic: inlined.")
     out.append(f'<text x="{_n(pad)}" y="{_n(height - 10)}" font-size="{_n(fs - 2)}" fill="#555">'
