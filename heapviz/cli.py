@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import io
 import json
 import os
 import re
@@ -34,7 +35,7 @@ from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
 from heapviz.report.summary import write_json
-from heapviz.output import write, write_all
+from heapviz.output import Written, write_all
 from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.timing import Timings, phase
@@ -116,6 +117,56 @@ def _print_warnings(profile: Profile) -> None:
         print(f"heapviz: warning: {safe(w)}", file=sys.stderr)
 
 
+def _write(args: argparse.Namespace, outputs: list[tuple[str | None, str | bytes]]) -> None:
+    """Write the outputs (all or none, see output.write_all), then say on stderr which files were
+    written unless --quiet; what went to stdout is not announced, since it is the output itself."""
+    with phase(getattr(args, "timings_obj", None), "write"):
+        written = write_all(outputs)
+    if getattr(args, "quiet", False):
+        return
+    for w in written:
+        print(f"heapviz: wrote {safe(w.path)} ({_describe(w)})", file=sys.stderr)
+
+
+def _describe(w: Written) -> str:
+    """`6 pages, 212 KiB` for a PDF, `48 KiB` for anything else."""
+    size = _file_size(w.size_bytes)
+    # By content, not by suffix: `graph --format pdf -o out` is a PDF too.
+    if not w.data.startswith(b"%PDF-"):
+        return size
+    pages = _pdf_pages(w.data)
+    if pages is None:
+        return size
+    return f"{pages} page{'s' if pages != 1 else ''}, {size}"
+
+
+def _pdf_pages(data: bytes) -> int | None:
+    # imported here: pypdf costs startup time that `heapviz top` need not pay
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        return len(PdfReader(io.BytesIO(data)).pages)
+    except (PyPdfError, ValueError, KeyError):
+        # The file is written and fine for its reader; a page count pypdf cannot make is no
+        # reason to fail the run, so the line just leaves it out.
+        return None
+
+
+def _file_size(n: int) -> str:
+    """1024-based, as `812 B`, `6.2 KiB`, `212 KiB`, `1.4 MiB`: two or three significant digits."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        text = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+        # 1023.7 KiB would print as "1024 KiB": say 1.0 MiB instead.
+        if float(text) < 1024:
+            return f"{text} {unit}"
+        value /= 1024
+    return f"{value:.0f} TiB"
+
+
 def cmd_top(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
     if args.format == "collapsed":
@@ -130,15 +181,14 @@ def cmd_top(args: argparse.Namespace) -> int:
     with phase(args.timings_obj, "render_text"):
         text = render_top(view.profile, view.sample_index, top_rows(table, top), top)
     _print_warnings(view.profile)
-    with phase(args.timings_obj, "write"):
-        write(args.output, text)
+    _write(args, [(args.output, text)])
     return 0
 
 
 def _write_collapsed(args: argparse.Namespace, view: View) -> int:
     text = to_collapsed(view.samples, view.sample_index, view.node_options, args.drop_negative)
     _print_warnings(view.profile)
-    write(args.output, text)
+    _write(args, [(args.output, text)])
     return 0
 
 
@@ -183,8 +233,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         else:
             data = render(to_dot(cg, legend, fmt_value, title, ropts), fmt, ropts)
     _print_warnings(view.profile)
-    with phase(args.timings_obj, "write"):
-        write(args.output, data)
+    _write(args, [(args.output, data)])
     return 0
 
 
@@ -246,13 +295,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     writers = {"html": write_html, "pdf": write_pdf}
-    files = []
+    files: list[tuple[str | None, str | bytes]] = []
     for path, kind in outputs:
         with _step(args, f"render_{kind}", f"writing the {kind.upper()} report"):
             files.append((path, write_json(data) if kind == "json" else writers[kind](data, render_opts)))
     _print_warnings(view.profile)
-    with phase(args.timings_obj, "write"):
-        write_all(list(files))
+    _write(args, files)
     exceeded = [t for t in data.thresholds if t.exceeded]
     for t in exceeded:
         what = "in-use growth" if t.name == "growth" else "in-use bytes in the last dump"
@@ -272,7 +320,7 @@ def cmd_flame(args: argparse.Namespace) -> int:
 
     svg = to_svg(tree, fmt_value, options)
     _print_warnings(view.profile)
-    write(args.output, svg)
+    _write(args, [(args.output, svg)])
     return 0
 
 
@@ -284,6 +332,9 @@ def cmd_peek(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
     vt = view.profile.sample_types[view.sample_index]
     result = peek(view.samples, view.sample_index, view.node_options, view.total, args.regex, args.cum)
+    # before rendering: the JSON carries the profile's warnings too
+    for w in result.warnings:
+        view.profile.warn(w)
     if args.format == "json":
         text = peek_json(result, view.profile.source, vt.type, vt.unit, view.profile.warnings)
     else:
@@ -294,7 +345,7 @@ def cmd_peek(args: argparse.Namespace) -> int:
 
         text = peek_text(result, _header_lines(view), fmt_value)
     _print_warnings(view.profile)
-    write(args.output, text)
+    _write(args, [(args.output, text)])
     return 0
 
 
@@ -304,7 +355,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     data = to_proto(view.profile, view.samples, default, compress=not args.output.endswith(".pb"),
                     demangle=args.demangle)
     _print_warnings(view.profile)
-    write(args.output, data)
+    _write(args, [(args.output, data)])
     return 0
 
 

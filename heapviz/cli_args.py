@@ -38,6 +38,57 @@ def _fraction(text: str) -> float:
     return v
 
 
+# Keeps the epilog's line breaks, which argparse would otherwise rewrap into one paragraph;
+# option help is still wrapped to the terminal.
+_RAW = argparse.RawDescriptionHelpFormatter
+
+
+# What each subcommand's --help ends with: command lines to copy and adapt.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "top": (
+        "heapviz top app.0003.heap --cum --nodecount 20",
+        "heapviz top app.0007.heap --base app.0002.heap --focus MyCache",
+        "heapviz top app.0003.heap --sample-index alloc_space --format json -o top.json",
+    ),
+    "graph": (
+        "heapviz graph app.0003.heap -o leak.svg",
+        "heapviz graph app.0003.heap --focus MyCache --nodecount 30 -o cache.pdf",
+        "heapviz graph app.0007.heap --base app.0002.heap --drop-negative -o grew.svg",
+    ),
+    "report": (
+        "heapviz report app.0003.heap -o leak.html -o leak.pdf",
+        "heapviz report app.*.heap -o growth.html -o summary.json --fail-if-growth 10MB",
+        "heapviz report app.0007.heap --base app.0002.heap -o grew.pdf --previous last-night/summary.json",
+    ),
+    "flame": (
+        "heapviz flame app.0003.heap -o flame.svg",
+        "heapviz flame app.0007.heap --base app.0002.heap -o grew.svg",
+        "heapviz flame app.0003.heap --focus worker --width 1600 -o worker.svg",
+    ),
+    "peek": (
+        "heapviz peek app.0003.heap 'MyCache::'",
+        "heapviz peek app.0003.heap '^Cache::Insert$' --cum",
+        "heapviz peek app.0003.heap --regex 'Cache' --format json -o peek.json",
+    ),
+    "convert": (
+        "heapviz convert app.0003.heap -o app.pb.gz",
+        "heapviz convert app.0007.heap --base app.0002.heap --focus MyCache -o grew.pb",
+        "heapviz convert app.0003.heap --sample-index alloc_space -o alloc.pb.gz",
+    ),
+}
+
+
+def _examples(command: str) -> str:
+    """The epilog that ends a subcommand's --help."""
+    return "examples:\n" + "\n".join(f"  {c}" for c in EXAMPLES[command])
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: without it the subcommand's default (False) would overwrite `heapviz -q top …`.
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="do not say which files were written (warnings and errors still print)")
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input and symbolization")
     g.add_argument("--binary", metavar="FILE", help="the profiled program, when its path in the profile is wrong")
@@ -70,7 +121,9 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
     for name in SAMPLE_ALIASES:
         g.add_argument(f"--{name}", f"--{name.replace('_', '-')}", f"-{name}", dest="sample_index",
                        action="store_const", const=name, help=argparse.SUPPRESS)
-    g.add_argument("--granularity", choices=GRANULARITIES, default=None)
+    g.add_argument("--granularity", choices=GRANULARITIES, default=None,
+                   help="what one row or node is: functions (default), files, lines or addresses; "
+                        "also --functions, --files, --lines, --addresses")
     for name in GRANULARITIES:
         g.add_argument(f"--{name}", f"-{name}", dest="granularity", action="store_const", const=name,
                        help=argparse.SUPPRESS)
@@ -117,10 +170,13 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     )
     parser.add_argument("--version", action="version", version=f"heapviz {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=False,
+                        help="do not say which files were written (warnings and errors still print)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     many = "heap profile(s); several are summed; - is stdin"
 
-    top = sub.add_parser("top", help="table of functions by flat or cumulative value (like pprof -top)")
+    top = sub.add_parser("top", help="table of functions by flat or cumulative value (like pprof -top)",
+                         formatter_class=_RAW, epilog=_examples("top"))
     top.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     top.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     top.add_argument("--format", choices=("text", "json", "csv", "collapsed"), default="text",
@@ -129,9 +185,11 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_graph_options(top, 0, 0.0, "")
     _add_input_options(top)
     _add_view_options(top)
+    _add_quiet(top)
     top.set_defaults(func=commands["top"])
 
-    gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)")
+    gr = sub.add_parser("graph", help="call graph as SVG, PDF, PNG or DOT (like pprof -svg)",
+                        formatter_class=_RAW, epilog=_examples("graph"))
     gr.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     gr.add_argument("-o", "--output", metavar="FILE", help="output file; its suffix picks the format "
                     "(.svg .pdf .png .dot .json); without it DOT goes to stdout")
@@ -142,9 +200,11 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_edge_options(gr)
     _add_input_options(gr)
     _add_view_options(gr)
+    _add_quiet(gr)
     gr.set_defaults(func=commands["graph"])
 
-    rp = sub.add_parser("report", help="leak report as one self-contained HTML or PDF file, or a JSON summary")
+    rp = sub.add_parser("report", help="leak report as one self-contained HTML or PDF file, or a JSON summary",
+                        formatter_class=_RAW, epilog=_examples("report"))
     rp.add_argument("profiles", nargs="+", metavar="PROFILE",
                     help="heap profile; several are a series of dumps (or summed with --merge)")
     rp.add_argument("-o", "--output", metavar="FILE", action="append", required=True,
@@ -162,9 +222,11 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_edge_options(rp)
     _add_input_options(rp)
     _add_view_options(rp)
+    _add_quiet(rp)
     rp.set_defaults(func=commands["report"])
 
-    fl = sub.add_parser("flame", help="flame graph (icicle) of the call tree as a standalone SVG")
+    fl = sub.add_parser("flame", help="flame graph (icicle) of the call tree as a standalone SVG",
+                        formatter_class=_RAW, epilog=_examples("flame"))
     fl.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     fl.add_argument("-o", "--output", metavar="FILE.svg", help="write here instead of stdout")
     fl.add_argument("--width", type=float, default=1200.0, metavar="PX", help="width in pixels (default 1200)")
@@ -173,29 +235,35 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     fl.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     _add_input_options(fl)
     _add_view_options(fl)
+    _add_quiet(fl)
     fl.set_defaults(func=commands["flame"])
 
-    pk = sub.add_parser("peek", help="callers and callees of matching functions (like pprof -peek)")
+    pk = sub.add_parser("peek", help="callers and callees of matching functions (like pprof -peek)",
+                        formatter_class=_RAW, epilog=_examples("peek"))
     pk.add_argument("profiles", nargs="+", metavar="PROFILE [REGEX]",
                     help=many + "; a last argument that is not a file is REGEX")
     pk.add_argument("--regex", "--match", dest="regex", default="", metavar="REGEX",
                     help="functions to show (searched in short and full names; default: all)")
     pk.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    pk.add_argument("--format", choices=("text", "json"), default="text")
+    pk.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text (laid out like pprof -peek, the default) or json")
     pk.add_argument("--cum", action="store_true", help="order by cumulative value instead of flat")
     pk.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
                     help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
     pk.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     _add_input_options(pk)
     _add_view_options(pk)
+    _add_quiet(pk)
     pk.set_defaults(func=commands["peek"])
 
-    cv = sub.add_parser("convert", help="write what heapviz shows as a symbolized pprof profile.proto")
+    cv = sub.add_parser("convert", help="write what heapviz shows as a symbolized pprof profile.proto",
+                        formatter_class=_RAW, epilog=_examples("convert"))
     cv.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     cv.add_argument("-o", "--output", metavar="FILE.pb.gz", required=True,
                     help="profile.proto file, gzipped unless its name ends in .pb; - is stdout")
     cv.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     _add_input_options(cv)
     _add_view_options(cv)
+    _add_quiet(cv)
     cv.set_defaults(func=commands["convert"])
     return parser

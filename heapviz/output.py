@@ -1,5 +1,6 @@
 """Write output files atomically, so that a failed or interrupted run never leaves a
-half-written file or a stray temporary file behind."""
+half-written file or a stray temporary file behind. Says nothing itself: it returns what it
+wrote, and cli.py tells the user."""
 
 from __future__ import annotations
 
@@ -7,8 +8,21 @@ import contextlib
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 
 from heapviz.errors import OutputError
+
+
+@dataclass(frozen=True)
+class Written:
+    """One file a run wrote, with the bytes that went into it (to describe it afterwards)."""
+
+    path: str
+    data: bytes
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
 
 
 def _encode(data: str | bytes) -> bytes:
@@ -16,15 +30,18 @@ def _encode(data: str | bytes) -> bytes:
     return data.encode("utf-8", "replace") if isinstance(data, str) else data
 
 
-def write(path: str | None, data: str | bytes) -> None:
-    """Write to `path` (stdout when None or "-") via a temporary file and a rename."""
-    write_all([(path, data)])
+def write(path: str | None, data: str | bytes) -> list[Written]:
+    """Write to `path` (stdout when None or "-") via a temporary file and a rename; the file
+    written, if any (stdout is not a file)."""
+    return write_all([(path, data)])
 
 
-def write_all(outputs: list[tuple[str | None, str | bytes]]) -> None:
+def write_all(outputs: list[tuple[str | None, str | bytes]]) -> list[Written]:
     """Write every output or none: all go to temporary files in their target folders first,
-    and are renamed into place only when all were written."""
+    and are renamed into place only when all were written. Returns the files written, in the
+    order given; what went to stdout is not among them."""
     staged: list[tuple[str, str]] = []
+    written: list[Written] = []
     try:
         for path, data in outputs:
             if path is None or path == "-":
@@ -37,9 +54,11 @@ def write_all(outputs: list[tuple[str | None, str | bytes]]) -> None:
             except OSError as e:
                 raise OutputError(path, f"cannot write: {e.strerror or e}") from e
             staged.append((tmp, path))
+            encoded = _encode(data)
+            written.append(Written(path, encoded))
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(_encode(data))
+                    f.write(encoded)
                 os.chmod(tmp, 0o644)
             except OSError as e:
                 raise OutputError(path, f"cannot write: {e.strerror or e}") from e
@@ -58,3 +77,4 @@ def write_all(outputs: list[tuple[str | None, str | bytes]]) -> None:
         if path is None or path == "-":
             sys.stdout.buffer.write(_encode(data))
             sys.stdout.flush()
+    return written

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import run_heapviz
+from pypdf import PdfReader
+
+from heapviz.cli import _file_size
+from heapviz.cli_args import build_parser
+
+COMMANDS = ("top", "graph", "report", "flame", "peek", "convert")
 
 SMALL = (
     "heap profile: 3: 300 [ 5: 500] @ heapprofile\n"
@@ -160,7 +169,9 @@ def test_progress_only_on_a_terminal(examples, tmp_path):
     out = tmp_path / "r.html"
     args = [sys.executable, "-m", "heapviz", "report", str(examples / "cxx.0002.heap"), "-o", str(out)]
     quiet = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert quiet.returncode == 0 and quiet.stderr == ""
+    # no progress: only the line that names the file written
+    assert quiet.returncode == 0 and quiet.stderr.startswith(f"heapviz: wrote {out} (")
+    assert len(quiet.stderr.splitlines()) == 1
     leader, follower = pty.openpty()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower)
     os.close(follower)
@@ -177,3 +188,132 @@ def test_progress_only_on_a_terminal(examples, tmp_path):
     os.close(leader)
     seen = b"".join(chunks).decode()
     assert "heapviz: reading" in seen and "collecting the report" in seen and "writing the HTML report" in seen
+
+
+WROTE = re.compile(r"^heapviz: wrote (?P<path>.+) "
+                   r"\((?:(?P<pages>\d+) pages?, )?(?P<size>[\d.]+) (?P<unit>B|KiB|MiB)\)$")
+UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 * 1024}
+
+
+def wrote_lines(err: str) -> dict[str, re.Match[str]]:
+    """The `heapviz: wrote …` lines on stderr, by the path they name; every such line must parse."""
+    found = {}
+    for line in err.splitlines():
+        if line.startswith("heapviz: wrote "):
+            m = WROTE.match(line)
+            assert m, line
+            found[m["path"]] = m
+    return found
+
+
+def assert_size_is_the_files(m: re.Match[str], path: Path) -> None:
+    shown = float(m["size"]) * UNITS[m["unit"]]
+    actual = path.stat().st_size
+    if m["unit"] == "B":
+        assert shown == actual
+    else:
+        assert 1 <= float(m["size"]) < 1024
+        # two or three significant digits: within the last printed digit
+        step = (0.1 if "." in m["size"] else 1) * UNITS[m["unit"]]
+        assert abs(shown - actual) <= step / 2 + 1
+
+
+@pytest.mark.parametrize(
+    "n,text",
+    [(0, "0 B"), (812, "812 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (6349, "6.2 KiB"), (10189, "10 KiB"),
+     (217088, "212 KiB"), (1048000, "1023 KiB"), (1048575, "1.0 MiB"), (1468006, "1.4 MiB"),
+     (24117248, "23 MiB"), (5 * 1024**3, "5.0 GiB")],
+)
+def test_file_sizes_are_1024_based(n, text):
+    assert _file_size(n) == text
+
+
+def test_report_says_what_it_wrote_with_pdf_pages(examples, tmp_path):
+    html, pdf = tmp_path / "leak.html", tmp_path / "leak.pdf"
+    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(html), "-o", str(pdf))
+    assert r.rc == 0, r.err
+    lines = [ln for ln in r.err.splitlines() if ln.startswith("heapviz: wrote ")]
+    assert len(lines) == 2 and lines[0].startswith(f"heapviz: wrote {html} (")  # in the order of -o
+    wrote = wrote_lines(r.err)
+    assert wrote[str(html)]["pages"] is None
+    assert int(wrote[str(pdf)]["pages"]) == len(PdfReader(str(pdf)).pages) > 1
+    for path in (html, pdf):
+        assert_size_is_the_files(wrote[str(path)], path)
+
+
+@pytest.mark.parametrize(
+    "args,name",
+    [(("graph",), "x.svg"), (("top", "--format", "json"), "x.json"), (("flame",), "x.svg"),
+     (("peek", "--format", "json"), "x.json"), (("convert",), "x.pb.gz"), (("graph",), "x.pdf")],
+)
+def test_each_file_written_is_named_on_stderr(examples, tmp_path, args, name):
+    out = tmp_path / name
+    r = run_heapviz(*args, str(examples / "threads.0001.heap"), "-o", str(out))
+    assert r.rc == 0, r.err
+    wrote = wrote_lines(r.err)
+    assert list(wrote) == [str(out)]
+    assert_size_is_the_files(wrote[str(out)], out)
+    if name.endswith(".pdf"):
+        assert int(wrote[str(out)]["pages"]) == len(PdfReader(str(out)).pages) == 1
+    else:
+        assert wrote[str(out)]["pages"] is None
+
+
+def test_quiet_and_stdout_say_nothing_but_warnings_still_print(examples, tmp_path):
+    prof = str(examples / "threads.0001.heap")
+    html, svg = tmp_path / "r.html", tmp_path / "g.svg"
+    for args in (("-q", "graph", prof, "-o", str(svg)),  # global
+                 ("graph", prof, "-o", str(svg), "--quiet"),  # per subcommand
+                 ("report", prof, "-q", "-o", str(html))):
+        r = run_heapviz(*args)
+        assert r.rc == 0 and "wrote" not in r.err, (args, r.err)
+    assert html.exists() and svg.exists()
+    for args in (("top", prof), ("graph", prof), ("top", prof, "-o", "-"), ("convert", prof, "-o", "-")):
+        r = run_heapviz(*args)
+        assert r.rc == 0 and r.out and "wrote" not in r.err, (args, r.err)
+    small = tmp_path / "p.heap"
+    small.write_text(SMALL)
+    r = run_heapviz("top", str(small), "-q", "-o", str(tmp_path / "t.txt"))
+    assert r.rc == 0 and r.err.startswith(f"heapviz: warning: {small}: cannot symbolize prog")
+    assert "wrote" not in r.err
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_option_has_help():
+    parser = build_parser({c: lambda args: 0 for c in COMMANDS})
+    subs = _subparsers(parser)
+    assert set(subs) == set(COMMANDS)
+    for name, p in [("heapviz", parser), *subs.items()]:
+        for action in p._actions:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
+                continue
+            assert action.help and action.help.strip(), (name, action.option_strings or action.dest)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_ends_with_examples(command):
+    r = run_heapviz(command, "--help")
+    assert r.rc == 0
+    tail = r.out.rstrip("\n").split("\nexamples:\n")
+    assert len(tail) == 2, r.out
+    examples = tail[1].splitlines()
+    assert 2 <= len(examples) <= 3
+    assert all(line.startswith(f"  heapviz {command} ") for line in examples)
+    assert "-q, --quiet" in r.out
+
+
+def test_peek_regex_that_matches_nothing_warns(examples):
+    prof = str(examples / "recursion.0001.heap")
+    r = run_heapviz("peek", prof, "no_function_is_called_this")
+    assert r.rc == 0
+    assert r.err == f"heapviz: warning: {prof}: --regex=no_function_is_called_this matched nothing\n"
+    r = run_heapviz("peek", "--format", "json", "--regex", "no_function_is_called_this", prof)
+    assert r.rc == 0 and "matched nothing" in r.err
+    doc = json.loads(r.out)
+    assert doc["functions"] == [] and any("matched nothing" in w for w in doc["warnings"])
+    r = run_heapviz("peek", prof, "^ping$")
+    assert r.rc == 0 and "matched nothing" not in r.err

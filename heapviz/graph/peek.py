@@ -39,6 +39,7 @@ class PeekResult:
     entries: list[PeekEntry]
     total: Value  # percentages are of this (the unfiltered profile's total)
     nodes: int  # nodes in the graph, before the regex
+    warnings: tuple[str, ...] = ()  # for the user, e.g. a regex that matched no function
 
 
 def _edge_key(e: PeekEdge) -> tuple[float, str]:
@@ -64,6 +65,9 @@ def peek(samples: list[Sample], index: int, options: NodeOptions, total: Value, 
         return (-abs(a[first]), n.printable(), -abs(a[second]))
 
     chosen = sorted((n for n in g.nodes if matches(n)), key=key)
+    # Worded like the filters' warnings (graph/filters.py): an empty result is not an error,
+    # but the user should know it came from the regex and not from an empty profile.
+    warnings = (f"--regex={regex} matched nothing",) if rx is not None and not chosen else ()
     if limit > 0:
         chosen = chosen[:limit]
     entries = []
@@ -75,4 +79,4 @@ def peek(samples: list[Sample], index: int, options: NodeOptions, total: Value, 
                           for _, v, e in g.out_edges(n, data=True)), key=_edge_key)
         entries.append(PeekEntry(n.printable(), a["flat"], a["cum"], tuple(sorted(a["full_names"])),
                                  tuple(callers), tuple(callees)))
-    return PeekResult(entries, total, g.number_of_nodes())
+    return PeekResult(entries, total, g.number_of_nodes(), warnings)
