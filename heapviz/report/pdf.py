@@ -520,8 +520,8 @@ def _headline(r: ReportData) -> list[str]:
                 at = f", from {where.function}{at}"
         label = "Largest change by stack" if r.mode == "base" else "Largest leak site"
         out.append(f"{label}: {site.frames[0].function}, {_site_amount(r, site)}{at}.")
-    if r.tables and r.tables[0].rows and r.tables[0].rows[0].flat:
-        top = r.tables[0].rows[0]
+    top = r.tables[0].rows[0] if r.tables and r.tables[0].rows else None
+    if top is not None and top.flat and r.mode not in ("series", "base"):  # there the suspects say it
         out.append(f"Holds the most {r.sample_type} in the function itself: {top.name}, {top.flat_text} "
                    f"({top.flat_pct}).")
     return out or ["No allocations in this profile."]
@@ -544,7 +544,7 @@ def _answer(c: _Context) -> list[Flowable]:
     r = c.r
     out: list[Flowable] = [c.heading("Summary", 0), c.p(_overview(r))]
     out.append(Spacer(1, 4))
-    out += [c.p(text, "answer") for text in _headline(r)]
+    out += [c.p(text, "answer" if i == 0 else "body") for i, text in enumerate(_headline(r))]
     if r.mode in ("series", "base") and r.suspects:
         out += _suspects_answer(c)
     elif r.leaks:
