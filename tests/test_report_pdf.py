@@ -34,6 +34,11 @@ def pdftotext(pdf: Path, page: int | None = None, *args: str) -> str:
                           check=True).stdout
 
 
+def is_picture(page_text: str) -> bool:
+    """A graph or flame graph page (its heading or tile caption need not come first in the text)."""
+    return bool(re.search(r"^(Call graph|Flame graph) \(|^Call graph of the growth", page_text, re.MULTILINE))
+
+
 def flat(text: str) -> str:
     """Text with its line breaks taken out: names and paths wrap over lines in table cells."""
     return re.sub(r"\s*\n\s*", "", text)
@@ -92,7 +97,7 @@ def test_no_page_is_mostly_empty(reports, kind):
     in_pictures = False
     for n in range(1, pages + 1):
         text = pdftotext(pdf, n).strip()
-        picture = text.startswith(("Call graph", "Flame graph"))
+        picture = is_picture(text)
         if picture:
             in_pictures = True
         elif in_pictures:
@@ -113,7 +118,8 @@ def _label_sizes(pdf: Path) -> list[tuple[int, str, float]]:
     reader = PdfReader(str(pdf))
     out = []
     for n, page in enumerate(reader.pages, 1):
-        if not pdftotext(pdf, n).lstrip().startswith("Call graph"):
+        text = pdftotext(pdf, n)
+        if not is_picture(text) or re.search(r"^Flame graph \(", text, re.MULTILINE):
             continue
         fit = print_scale(float(page.mediabox.width), float(page.mediabox.height))
 
