@@ -106,6 +106,11 @@ class Profile:
     size_pairs: tuple[tuple[int, int], ...] = ()
     symbolized: bool = False
     base_source: str = ""  # set on a difference profile (NEW minus this base)
+    # Where the profile sits in a series, as its producer numbers dumps (gperftools' file names:
+    # app.0003.heap is 3), with the words for it ("dump #3"); and when it was taken (0: unknown).
+    sequence: int | None = None
+    sequence_text: str = ""
+    time_ns: int = 0
 
     def sample_index(self, name: str) -> int:
         for i, vt in enumerate(self.sample_types):

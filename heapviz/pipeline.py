@@ -11,14 +11,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from heapviz.diff import subtract
+from heapviz.combine import combine
 from heapviz.errors import UsageError
 from heapviz.formats import ReadLimits, load, parsed_natively
-from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import NodeOptions
-from heapviz.merge import merge
 from heapviz.model import Profile, Sample, Value
 from heapviz.prune import PruneOptions, drop_allocator_frames
 from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
@@ -97,20 +95,22 @@ def _total_size(paths: list[str]) -> int:
 
 
 def summed(items: list[Loaded]) -> Loaded:
-    return Loaded(merge([i.profile for i in items]), [r for i in items for r in i.reports])
+    return Loaded(combine([i.profile for i in items]), [r for i in items for r in i.reports])
 
 
 def series_order(items: list[Loaded]) -> list[Loaded]:
-    """Dumps in order: gperftools' sequence number in the file name, then modification time."""
+    """Dumps in order: the producer's dump number (gperftools' file names), then the time the
+    profile states it was taken, then the file's modification time."""
 
     def key(item: Loaded) -> tuple[int, float, str]:
-        src = item.profile.source
-        seq, _ = dump_sequence(src)
-        try:
-            mtime = os.stat(src).st_mtime if src != "-" else 0.0
-        except OSError:
-            mtime = 0.0
-        return (seq if seq is not None else 1 << 62, mtime, src)
+        p = item.profile
+        when = p.time_ns / 1e9
+        if not when:
+            try:
+                when = os.stat(p.source).st_mtime if p.source != "-" else 0.0
+            except OSError:
+                when = 0.0
+        return (p.sequence if p.sequence is not None else 1 << 62, when, p.source)
 
     return sorted(items, key=key)
 
@@ -194,16 +194,16 @@ def subject(paths: list[str], options: LoadOptions, base: list[str], series: boo
         old = summed(load_each(base, options))
         if len(items) > 1 and series:
             items = series_order(items)
-            growth = subtract(items[-1].profile, old.profile)
+            growth = combine([items[-1].profile, old.profile], [1, -1])
             shown = Loaded(items[-1].profile, old.reports + items[-1].reports)
             return Subject(shown, [old.profile] + [i.profile for i in items], growth, "series", old.profile.source)
         new = summed(items)
-        diff = subtract(new.profile, old.profile)
+        diff = combine([new.profile, old.profile], [1, -1])
         return Subject(Loaded(diff, old.reports + new.reports), [old.profile, new.profile], diff, "base",
                        old.profile.source)
     if len(items) > 1 and series:
         items = series_order(items)
-        growth = subtract(items[-1].profile, items[0].profile)
+        growth = combine([items[-1].profile, items[0].profile], [1, -1])
         return Subject(items[-1], [i.profile for i in items], growth, "series")
     shown = summed(items)
     return Subject(shown, [shown.profile], None, "merged" if len(items) > 1 else "single")

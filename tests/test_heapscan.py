@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heapviz.errors import InputError
-from heapviz.formats import ReadLimits, gperftools_heap, load_bytes
+from heapviz.formats import ReadLimits, gperftools_heap, heap_values, load_bytes
 
 HEADER = "heap profile: 4: 400 [ 4: 400] @ heapprofile\n"
 V2 = "heap profile: 4: 400 [ 4: 400] @ heap_v2/524288\n"
@@ -142,7 +142,7 @@ def test_what_the_edge_cases_give():
     assert any("truncated at line 3" in w for w in got("cut in the counts")[3])
     assert got("cut before any sample")[0] == "error"
     (v2_first, _), _second = got("sampled duplicates summed after unsampling")[5]
-    one, three = gperftools_heap.unsample_v2(1, 100, 524288), gperftools_heap.unsample_v2(3, 300, 524288)
+    one, three = heap_values.unsample_v2(1, 100, 524288), heap_values.unsample_v2(3, 300, 524288)
     assert v2_first == [one[0] + one[0], one[1] + one[1], one[0] + three[0], one[1] + three[1]]
 
 

@@ -245,6 +245,9 @@ def load_stream(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits()) -> 
     stream, fmt = _sniff(raw, path)
     profile: Profile = fmt.parse(LineReader(stream, path, limits))
     profile.source = path
+    numbering = getattr(fmt, "dump_sequence", None)  # formats whose producers number dumps in file names
+    if numbering is not None and profile.sequence is None:
+        profile.sequence, profile.sequence_text = numbering(path)
     if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
         profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
     profile.validate()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from heapviz.formats.gperftools_heap import SAMPLE_TYPES, unsample_v2
+from heapviz.formats.heap_values import SAMPLE_TYPES, unsample_v2
 from heapviz.model import UNKNOWN_STACK, Function, Line, Location, Profile, Sample, Value, ValueType
 
 if TYPE_CHECKING:

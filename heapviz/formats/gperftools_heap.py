@@ -7,13 +7,13 @@ Parses into the model with raw addresses; symbolization happens later.
 from __future__ import annotations
 
 import array
-import math
 import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from heapviz.formats import procmaps
+from heapviz.formats.heap_values import MAX_STACK_DEPTH, SAMPLE_TYPES, unsample_v2
 from heapviz.model import (
     TRUNCATED_STACK,
     UNKNOWN_STACK,
@@ -46,16 +46,6 @@ _SPLIT = bytes.maketrans(b"[]:", b"   ")
 _MAX_U64 = (1 << 64) - 1
 BLOCK_BYTES = 8 << 20  # read at a time; whole lines
 USE_SCANNER = True  # the compiled scanner when it is built (tests turn it off to compare)
-MAX_STACK_DEPTH = 32  # gperftools records at most this many frames (heap-profile-stats.h)
-
-SAMPLE_TYPES = [
-    ValueType("inuse_objects", "count"),
-    ValueType("inuse_space", "bytes"),
-    ValueType("alloc_objects", "count"),
-    ValueType("alloc_space", "bytes"),
-]
-
-
 def uses_scanner() -> bool:
     """Whether sample lines go through the compiled scanner (built, and not turned off)."""
     return _heapscan is not None and USE_SCANNER
@@ -64,22 +54,6 @@ def uses_scanner() -> bool:
 def sniff(head: bytes) -> bool:
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     return first.lstrip().startswith(b"heap profile:")
-
-
-def unsample_v2(count: Value, size: Value, rate: float) -> tuple[Value, Value]:
-    """Undo tcmalloc's Poisson sampling for one (count, bytes) pair.
-
-    An allocation of s bytes is sampled with probability 1-exp(-s/rate), so each sampled
-    object stands for 1/(1-exp(-avg/rate)) objects. Kept exact (float), unlike Go's pprof,
-    which truncates every sample to an integer.
-    """
-    if count == 0 or size == 0:
-        return 0, 0
-    if rate <= 1:
-        return count, size
-    # 1 - exp(-x) as -expm1(-x): exact for tiny x, where the plain form rounds to 0.
-    scale = 1.0 / -math.expm1(-(size / count) / rate)
-    return count * scale, size * scale
 
 
 def parse(reader: LineReader) -> Profile:

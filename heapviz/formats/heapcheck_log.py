@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from heapviz.formats.gperftools_heap import MAX_STACK_DEPTH, SAMPLE_TYPES
+from heapviz.formats.heap_values import MAX_STACK_DEPTH, SAMPLE_TYPES
 from heapviz.model import TRUNCATED_STACK, UNKNOWN_STACK, Function, Line, Location, Profile, Sample, Value, ValueType
 from heapviz.symbolize.demangle import demangle
 

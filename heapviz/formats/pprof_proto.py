@@ -146,6 +146,7 @@ class _Converter:
             p.period_type = ValueType(self.s(msg.period_type.type, "period_type"),
                                       self.s(msg.period_type.unit, "period_type unit"))
         p.period = msg.period
+        p.time_ns = max(0, msg.time_nanos)
         p.drop_frames = self.s(msg.drop_frames, "drop_frames")
         p.keep_frames = self.s(msg.keep_frames, "keep_frames")
         p.comments = [self.s(c, "comment") for c in msg.comment]

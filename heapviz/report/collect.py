@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heapviz import __version__
-from heapviz.formats.gperftools_heap import dump_sequence
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
 from heapviz.growth import Suspect, suspect_options, suspects
@@ -381,7 +380,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                                  "callgraph", stacks)
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
     dumps = dumps or [profile]
-    dump_rows = [DumpRow(p.source, dump_sequence(p.source)[0], round(p.total_of(p.profile_kind.growth_types[0])),
+    dump_rows = [DumpRow(p.source, p.sequence, round(p.total_of(p.profile_kind.growth_types[0])),
                          round(p.total_of(p.profile_kind.growth_types[1]))) for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
     ranked, suspect_stacks = suspects(dumps, opts.node_options,
@@ -424,7 +423,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
             header_totals.append((t.type, format_value(hv, t.unit, "auto" if t.unit == "bytes" else "")))
 
     leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit)
-    seq_text = dump_sequence(sources[-1])[1] if len(sources) == 1 else ""
+    seq_text = profile.sequence_text if len(sources) == 1 else ""
     binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
                 for r in reports]
     layout_warnings: list[str] = []
