@@ -49,7 +49,7 @@ def _load_one(path: str, options: LoadOptions) -> Loaded:
     with phase(t, "symbolize"):
         reports = symbolize(p, options.symbolize)
     with phase(t, "prune"):
-        drop_allocator_frames(p, options.prune)
+        p = drop_allocator_frames(p, options.prune).profile
     return Loaded(p, reports)
 
 

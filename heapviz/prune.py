@@ -8,11 +8,13 @@ inside an allocator library's mapping are dropped even when that library is stri
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from heapviz.model import Location, Profile
+from heapviz.model import Location, Profile, Sample
 from heapviz.symbolize.demangle import simplify
 
 # Matched against the whole short name (no parameters, no template arguments).
@@ -64,14 +66,23 @@ def _compile(parts: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("^(?:" + "|".join(f"(?:{p})" for p in parts) + ")$")
 
 
-def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions()) -> int:
-    """Cut allocator frames from every sample; return how many samples changed."""
+@dataclass(frozen=True)
+class Pruned:
+    """What dropping frames made: a new profile, and what was decided, for the user to see."""
+
+    profile: Profile
+    changed: int = 0  # samples whose stacks were cut
+    functions: tuple[str, ...] = ()  # the names of the frames that matched, sorted
+
+
+def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions()) -> Pruned:
+    """The profile with allocator frames cut from every sample (the input is not changed)."""
     if options.all_frames:
-        return 0
+        return Pruned(profile)
     if not profile.profile_kind.drop_allocator_frames:
         # CPU and other profiles: only the user's --drop-frames and the file's own drop_frames
         if not options.drop_frames and not profile.drop_frames:
-            return 0
+            return Pruned(profile)
         return _drop(profile, options.drop_frames + ((profile.drop_frames,) if profile.drop_frames else ()), False)
     parts = ALLOCATOR_FRAMES + options.drop_frames
     if profile.drop_frames:
@@ -79,7 +90,7 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
     return _drop(profile, parts, True)
 
 
-def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> int:
+def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
     """Cut frames matching `parts` by pprof's rule; with `allocator`, also strip what is left of
     the allocator and the standard library at each stack's leaf."""
     drop = _compile(parts)
@@ -97,7 +108,9 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> int:
 
     prune: set[int] = set()
     prune_beneath: set[int] = set()
-    for loc in profile.locations:
+    locations = list(profile.locations)  # the result's: copies replace the locations cut inside
+    replaced: dict[int, Location] = {}  # id(location) -> its copy without the inner frames cut
+    for k, loc in enumerate(profile.locations):
         # From the outermost inline frame inward: the first allocator frame found cuts it
         # and the frames inlined into it.
         for i in range(len(loc.lines) - 1, -1, -1):
@@ -106,7 +119,8 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> int:
                 if i == len(loc.lines) - 1:
                     prune.add(loc.id)
                 else:
-                    loc.lines = loc.lines[i + 1 :]
+                    copy = Location(loc.id, loc.address, loc.mapping, loc.lines[i + 1 :])
+                    replaced[id(loc)] = locations[k] = copy
                 break
     std_cache: dict[str, bool] = {}
 
@@ -122,9 +136,8 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> int:
         """A copy of loc without its k innermost (standard-library) lines."""
         got = trimmed.get((loc.id, k))
         if got is None:
-            got = Location(id=len(profile.locations) + 1, address=loc.address, mapping=loc.mapping,
-                           lines=loc.lines[k:])
-            profile.locations.append(got)
+            got = Location(id=len(locations) + 1, address=loc.address, mapping=loc.mapping, lines=loc.lines[k:])
+            locations.append(got)
             trimmed[(loc.id, k)] = got
         return got
 
@@ -136,21 +149,29 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> int:
               if (loc.mapping is not None and ALLOCATOR_LIBRARIES.match(loc.mapping.basename))
               or (loc.lines and is_std(loc.lines[0].function.name))} if allocator else set()
     changed = 0
+    samples = []
     for sample in profile.samples:
         locs = sample.locations
         if marked.isdisjoint(map(id, locs)):
             if not locs or id(locs[0]) not in leaves:
+                samples.append(sample)
                 continue
             new = locs
         else:
             new = _cut(locs, prune, prune_beneath)
+            if replaced:
+                new = tuple(replaced.get(id(loc), loc) for loc in new)
         if allocator:
             new = _strip_library_leaves(new)
             new = _strip_std_leaves(new, is_std, trim)
-        if new is not locs:
-            sample.locations = new
+        if len(new) == len(locs) and all(map(operator.is_, new, locs)):
+            samples.append(sample)
+        else:
             changed += 1
-    return changed
+            samples.append(Sample(sample.values, new))
+    # Samples and locations not cut are shared with the input, which stays as it was.
+    out = dataclasses.replace(profile, samples=samples, locations=locations)
+    return Pruned(out, changed, tuple(sorted(name for name, hit in cache.items() if hit)))
 
 
 def _cut(locs: tuple[Location, ...], prune: set[int], beneath: set[int]) -> tuple[Location, ...]:

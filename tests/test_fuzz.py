@@ -47,7 +47,8 @@ def check(data: bytes) -> None:
     profile.validate()
     # what follows parsing must cope with whatever parsed
     symbolize(profile, SymbolizeOptions(tool="none"))
-    drop_allocator_frames(profile)
+    profile = drop_allocator_frames(profile).profile
+    profile.validate()
     for i in range(len(profile.sample_types)):
         trimmed_graph(profile.samples, i, NodeOptions(), GraphOptions(), profile.total(i), profile.size_pairs)
 
