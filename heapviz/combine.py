@@ -18,7 +18,7 @@ import numpy as np
 from heapviz.errors import InputError
 from heapviz.graph.arrays import IntArray, group_part_rows
 from heapviz.graph.stacks import LocationTable
-from heapviz.model import Location, Mapping, Profile, Sample, Value
+from heapviz.model import Label, Location, Mapping, Profile, Sample, Value
 
 LocKey = Hashable
 
@@ -33,19 +33,30 @@ def location_key(loc: Location) -> LocKey:
 
 
 def stack_numbers(profiles: Sequence[Profile]) -> tuple[list[list[int]], list[tuple[int, int]]]:
-    """Each sample's stack numbered across the profiles by its locations' keys, in order of first
+    """Each sample's stack (and labels) numbered across the profiles by its locations' keys, in order of first
     appearance: (per profile, each sample's number; per number, where it first appears as
     (profile, sample)). Each location is keyed once; the stacks are grouped by the compiled row
     hashing (graph/arrays.group_part_rows)."""
     numbers: dict[LocKey, int] = {}
+    label_numbers: dict[tuple[Label, ...], int] = {}
+    labelled = any(s.labels for p in profiles for s in p.samples)
     rows: list[IntArray] = []
     starts: list[IntArray] = []
     for p in profiles:
         table = LocationTable(p.samples)
         code = np.array([numbers.setdefault(location_key(loc), len(numbers)) for loc in table.locations],
                         dtype=np.int64)
-        rows.append(code[table.index] if len(code) else np.zeros(0, dtype=np.int64))
-        starts.append(table.loc_starts)
+        row = code[table.index] if len(code) else np.zeros(0, dtype=np.int64)
+        row_starts = table.loc_starts
+        if labelled:
+            # samples with different labels are different samples (pprof's merge): each row ends
+            # with its labels' number, negative so that it never equals a location's
+            tags = np.array([-1 - label_numbers.setdefault(s.labels, len(label_numbers)) for s in p.samples],
+                            dtype=np.int64)
+            row = np.insert(row, row_starts[1:], tags)
+            row_starts = row_starts + np.arange(len(row_starts), dtype=np.int64)
+        rows.append(row)
+        starts.append(row_starts)
     grouped = group_part_rows(np.concatenate(rows), starts)
     return [part.tolist() for part in grouped.per_part], grouped.first_at
 
@@ -136,7 +147,8 @@ def combine(profiles: Sequence[Profile], weights: Sequence[int] | None = None) -
     for values, (k, i) in zip(sums, first, strict=True):
         if all(v == 0 for v in values):
             continue
-        out.samples.append(Sample(values, tuple(copy(loc) for loc in profiles[k].samples[i].locations)))
+        first_sample = profiles[k].samples[i]
+        out.samples.append(Sample(values, tuple(copy(loc) for loc in first_sample.locations), first_sample.labels))
     out.locations = list(copies.values())
     out.functions = list(dict.fromkeys(f for p in profiles for f in p.functions))
     return out

@@ -70,10 +70,15 @@ class Location:
     lines: tuple[Line, ...] = ()  # innermost (inlined) first, outermost last
 
 
+# A sample's labels, as pprof's: (key, text) or (key, number, unit), in the file's order.
+Label = tuple[str, str] | tuple[str, int, str]
+
+
 @dataclass
 class Sample:
     values: list[Value]
     locations: tuple[Location, ...]  # leaf first, root last
+    labels: tuple[Label, ...] = ()  # e.g. Go's pprof labels; samples with different labels stay apart
 
 
 @dataclass

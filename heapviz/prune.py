@@ -168,7 +168,7 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
             samples.append(sample)
         else:
             changed += 1
-            samples.append(Sample(sample.values, new))
+            samples.append(Sample(sample.values, new, sample.labels))
     # Samples and locations not cut are shared with the input, which stays as it was.
     out = dataclasses.replace(profile, samples=samples, locations=locations)
     return Pruned(out, changed, tuple(sorted(name for name, hit in cache.items() if hit)))

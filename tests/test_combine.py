@@ -52,3 +52,48 @@ def test_combine_keeps_what_the_profiles_are(examples):
     assert summed.profile_kind is dumps[0].profile_kind and summed.sequence is None
     diff = combine(dumps, [1, -1])
     assert diff.sequence == 2 and diff.sequence_text == "dump #2"
+
+
+def test_labels_are_read_kept_apart_and_written(examples, tmp_path):
+    """pprof's sample labels: read, kept through combine (equal stacks with other labels stay
+    apart, as in pprof's merge) and written back by convert."""
+    import gzip
+    import subprocess
+
+    from conftest import run_heapviz
+    from heapviz.formats import load, profile_pb2
+
+    pb = tmp_path / "t.pb"
+    assert run_heapviz("convert", str(examples / "threads.0004.heap"), "-o", str(pb)).rc == 0
+    msg = profile_pb2.Profile()
+    msg.ParseFromString(pb.read_bytes())
+    strings = list(msg.string_table)
+
+    def s(text):  # heapviz's schema holds strings as bytes (profiles may carry invalid UTF-8)
+        raw = text.encode()
+        if raw not in strings:
+            strings.append(raw)
+            msg.string_table.append(raw)
+        return strings.index(raw)
+
+    first = msg.sample[0]
+    twin = msg.sample.add()
+    twin.CopyFrom(first)
+    first.label.add(key=s("worker"), str=s("a"))
+    twin.label.add(key=s("worker"), str=s("b"))
+    twin.label.add(key=s("request_bytes"), num=4096, num_unit=s("bytes"))
+    labelled = tmp_path / "labelled.pb.gz"
+    labelled.write_bytes(gzip.compress(msg.SerializeToString()))
+
+    p = load(str(labelled))
+    tags = [s.labels for s in p.samples if s.labels]
+    assert tags == [(("worker", "a"),), (("worker", "b"), ("request_bytes", 4096, "bytes"))]
+    twice = combine([p, p])
+    assert len(twice.samples) == len(p.samples)  # equal (stack, labels) merged, the twins kept apart
+    assert sorted(s.labels for s in twice.samples if s.labels) == sorted(tags)
+    out = tmp_path / "back.pb.gz"
+    assert run_heapviz("convert", str(labelled), "-o", str(out), "--all-frames").rc == 0
+    back = load(str(out))
+    assert sorted(s.labels for s in back.samples if s.labels) == sorted(tags)
+    listed = subprocess.run(["go", "tool", "pprof", "-tags", str(out)], capture_output=True, text=True, timeout=300)
+    assert "worker" in listed.stdout and "b" in listed.stdout, listed.stdout + listed.stderr

@@ -16,6 +16,7 @@ from heapviz.kinds import classify
 from heapviz.model import (
     UNKNOWN_STACK,
     Function,
+    Label,
     Line,
     Location,
     Mapping,
@@ -232,13 +233,16 @@ class _Converter:
                     unknown = Location(id=max(locations, default=0) + 1, address=0, lines=(Line(fn),))
                     p.locations.append(unknown)
                 stack = (unknown,)
+            labels: list[Label] = []
             for label in s.label:
                 key = self.s(label.key, "label key")
-                self.s(label.str, "label value")
-                self.s(label.num_unit, "label unit")
+                text = self.s(label.str, "label value")
+                unit = self.s(label.num_unit, "label unit")
                 if key == "bytes" and not label.str:
-                    has_size_label = True
-            p.samples.append(Sample(values, stack))
+                    has_size_label = True  # the object size, which heapviz derives from the values
+                else:
+                    labels.append((key, text) if label.str else (key, label.num, unit))
+            p.samples.append(Sample(values, stack, tuple(labels)))
         if has_size_label:
             # pprof's `bytes` label is the object size, which heapviz derives from each pair.
             names = [vt.type for vt in p.sample_types]

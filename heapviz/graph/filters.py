@@ -109,7 +109,7 @@ def apply(samples: list[Sample], options: FilterOptions) -> FilterResult:
                         locs.append(new)
                 if not locs:
                     continue
-                out.append(Sample(s.values, tuple(locs)))
+                out.append(Sample(s.values, tuple(locs), s.labels))
             else:
                 out.append(s)
     warnings = [f"--{k}={getattr(options, k)!s} matched nothing" for k, hit in matched.items()

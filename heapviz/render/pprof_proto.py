@@ -110,6 +110,11 @@ def to_proto(profile: Profile, samples: list[Sample] | None = None, default_samp
         size = _object_size(sample, profile.size_pairs)
         if size:
             pb.label.add(key=size_key, num=size, num_unit=size_key)
+        for label in sample.labels:
+            if len(label) == 2:
+                pb.label.add(key=s(label[0]), str=s(str(label[1])))
+            else:
+                pb.label.add(key=s(label[0]), num=int(label[1]), num_unit=s(str(label[2])))
     for m in msg.mapping:
         if m.id in unsymbolized:
             m.has_functions = m.has_filenames = m.has_line_numbers = m.has_inline_frames = False
