@@ -17,6 +17,7 @@ from heapviz.graph.arrays import index_of, sums
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import StackTable
+from heapviz.kinds import HEAP, Words
 from heapviz.model import Sample, Value
 from heapviz.pipeline import Subject, View
 
@@ -56,6 +57,7 @@ class FlameTree:
     sample_unit: str
     diff: bool = False  # root.delta and friends are meaningful
     title: str = ""
+    words: Words = HEAP.words  # the profile kind's words for tooltips and legends ("allocated here")
 
     def depth(self) -> int:
         return max((d for d, _ in self.root.walk()), default=0)
@@ -168,7 +170,8 @@ def draw_fraction(width: float, min_width: float) -> float:
 
 def build_tree(samples: list[Sample], index: int, options: NodeOptions, total: Value, sample_type: str,
                sample_unit: str, delta_samples: list[Sample] | None = None, delta_index: int = 0,
-               title: str = "", min_fraction: float = 0.0, stacks: StackTable | None = None) -> FlameTree:
+               title: str = "", min_fraction: float = 0.0, stacks: StackTable | None = None,
+               words: Words = HEAP.words) -> FlameTree:
     """The call tree of `samples` (widths); with `delta_samples`, each node's change as well.
     Subtrees narrower than `min_fraction` of the root are left out (see draw_fraction);
     `stacks`: the samples' stack table at `options`, when the caller has made it already."""
@@ -176,18 +179,20 @@ def build_tree(samples: list[Sample], index: int, options: NodeOptions, total: V
     _add(root, stacks if stacks is not None else StackTable(samples, options), index, min_fraction)
     if delta_samples is not None:
         _add_delta(root, delta_samples, delta_index, FrameMapper(options))
-    return FlameTree(root, total, sample_type, sample_unit, diff=delta_samples is not None, title=title)
+    return FlameTree(root, total, sample_type, sample_unit, diff=delta_samples is not None, title=title,
+                     words=words)
 
 
 def view_tree(subj: Subject, view: View, title: str = "", min_fraction: float = 0.0) -> FlameTree:
     """The tree a command shows for a view: with --base, widths from the new profile (filtered
     the same way) and colours from the difference."""
     vt = view.profile.sample_types[view.sample_index]
+    words = view.profile.profile_kind.words
     if subj.mode == "base":
         new = subj.dumps[-1]
         new_index = new.sample_index(vt.type)
         new_samples = apply_filters(new.samples, view.filters).samples
         return build_tree(new_samples, new_index, view.node_options, new.total(new_index), vt.type, vt.unit,
-                          view.samples, view.sample_index, title, min_fraction)
+                          view.samples, view.sample_index, title, min_fraction, words=words)
     return build_tree(view.samples, view.sample_index, view.node_options, view.total, vt.type, vt.unit,
-                      title=title, min_fraction=min_fraction)
+                      title=title, min_fraction=min_fraction, words=words)

@@ -171,7 +171,8 @@ def tooltip(tree: FlameTree, box: Box, fmt: Callable[[Value], str]) -> str:
         lines.append(node.full_name)
     lines.append(f"{fmt(node.cum)} ({pct}){' in the new profile' if tree.diff else ''}")
     if node.self_value:
-        lines.append(f"allocated here: {fmt(node.self_value)} ({percentage(node.self_value, tree.total).strip()})")
+        lines.append(f"{tree.words.flat}: {fmt(node.self_value)} "
+                     f"({percentage(node.self_value, tree.total).strip()})")
     if tree.diff:
         sign = "+" if node.delta > 0 else ""
         lines.append(f"change since base: {sign}{fmt(node.delta)}" if node.delta else "change since base: 0")
@@ -267,7 +268,7 @@ def to_svg(tree: FlameTree, fmt: Callable[[Value], str], options: FlameOptions =
     out.append("</g>")
     legend = ("Width: " + tree.sample_type + "; click a frame to zoom; type in the search box to highlight. "
               + ("Colour: red grew, green shrank since base. " if tree.diff else "Colour: binary or namespace. ")
-              + "Dark outline: allocates itself; dashed, lighter, italic: inlined.")
+              + f"Dark outline: {tree.words.outline}; dashed, lighter, italic: inlined.")
     out.append(f'<text x="{_n(pad)}" y="{_n(height - 10)}" font-size="{_n(fs - 2)}" fill="#555">'
                f"{escape(legend)}</text>")
     data = {"prefix": pid, "width": inner, "pad": pad, "charWidth": CHAR_WIDTH * fs, "total": tree.total,

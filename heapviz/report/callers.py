@@ -48,7 +48,7 @@ def flame_tree(profile: Profile, samples: list[Sample], index: int, options: Nod
     """The report's call tree, without what its flame graphs are too narrow to draw."""
     vt = profile.sample_types[index]
     return build_tree(samples, index, options, profile.total(index), vt.type, vt.unit, title=title,
-                      min_fraction=REPORT_FLAME.keep_fraction(), stacks=stacks)
+                      min_fraction=REPORT_FLAME.keep_fraction(), stacks=stacks, words=profile.profile_kind.words)
 
 
 def peek_rows(samples: list[Sample], index: int, options: NodeOptions, total: Value,

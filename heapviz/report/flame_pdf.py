@@ -68,10 +68,11 @@ def flame_flowables(tree: FlameTree, heading: Callable[[str, int], Flowable], p:
     what = f"{tree.sample_type}, {fmt(tree.root.cum) if tree.root.cum else '0'}"
     if tree.diff:
         what += " in the new profile; red grew, green shrank since the base"
+    outline = tree.words.outline
     note = (f"Width: {what}. Root on top, callees below their callers; colour: binary or namespace; "
-            "dark outline: allocates itself; frames narrower than 3 pt are merged into 'other'.")
+            f"dark outline: {outline}; frames narrower than 3 pt are merged into 'other'.")
     if tree.diff:
-        note = f"Width: {what}. Dark outline: allocates itself; narrow frames are merged into 'other'."
+        note = f"Width: {what}. Dark outline: {outline}; narrow frames are merged into 'other'."
     head = heading(f"Flame graph ({tree.sample_type})", 0)
     para = p(note, "small")
     head_h = _height(head, width, max_height)
