@@ -285,7 +285,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                           layout_timeout_s=args.layout_timeout)
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
         if subj.mode == "base" else None
-    with _step(args, "graph", "collecting the report: call graph, tables, leak sites, suspects"):
+    words = view.profile.profile_kind.words
+    with _step(args, "graph", f"collecting the report: call graph, tables, {words.site}s, suspects"):
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame, subj.base)
     data.thresholds = _thresholds(args, data)
@@ -303,7 +304,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _write(args, files)
     exceeded = [t for t in data.thresholds if t.exceeded]
     for t in exceeded:
-        what = "in-use growth" if t.name == "growth" else "in-use bytes in the last dump"
+        what = words.growth_limit if t.name == "growth" else f"{words.grows} in the last dump"
         print(f"heapviz: threshold exceeded: {what} {t.value} > {t.limit}", file=sys.stderr)
     return EXIT_THRESHOLD if exceeded else 0
 

@@ -25,7 +25,7 @@ from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render
 from heapviz.report.callers import PeekRow, flame_tree, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
-from heapviz.units import choose_unit, count_text, format_value, percentage, report_unit
+from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
 
 MAX_TABLE_ROWS = 300
 MAX_LEAK_SITES = 50
@@ -189,6 +189,8 @@ class ReportData:
     unit: str = "auto"  # the unit values are shown in: pprof's auto unless --unit forced one
     words: Words = HEAP.words  # the profile kind's words (heap: "Leak sites", CPU: "Hot paths")
     growth_unit: str = "bytes"  # the sample unit of the growth values (dumps, suspects): heap bytes, CPU ns
+    sample_units: dict[str, str] = field(default_factory=dict)  # each sample type's unit, as in the profile
+    growth_types: tuple[str, str] = HEAP.growth_types  # the kind's (value, count) types: what dumps hold
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
         """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU
@@ -199,6 +201,11 @@ class ReportData:
     def objects_text(self, v: Value) -> str:
         """A count with the kind's noun: `3 objects` (heap), `3 samples` (CPU)."""
         return count_text(v, self.words.objects)
+
+    def is_time(self, sample_type: str) -> bool:
+        """Whether a sample type's values are times: shown in s/ms only, their exact nanoseconds
+        left to a tooltip (a raw count of nanoseconds is not for people)."""
+        return dimension(self.sample_units.get(sample_type, "")) == "time"
 
 
 @dataclass(frozen=True)
@@ -415,12 +422,12 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     for i, t in enumerate(profile.sample_types):
         v = profile.total(i)
         u = choose_unit(t.unit, "auto", [], v)
-        totals.append((t.type, format_value(v, t.unit, u if t.unit == "bytes" else ""), round(v)))
+        totals.append((t.type, format_value(v, t.unit, u if dimension(t.unit) != "count" else ""), round(v)))
     header_totals = []
     for t in profile.sample_types:
         if t.type in profile.header_totals:
             hv = profile.header_totals[t.type]
-            header_totals.append((t.type, format_value(hv, t.unit, "auto" if t.unit == "bytes" else "")))
+            header_totals.append((t.type, format_value(hv, t.unit, "auto" if dimension(t.unit) != "count" else "")))
 
     leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit)
     seq_text = profile.sequence_text if len(sources) == 1 else ""
@@ -446,6 +453,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
                                   f"Flame graph of {program or os.path.basename(sources[0])}", stacks),
         flame_unit=unit, unit=report_unit(opts.unit), growth_unit=_growth_unit(profile),
+        sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=cg.full),
     )

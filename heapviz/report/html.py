@@ -16,6 +16,7 @@ from markupsafe import Markup
 from heapviz.render.dot import RenderOptions
 from heapviz.render.chart import line_chart, sparkline
 from heapviz.render.flame import to_svg
+from heapviz.kinds import upper_first
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.model import Value
 from heapviz.report.collect import BinaryRow, ReportData
@@ -34,13 +35,15 @@ def _load_template(name: str) -> str:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["upper_first"] = upper_first  # jinja's capitalize would lower "CPU" to "Cpu"
+    return env
 
 
 def inline_svg(svg: bytes) -> Markup:
@@ -61,9 +64,11 @@ def _charts(r: ReportData) -> dict[str, object]:
     labels = [os.path.basename(d.file) for d in r.dumps]
     if r.base and labels:
         labels[0] = "base: " + labels[0]
-    totals = Markup(line_chart([d.inuse_space for d in r.dumps], labels, r.bytes_text, "In-use bytes per dump"))
+    words = r.words
+    totals = Markup(line_chart([d.inuse_space for d in r.dumps], labels, r.bytes_text,
+                               f"{upper_first(words.grows)} per dump"))
     objects = Markup(line_chart([d.inuse_objects for d in r.dumps], labels, r.objects_text,
-                                "In-use objects per dump"))
+                                f"{upper_first(words.counts)} per dump"))
     spark = [Markup(sparkline(s.inuse_space, [r.bytes_text(v) for v in s.inuse_space])) for s in r.suspects[:30]]
     return {"totals": totals, "objects": objects, "spark": spark}
 

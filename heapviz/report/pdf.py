@@ -37,6 +37,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from heapviz.kinds import upper_first
 from heapviz.render.dot import RenderOptions
 from heapviz.units import format_value
 from heapviz.report.collect import Frame as StackFrame
@@ -325,7 +326,7 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     story += _answer(ctx)
     story += _checks(ctx)
     story += _growth(ctx)
-    story.append(heading(f"Leak sites ({min(len(r.leaks), PDF_LEAK_SITES)} largest of {r.leak_sites_total} "
+    story.append(heading(f"{r.words.sites} ({min(len(r.leaks), PDF_LEAK_SITES)} largest of {r.leak_sites_total} "
                          "distinct stacks)", 0))
     if r.mode == "base":
         story.append(p("Values are the new profile minus the base.", "small"))
@@ -466,32 +467,39 @@ def _in_use(r: ReportData, space: int | None, objects: int | None, signed: bool 
     return " in ".join(parts) or "nothing"
 
 
+def _lower_first(text: str) -> str:
+    """`Leak suspects` -> `leak suspects`, for use inside a sentence (`CPU` stays upper case)."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
 def _name(path: str) -> str:
     return os.path.basename(path) or path
 
 
 def _overview(r: ReportData) -> str:
     """One sentence: what was measured and how much is in use (or changed)."""
-    space, objects = _total(r, "inuse_space"), _total(r, "inuse_objects")
+    value_type, count_type = r.growth_types
+    space, objects = _total(r, value_type), _total(r, count_type)
     what = f" of {r.program}" if r.program else ""
+    in_use = r.words.in_use
     if r.mode == "base" and len(r.dumps) >= 2:
         base, new = r.dumps[0], r.dumps[-1]
         return (f"Difference {_name(new.file)} minus base {_name(base.file)}{what}: "
-                f"{_in_use(r, space, objects, signed=True)} in use. "
+                f"{_in_use(r, space, objects, signed=True)} {in_use}. "
                 f"Base: {r.bytes_text(base.inuse_space)} in {r.objects_text(base.inuse_objects)}; "
                 f"new: {r.bytes_text(new.inuse_space)} in {r.objects_text(new.inuse_objects)}.")
     if r.mode == "series" and len(r.dumps) >= 2:
         first, last = r.dumps[0], r.dumps[-1]
         change = last.inuse_space - first.inuse_space
         start = f"base {_name(first.file)}" if r.base else _name(first.file)
-        return (f"{len(r.dumps)} dumps{what}, {start} to {_name(last.file)}: in use "
+        return (f"{len(r.dumps)} dumps{what}, {start} to {_name(last.file)}: {r.words.measure} "
                 f"{r.bytes_text(first.inuse_space)} → {r.bytes_text(last.inuse_space)} "
                 f"({r.bytes_text(change, signed=True) if change else 'no change'}), "
                 f"{r.objects_text(first.inuse_objects)} → {r.objects_text(last.inuse_objects)}.")
     names = ", ".join(_name(f) for f in r.profiles)
     seq = f" ({r.sequence})" if r.sequence else ""
     merged = "Merged profiles " if r.mode == "merged" else ""
-    return f"{merged}{names}{seq}{what}: {_in_use(r, space, objects)} in use."
+    return f"{merged}{names}{seq}{what}: {_in_use(r, space, objects)} {in_use}."
 
 
 def _headline(r: ReportData) -> list[str]:
@@ -518,13 +526,13 @@ def _headline(r: ReportData) -> list[str]:
             at = f" at {os.path.basename(where.location)}"
             if where.function != site.frames[0].function:
                 at = f", from {where.function}{at}"
-        label = "Largest change by stack" if r.mode == "base" else "Largest leak site"
+        label = "Largest change by stack" if r.mode == "base" else r.words.largest_site
         out.append(f"{label}: {site.frames[0].function}, {_site_amount(r, site)}{at}.")
     top = r.tables[0].rows[0] if r.tables and r.tables[0].rows else None
     if top is not None and top.flat and r.mode not in ("series", "base"):  # there the suspects say it
-        out.append(f"Holds the most {r.sample_type} in the function itself: {top.name}, {top.flat_text} "
+        out.append(f"{r.words.holds} {r.sample_type} in the function itself: {top.name}, {top.flat_text} "
                    f"({top.flat_pct}).")
-    return out or ["No allocations in this profile."]
+    return out or [r.words.no_values]
 
 
 def _first_last(r: ReportData, s: Suspect) -> str:
@@ -571,7 +579,8 @@ def _sites_answer(c: _Context) -> list[Flowable]:
     widths.append(_PAGE_W - sum(widths))
     name_w, where_w = widths[1] - 2 * _CELL_PAD, widths[5] - 2 * _CELL_PAD
     in_bytes = any(s.bytes_text for s in sites)
-    data: list[list[Any]] = [["#", "Allocated by", "Bytes" if in_bytes else r.sample_type, "Share", "Objects",
+    w = r.words
+    data: list[list[Any]] = [["#", w.by, w.value_column if in_bytes else r.sample_type, "Share", w.count_column,
                               "First frame in your code"]]
     for s in sites:
         f = s.user_frame
@@ -586,9 +595,9 @@ def _sites_answer(c: _Context) -> list[Flowable]:
     style = _table_style(c.fonts.bold)
     style.add("ALIGN", (2, 0), (4, -1), "RIGHT")
     t.setStyle(style)
-    title = "Largest changes by stack (new minus base)" if r.mode == "base" else "Largest leak sites"
+    title = "Largest changes by stack (new minus base)" if r.mode == "base" else w.largest_sites
     note = f"{min(len(r.leaks), ANSWER_ROWS)} of {r.leak_sites_total} distinct stacks; their frames follow under "
-    note += "Leak sites."
+    note += f"{w.sites}."
     if prefix:
         note += f" Paths are under {prefix}"
     return [c.heading(title, 1), t, Spacer(1, 2), c.p(note, "small")]
@@ -598,7 +607,8 @@ def _suspects_answer(c: _Context) -> list[Flowable]:
     r = c.r
     widths = [7 * mm, 0.0, 20 * mm, 40 * mm, 30 * mm, 13 * mm]
     widths[1] = _PAGE_W - sum(widths)
-    data: list[list[Any]] = [["#", "Function", "Growth", "In use, first → last", "Trend", "Score"]]
+    data: list[list[Any]] = [["#", "Function", "Growth", f"{upper_first(r.words.measure)}, first → last", "Trend",
+                              "Score"]]
     for s in r.suspects[:ANSWER_ROWS]:
         data.append([str(s.rank), c.lines(name_parts(s.function + _tag(r, s)), widths[1] - 2 * _CELL_PAD),
                      r.bytes_text(s.growth_bytes, signed=True), _first_last(r, s),
@@ -609,7 +619,7 @@ def _suspects_answer(c: _Context) -> list[Flowable]:
     style.add("ALIGN", (2, 0), (3, -1), "RIGHT")
     style.add("ALIGN", (5, 0), (5, -1), "RIGHT")
     t.setStyle(style)
-    title = "Grew the most" if r.base or r.mode == "base" else "Leak suspects (steady growers first)"
+    title = "Grew the most" if r.base or r.mode == "base" else f"{r.words.suspects} (steady growers first)"
     more = f"; all {min(len(r.suspects), PDF_SUSPECTS)} with their stacks under Growth" if len(r.dumps) > 1 else ""
     note = f"Stacks ranked: {r.suspect_stacks}{more}. Score: 1 for a steady grower that made all the growth."
     return [c.heading(title, 1), t, Spacer(1, 2), c.p(note, "small")]
@@ -628,10 +638,11 @@ def _checks(c: _Context) -> list[Flowable]:
     if r.thresholds:
         out.append(c.heading("Thresholds", 0))
         for t in r.thresholds:
-            what = "in-use growth" if t.name == "growth" else "in-use bytes (last dump)"
+            what = r.words.growth_limit if t.name == "growth" else f"{r.words.grows} (last dump)"
             value, limit = r.bytes_text(t.value, signed=t.name == "growth"), r.bytes_text(t.limit)
             verdict = f"EXCEEDED: {value} > {limit}" if t.exceeded else f"ok: {value} <= {limit}"
-            out.append(c.p(f"{what}: {verdict} ({t.value} > {t.limit} bytes)" if t.exceeded else
+            sep = "" if r.growth_unit == "bytes" else ","  # 1,490,000,000 nanoseconds: readable digits
+            out.append(c.p(f"{what}: {verdict} ({t.value:{sep}} > {t.limit:{sep}} {r.growth_unit})" if t.exceeded else
                            f"{what}: {verdict}", "warn" if t.exceeded else "body"))
     if r.changes or r.previous:
         out.append(c.heading("Since the previous run", 0))
@@ -680,25 +691,29 @@ def _growth(c: _Context) -> list[Flowable]:
     labels = [_name(d.file) for d in r.dumps]
     bytes_chart = _chart([d.inuse_space for d in r.dumps], 170 * mm, 45 * mm, labels, c.fonts.regular,
                          r.bytes_text)
-    out.append(KeepTogether([c.p("In-use bytes per dump"), bytes_chart]))
+    out.append(KeepTogether([c.p(f"{upper_first(r.words.grows)} per dump"), bytes_chart]))
     objects_chart = _chart([d.inuse_objects for d in r.dumps], 170 * mm, 35 * mm, labels, c.fonts.regular,
                            r.objects_text)
-    out.append(KeepTogether([c.p("In-use objects per dump"), objects_chart]))
-    data: list[list[Any]] = [["#", "File", "In use", "Bytes (exact)", "Objects"]]
+    out.append(KeepTogether([c.p(f"{upper_first(r.words.counts)} per dump"), objects_chart]))
+    # exact bytes are worth a column; a time's exact nanoseconds are not for reading
+    exact = r.growth_unit == "bytes"
+    data: list[list[Any]] = [["#", "File", upper_first(r.words.measure), *(["Bytes (exact)"] if exact else []),
+                              r.words.count_column]]
     data += [["base" if r.base and i == 0 else str(d.sequence if d.sequence is not None else i + 1),
               c.lines(path_parts(d.file), _PAGE_W - 84 * mm - 12 * mm - 2 * _CELL_PAD, "path"),
-              r.bytes_text(d.inuse_space), str(d.inuse_space), r.objects_text(d.inuse_objects)]
+              r.bytes_text(d.inuse_space), *([str(d.inuse_space)] if exact else []), r.objects_text(d.inuse_objects)]
              for i, d in enumerate(r.dumps)]
-    t = LongTable(data, colWidths=[12 * mm, None, 22 * mm, 26 * mm, 24 * mm], repeatRows=1)
+    t = LongTable(data, colWidths=[12 * mm, None, 22 * mm, *([26 * mm] if exact else []), 24 * mm], repeatRows=1)
     style = _table_style(c.fonts.bold)
     style.add("ALIGN", (2, 0), (-1, -1), "RIGHT")
     t.setStyle(style)
     out.append(t)
     shown = r.suspects[:PDF_SUSPECTS]
-    out.append(c.heading(f"All leak suspects ({len(shown)} of {r.suspect_stacks} stacks, steady growers first)", 1))
+    out.append(c.heading(f"All {_lower_first(r.words.suspects)} ({len(shown)} of {r.suspect_stacks} stacks, "
+                         "steady growers first)", 1))
     widths = [8 * mm, 0.0, 12 * mm, 18 * mm, 30 * mm]
     widths[1] = _PAGE_W - sum(widths)
-    rows: list[list[Any]] = [["#", "Function, stack and in-use bytes per dump", "Score", "Growth", "Trend"]]
+    rows: list[list[Any]] = [["#", f"Function, stack and {r.words.grows} per dump", "Score", "Growth", "Trend"]]
     for s in shown:
         stack = " ← ".join(s.stack[:8]) + (" ← …" if len(s.stack) > 8 else "")
         cell = [c.p(s.function + _tag(r, s), "mono"), c.p(stack, "small"),
@@ -731,7 +746,8 @@ def _top_table(t: TopTable, c: _Context) -> list[Flowable]:
 def _leak_site(site: LeakSite, c: _Context) -> list[Flowable]:
     r = c.r
     what = f"#{site.rank}  {site.frames[0].function if site.frames else '?'}: {_site_amount(r, site)}"
-    if site.bytes is not None and site.bytes_text and site.bytes_text != f"{site.bytes}B":
+    exact = r.growth_unit == "bytes"  # a time's exact nanoseconds are not for reading
+    if site.bytes is not None and site.bytes_text and site.bytes_text != f"{site.bytes}B" and exact:
         what += f" ({site.bytes} bytes)"
     files = [f.file for f in site.frames if f.file]
     prefix = common_dir(files)
@@ -749,7 +765,7 @@ def _leak_site(site: LeakSite, c: _Context) -> list[Flowable]:
                                ("FONTSIZE", (0, 0), (0, -1), 7), ("TEXTCOLOR", (0, 0), (0, -1), colors.grey),
                                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e0e0e0")),
                                ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
-    head: list[Flowable] = [c.p(what + ", allocated from:", "body")]
+    head: list[Flowable] = [c.p(f"{what}, {r.words.site_verb}:", "body")]
     if prefix:
         head.append(c.lines(path_parts(f"files under {prefix}"), _PAGE_W, "path"))
     return [KeepTogether([*head, table]), Spacer(1, 5)]
@@ -773,6 +789,8 @@ def _details(c: _Context) -> list[Flowable]:
             rows.append((label, f"{r.bytes_text(exact, signed=r.mode == 'base')} ({exact} bytes)"))
         elif name.endswith("_objects"):
             rows.append((label, r.objects_text(exact)))
+        elif r.is_time(name):  # 1.49s, not 1490000000 nanoseconds
+            rows.append((label, ("+" if r.mode == "base" and exact > 0 else "") + text))
         else:
             rows.append((label, f"{text} ({exact})" if text != str(exact) else text))
     if r.header_totals:
