@@ -27,6 +27,16 @@ FIXTURES = DATA / "pruning"
 PROFILES = [("cxx.0002.heap", "functions", "inuse_space"), ("cxx-all", "lines", "alloc_objects"),
             ("threads-diff", "functions", "inuse_space"), ("recursion.0001.heap", "functions", "inuse_space"),
             ("sampled.heap", "functions", "inuse_space")]
+# A hand-made stack table for the tie-breaks real profiles rarely reach: equal names on two ids,
+# names beyond U+FFFF (sorted by code point), equal values, recursion, inline frames, a negative
+# sample and a sample with no frames.
+HANDMADE_NODES = ["main", "Z\U0001d518 wide", "Z\uffee narrow", "dup", "dup", "leaf<int>", "inl"]
+HANDMADE_SAMPLES = [
+    (100, [0, 1, 5], [False, False, False], "16B"), (100, [0, 2, 5], [False, False, True], "16B"),
+    (50, [0, 3, 6], [False, False, True], "8B"), (50, [0, 4, 6], [False, False, True], "8B"),
+    (30, [0, 3, 0, 3, 5], [False, False, False, False, False], "1kB"), (-20, [0, 1, 6], [False, True, False], "8B"),
+    (7, [], [], ""), (5, [0, 6, 6, 6], [False, True, True, True], "32B"),
+]
 FIXTURE_OPTIONS = [
     {},
     {"node_count": 5},
@@ -91,13 +101,17 @@ def _regenerate(examples):
         doc = {"profile": name, "granularity": granularity, "sample_type": sample_type, "nodes": names,
                "samples": [list(s) for s in samples], "cases": _cases(names, samples)}
         (FIXTURES / _fixture_name(name, granularity, sample_type)).write_text(json.dumps(doc, indent=1) + "\n")
+    samples = [list(s) for s in HANDMADE_SAMPLES]
+    doc = {"profile": "hand-made", "granularity": "", "sample_type": "", "nodes": HANDMADE_NODES,
+           "samples": samples, "cases": _cases(HANDMADE_NODES, HANDMADE_SAMPLES)}
+    (FIXTURES / "handmade-ties.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
 def test_golden_fixtures(request):
     if os.environ.get("HEAPVIZ_REGEN_GOLDEN"):
         _regenerate(request.getfixturevalue("examples"))
     files = sorted(FIXTURES.glob("*.json"))
-    assert len(files) == len(PROFILES)
+    assert len(files) == len(PROFILES) + 1  # and the hand-made one
     for path in files:
         doc = json.loads(path.read_text())
         samples = [tuple(s) for s in doc["samples"]]
@@ -106,6 +120,8 @@ def test_golden_fixtures(request):
             got = json.loads(json.dumps(reference.prune(doc["nodes"], samples, **case["options"])))
             assert got == case["expected"], (path.name, case["options"])
         assert len(doc["cases"][1]["expected"]["order"]) <= 5  # node_count 5 holds
+    handmade = json.loads((FIXTURES / "handmade-ties.json").read_text())
+    assert handmade["nodes"] == HANDMADE_NODES and handmade["samples"] == [list(s) for s in HANDMADE_SAMPLES]
 
 
 def test_fixtures_cover_the_rules():

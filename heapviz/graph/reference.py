@@ -18,7 +18,7 @@ The rules, in order (pprof's newTrimmedGraph):
    an edge's first occurrence in a sample it is residual if frames were skipped between the two,
    and direct if the child frame is not inlined; an edge is residual if it ever was, inline if it
    was never direct. A graph holds the nodes with cum or flat != 0 and edges between them.
-2. total = sum of flat; node cutoff = |int(total * node_fraction)|, edge cutoff likewise.
+2. total = sum of flat, added in node id order; node cutoff = |int(total * node_fraction)|, edge cutoff likewise.
 3. With a node cutoff, keep nodes with |cum| >= cutoff and rebuild (dropped_nodes counts the rest).
 4. drop_negative: rebuild without nodes whose flat < 0, or flat == 0 and cum < 0.
 5. Order: visual: by entropy score descending (below), then name, then |cum| descending, then
@@ -168,7 +168,7 @@ def prune(nodes: list[str], samples: list[Sample], node_count: int = 80, node_fr
     if not visual:  # nodelets belong to pprof's dot output only
         samples = [(value, frames, inline, "") for value, frames, inline, _ in samples]
     g = sums(samples, None)
-    total = sum(g.flat.values())
+    total = sum(g.flat[n] for n in g.nodes())  # in id order: float sums depend on it
     node_cutoff = abs(int(total * node_fraction))
     edge_cutoff = abs(int(total * edge_fraction))
     dropped_nodes = 0
