@@ -205,7 +205,7 @@ def test_series_with_base_is_the_series_measured_from_the_base(examples, tmp_pat
     # the base is the first point and is not counted twice; nothing is summed
     assert [d["file"] for d in doc["dumps"]] == dumps(examples)
     sus = doc["suspects"]
-    assert [s["function"] for s in sus] == STEADY + ["spike_in_main", "setup_tables"]
+    assert [s["function"] for s in sus] == [*STEADY, "spike_in_main", "setup_tables"]
     by_fn = {s["function"]: s for s in sus}
     assert by_fn["spike_in_main"]["inuse_space"] == [0, 1048576, 1048576, 0]
     assert by_fn["spike_in_main"]["score"] == 0 and not by_fn["spike_in_main"]["steady"]
