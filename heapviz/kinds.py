@@ -8,7 +8,7 @@ follows its sample type's unit (units.py), one unit family per dimension.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,9 @@ def classify(sample_types: list[tuple[str, str]], period_type: tuple[str, str] |
     if "cpu" in names or (period_type is not None and period_type[0] == "cpu") or units & set(_TIME_UNITS):
         return CPU
     return OTHER
+
+
+# Valgrind memcheck's leak reports (formats/valgrind_memcheck.py): a heap kind with heap's words,
+# shown and measured by default in what valgrind calls leaked (definitely + indirectly lost).
+MEMCHECK = replace(HEAP, name="memcheck", default_sample_type="leaked_bytes",
+                   growth_types=("leaked_bytes", "leaked_blocks"))
