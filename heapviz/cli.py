@@ -21,9 +21,8 @@ from heapviz.graph.filters import FilterOptions, compile_regex
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.peek import peek
 from heapviz.graph.tables import node_table
-from heapviz.graph.tree import view_tree
 from heapviz.model import Profile, Value, profile_title
-from heapviz.pipeline import LoadOptions, Subject, View, make_view, subject
+from heapviz.pipeline import LoadOptions, Subject, View, make_view, subject, view_tree
 from heapviz.prune import PruneOptions
 from heapviz.render.dot import RenderOptions, legend_lines, render, to_dot
 from heapviz.render.collapsed import to_collapsed
@@ -34,8 +33,9 @@ from heapviz.render.peek import render_text as peek_text
 from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
-from heapviz.report.summary import write_json
+from heapviz.report.layout import lay_out
 from heapviz.output import Written, write_all
+from heapviz.writers import Output, output_for, report_writer, suffixes
 from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.timing import Timings, phase
@@ -192,19 +192,15 @@ def _write_collapsed(args: argparse.Namespace, view: View) -> int:
     return 0
 
 
-_GRAPH_SUFFIXES = {".svg": "svg", ".pdf": "pdf", ".png": "png", ".dot": "dot", ".gv": "dot", ".json": "json",
-                   ".folded": "collapsed"}
-
-
 def _graph_format(args: argparse.Namespace) -> str:
     if args.format:
         return str(args.format)
     if args.output and args.output != "-":
-        suffix = os.path.splitext(args.output)[1].lower()
-        if suffix not in _GRAPH_SUFFIXES:
-            raise UsageError(f"cannot tell the format from {args.output!r}: use a .svg, .pdf, .png or .dot "
-                             "suffix or --format")
-        return _GRAPH_SUFFIXES[suffix]
+        out = output_for(args.output, "graph")
+        if out is None:
+            raise UsageError(f"cannot tell the format from {args.output!r}: use a "
+                             f"{suffixes('graph')} suffix or --format")
+        return out.format
     return "dot"
 
 
@@ -237,16 +233,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-_REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
-
-
-def _report_outputs(outputs: list[str]) -> list[tuple[str, str]]:
+def _report_outputs(paths: list[str]) -> list[tuple[str, Output]]:
     out = []
-    for path in outputs:
-        suffix = os.path.splitext(path)[1].lower()
-        if suffix not in _REPORT_SUFFIXES:
-            raise UsageError(f"cannot tell the report format from {path!r}: use a .html, .pdf or .json suffix")
-        out.append((path, _REPORT_SUFFIXES[suffix]))
+    for path in paths:
+        chosen = output_for(path, "report")
+        if chosen is None:
+            raise UsageError(f"cannot tell the report format from {path!r}: use a "
+                             f"{suffixes('report')} suffix")
+        out.append((path, chosen))
     return out
 
 
@@ -290,16 +284,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame, subj.base)
     data.thresholds = _thresholds(args, data)
-    # imported here: reportlab, pypdf and jinja2 cost a tenth of a second that other commands need not pay
-    from heapviz.report.html import write_html
-    from heapviz.report.pdf import write_pdf
-
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
-    writers = {"html": write_html, "pdf": write_pdf}
+    if any(out.laid_out for _, out in outputs):
+        with _step(args, "layout", "laying the call graphs out"):
+            lay_out(data, render_opts)
     files: list[tuple[str | None, str | bytes]] = []
-    for path, kind in outputs:
-        with _step(args, f"render_{kind}", f"writing the {kind.upper()} report"):
-            files.append((path, write_json(data) if kind == "json" else writers[kind](data, render_opts)))
+    for path, out in outputs:
+        # writers are imported when used: reportlab, pypdf and jinja2 cost a tenth of a second
+        with _step(args, f"render_{out.format}", f"writing the {out.format.upper()} report"):
+            files.append((path, report_writer(out)(data, render_opts)))
     _print_warnings(view.profile)
     _write(args, files)
     exceeded = [t for t in data.thresholds if t.exceeded]

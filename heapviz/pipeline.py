@@ -17,6 +17,7 @@ from heapviz.formats import ReadLimits, load, parsed_natively
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.tree import FlameTree, build_tree
 from heapviz.model import Profile, Sample, Value
 from heapviz.prune import PruneOptions, drop_allocator_frames
 from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
@@ -207,3 +208,18 @@ def subject(paths: list[str], options: LoadOptions, base: list[str], series: boo
         return Subject(items[-1], [i.profile for i in items], growth, "series")
     shown = summed(items)
     return Subject(shown, [shown.profile], None, "merged" if len(items) > 1 else "single")
+
+
+def view_tree(subj: Subject, view: View, title: str = "", min_fraction: float = 0.0) -> FlameTree:
+    """The tree a command shows for a view: with --base, widths from the new profile (filtered
+    the same way) and colours from the difference."""
+    vt = view.profile.sample_types[view.sample_index]
+    words = view.profile.profile_kind.words
+    if subj.mode == "base":
+        new = subj.dumps[-1]
+        new_index = new.sample_index(vt.type)
+        new_samples = apply_filters(new.samples, view.filters).samples
+        return build_tree(new_samples, new_index, view.node_options, new.total(new_index), vt.type, vt.unit,
+                          view.samples, view.sample_index, title, min_fraction, words=words)
+    return build_tree(view.samples, view.sample_index, view.node_options, view.total, vt.type, vt.unit,
+                      title=title, min_fraction=min_fraction, words=words)

@@ -146,6 +146,21 @@ def test_layout_timeout_gives_a_report_without_graph(examples, tmp_path):
     assert "call graph is not in this report" in text.replace("\n", " ") and "hv::grow_vector" in text
 
 
+def test_graphviz_runs_only_for_reports_that_draw_graphs(examples, tmp_path):
+    """A nightly job's JSON summary alone needs no layout; with HTML or PDF the graphs are laid
+    out once for both, and a layout failure is a warning in every output, the JSON's too."""
+    alone, both = tmp_path / "alone.json", tmp_path / "both.json"
+    slow = ("--layout-timeout", "0.0001")
+    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(alone), *slow, "--timings")
+    assert r.rc == 0, r.err
+    assert '"layout"' not in r.err and not any("call graph" in w for w in json.loads(alone.read_text())["warnings"])
+    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(both), "-o", str(tmp_path / "r.html"),
+                    "-o", str(tmp_path / "r.pdf"), *slow, "--timings")
+    assert r.rc == 0, r.err
+    assert r.err.count('"layout"') == 1  # one layout phase for both writers
+    assert any("call graph is not in this report" in w for w in json.loads(both.read_text())["warnings"])
+
+
 def test_report_needs_known_suffix(examples, tmp_path):
     r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(tmp_path / "r.docx"))
     assert r.rc == 2 and ".html, .pdf or .json" in r.err

@@ -9,7 +9,9 @@ import pytest
 from browser import PageWatch, browser
 from heapviz.graph.nodes import NodeOptions
 from heapviz.model import Function, Line, Location, Mapping, Profile, Sample, ValueType
+from heapviz.render.dot import RenderOptions
 from heapviz.report.collect import ReportOptions, collect
+from heapviz.report.layout import lay_out
 from heapviz.report.html import write_html
 from heapviz.report.pdf import write_pdf
 from heapviz.symbolize import MappingReport
@@ -56,8 +58,10 @@ def hostile_profile() -> tuple[Profile, list[MappingReport]]:
 @pytest.fixture(scope="module")
 def data():
     prof, reports = hostile_profile()
-    return collect(prof, prof.samples, ReportOptions(sample_index=1, node_options=NodeOptions(demangle="full"),
-                                                    command_line=("report", "<script>alert(8)</script>")), reports)
+    r = collect(prof, prof.samples, ReportOptions(sample_index=1, node_options=NodeOptions(demangle="full"),
+                                                 command_line=("report", "<script>alert(8)</script>")), reports)
+    lay_out(r, RenderOptions())  # the graphs through Graphviz, as `heapviz report` does for HTML and PDF
+    return r
 
 
 def test_html_shows_names_and_runs_nothing(data, tmp_path):

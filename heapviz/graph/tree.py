@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heapviz.graph.arrays import index_of, sums
-from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
 from heapviz.model import Sample, Value
-from heapviz.pipeline import Subject, View
 
 
 @dataclass(slots=True)  # a report's tree can have millions of nodes
@@ -182,17 +180,3 @@ def build_tree(samples: list[Sample], index: int, options: NodeOptions, total: V
     return FlameTree(root, total, sample_type, sample_unit, diff=delta_samples is not None, title=title,
                      words=words)
 
-
-def view_tree(subj: Subject, view: View, title: str = "", min_fraction: float = 0.0) -> FlameTree:
-    """The tree a command shows for a view: with --base, widths from the new profile (filtered
-    the same way) and colours from the difference."""
-    vt = view.profile.sample_types[view.sample_index]
-    words = view.profile.profile_kind.words
-    if subj.mode == "base":
-        new = subj.dumps[-1]
-        new_index = new.sample_index(vt.type)
-        new_samples = apply_filters(new.samples, view.filters).samples
-        return build_tree(new_samples, new_index, view.node_options, new.total(new_index), vt.type, vt.unit,
-                          view.samples, view.sample_index, title, min_fraction, words=words)
-    return build_tree(view.samples, view.sample_index, view.node_options, view.total, vt.type, vt.unit,
-                      title=title, min_fraction=min_fraction, words=words)

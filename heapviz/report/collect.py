@@ -20,8 +20,7 @@ from heapviz.graph.arrays import factorize_rows, index_of, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
-from heapviz.errors import ToolMissing
-from heapviz.render.dot import LayoutFailed, RenderOptions, legend_lines, render_many, to_dot
+from heapviz.render.dot import RenderOptions, legend_lines, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
@@ -175,8 +174,8 @@ class ReportData:
     suspects: list[Suspect] = field(default_factory=list)  # the first MAX_SUSPECTS, and all that grew
     suspect_stacks: int = 0  # stacks ranked in all
     growth_dot: str = ""  # call graph of last minus first dump (series)
-    # Graphviz's layouts, made once for both writers: {"svg": ..., "pdf": ...}, or {} when the
-    # layout failed or timed out (the report then says so instead of showing the graph).
+    # Graphviz's layouts, made once for both writers by report/layout.py: {"svg": ..., "pdf": ...},
+    # or {} when the layout failed or timed out (the report then says so instead of the graph).
     graph_images: dict[str, bytes] = field(default_factory=dict)
     growth_images: dict[str, bytes] = field(default_factory=dict)
     growth_legend: list[str] = field(default_factory=list)
@@ -335,15 +334,6 @@ def legend_header(profile: Profile, vt: ValueType, filters: tuple[str, ...]) -> 
     return header
 
 
-def _layout(dot: str, opts: ReportOptions, warnings: list[str]) -> dict[str, bytes]:
-    """Lay the graph out once, as SVG and PDF; a failure becomes a warning, not a lost report."""
-    try:
-        return render_many(dot, ("svg", "pdf"), RenderOptions(layout_timeout_s=opts.layout_timeout_s))
-    except (LayoutFailed, ToolMissing) as e:
-        warnings.append(f"the call graph is not in this report: {e.message()}")
-        return {}
-
-
 def _growth_unit(profile: Profile) -> str:
     name = profile.profile_kind.growth_types[0]
     return next((vt.unit for vt in profile.sample_types if vt.type == name), "bytes")
@@ -433,7 +423,6 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     seq_text = profile.sequence_text if len(sources) == 1 else ""
     binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
                 for r in reports]
-    layout_warnings: list[str] = []
     return ReportData(
         title=f"{words.title} of {program}" if program else f"{words.title} {os.path.basename(sources[0])}",
         words=words,
@@ -443,10 +432,8 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         estimated=profile.scaled, sampling=profile.sampling, period=profile.period,
         version=__version__, options=list(opts.command_line),
         graph_dot=dot, graph_legend=legend, graph_nodes=len(cg.order),
-        graph_images=_layout(dot, opts, layout_warnings),
-        growth_images=_layout(growth_dot, opts, layout_warnings) if growth_dot else {},
         tables=tables, leaks=leaks, leak_sites_total=nsites, binaries=binaries,
-        warnings=list(profile.warnings) + layout_warnings, comments=list(profile.comments), dumps=dump_rows,
+        warnings=list(profile.warnings), comments=list(profile.comments), dumps=dump_rows,
         mode=mode, base=base or profile.base_source, suspects=ranked, suspect_stacks=suspect_stacks,
         growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",

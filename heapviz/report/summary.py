@@ -58,3 +58,8 @@ def summary(r: ReportData) -> dict[str, Any]:
 
 def write_json(r: ReportData) -> bytes:
     return (json.dumps(summary(r), indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8", "replace")
+
+
+def write_report_json(r: ReportData, options: object = None) -> bytes:
+    """The summary as a report writer (heapviz/writers.py): writers take render options too."""
+    return write_json(r)

@@ -1,0 +1,61 @@
+"""Which writer makes an output file: one table from the suffix of `-o FILE` to a format, for
+every command that writes files, and the report writers by format. Writers are imported when
+used, so that commands that draw no report do not load reportlab or jinja2."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from heapviz.render.dot import RenderOptions
+    from heapviz.report.collect import ReportData
+
+
+@dataclass(frozen=True)
+class Output:
+    format: str
+    suffixes: tuple[str, ...]  # lower case, with the dot; the longest match wins (".junit.xml")
+    commands: tuple[str, ...]  # the commands that write it
+    writer: str = ""  # report writers: "module:function" taking (ReportData, RenderOptions)
+    laid_out: bool = False  # needs the report's graphs laid out by Graphviz
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("svg", (".svg",), ("graph",)),
+    Output("pdf", (".pdf",), ("graph",)),
+    Output("png", (".png",), ("graph",)),
+    Output("dot", (".dot", ".gv"), ("graph",)),
+    Output("json", (".json",), ("graph",)),
+    Output("collapsed", (".folded",), ("graph",)),
+    Output("html", (".html", ".htm"), ("report",), "heapviz.report.html:write_html", laid_out=True),
+    Output("pdf", (".pdf",), ("report",), "heapviz.report.pdf:write_pdf", laid_out=True),
+    Output("json", (".json",), ("report",), "heapviz.report.summary:write_report_json"),
+)
+
+
+def output_for(path: str, command: str) -> Output | None:
+    """The output a file name asks for from `command`, by its longest known suffix."""
+    name = path.lower()
+    best: tuple[int, Output] | None = None
+    for out in OUTPUTS:
+        if command not in out.commands:
+            continue
+        for suffix in out.suffixes:
+            if name.endswith(suffix) and (best is None or len(suffix) > best[0]):
+                best = (len(suffix), out)
+    return best[1] if best else None
+
+
+def suffixes(command: str) -> str:
+    """The suffixes `command` knows, one per format, for error messages: ".html, .pdf or .json"."""
+    first = [out.suffixes[0] for out in OUTPUTS if command in out.commands]
+    return first[0] if len(first) == 1 else ", ".join(first[:-1]) + " or " + first[-1]
+
+
+def report_writer(out: Output) -> Callable[[ReportData, RenderOptions], bytes]:
+    module, _, name = out.writer.partition(":")
+    fn: Callable[[ReportData, RenderOptions], bytes] = getattr(importlib.import_module(module), name)
+    return fn
