@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from heapviz.combine import combine
 from heapviz.errors import UsageError
-from heapviz.formats import ReadLimits, load, parsed_natively
+from heapviz.formats import ReadLimits, load_series, parsed_natively
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.filters import apply as apply_filters
 from heapviz.graph.nodes import NodeOptions
@@ -37,28 +37,34 @@ class LoadOptions:
 class Loaded:
     profile: Profile
     reports: list[MappingReport] = field(default_factory=list)
+    last_in_file: bool = True  # False for all but the last profile of a file that holds a series
 
 
-def _load_one(path: str, options: LoadOptions) -> Loaded:
+def _load_one(path: str, options: LoadOptions) -> list[Loaded]:
+    """The profile in a file, or each profile of the series it holds, symbolized and pruned."""
     t = options.timings
     if options.progress:
         options.progress(f"reading {path}")
     with phase(t, "parse"):
-        p = load(path, options.limits)
+        profiles = load_series(path, options.limits)
     if options.progress:
         options.progress(f"symbolizing {path}")
-    with phase(t, "symbolize"):
-        reports = symbolize(p, options.symbolize)
-    with phase(t, "prune"):
-        p = drop_allocator_frames(p, options.prune).profile
-    return Loaded(p, reports)
+    out: list[Loaded] = []
+    for p in profiles:
+        with phase(t, "symbolize"):
+            reports = symbolize(p, options.symbolize)
+        with phase(t, "prune"):
+            p = drop_allocator_frames(p, options.prune).profile
+        out.append(Loaded(p, reports, last_in_file=len(out) == len(profiles) - 1))
+    return out
 
 
 PARALLEL_MIN_BYTES = 4 << 20  # below this, starting workers costs more than it saves
 
 
 def load_each(paths: list[str], options: LoadOptions) -> list[Loaded]:
-    """Each profile loaded, symbolized against its own memory map and pruned of allocator frames.
+    """Each profile loaded, symbolized against its own memory map and pruned of allocator frames;
+    a file that holds a series gives each of its profiles, in order.
 
     Several big files (a series of dumps) are loaded on all cores where that pays; the result is
     the same as loading them one after the other, in the order given.
@@ -72,8 +78,8 @@ def load_each(paths: list[str], options: LoadOptions) -> list[Loaded]:
             if options.progress:
                 options.progress(f"reading {len(paths)} profiles on {workers} cores")
             clean = dataclasses.replace(options, timings=None, progress=None)  # what workers get must pickle
-            return list(pool.map(_load_one, paths, [clean] * len(paths)))
-    return [_load_one(path, options) for path in paths]
+            return [item for loaded in pool.map(_load_one, paths, [clean] * len(paths)) for item in loaded]
+    return [item for path in paths for item in _load_one(path, options)]
 
 
 def _workers_pay(paths: list[str]) -> bool:
@@ -170,6 +176,12 @@ class Subject:
     base: str = ""
 
 
+def _last_of_each_file(items: list[Loaded]) -> list[Loaded]:
+    """Of the profiles of a file that holds a series, the last: what a command that sums its
+    profiles takes from it (a snapshot series over time has no meaningful sum)."""
+    return [it for it in items if it.last_in_file]
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return a != "-" and b != "-" and os.path.samefile(a, b)
@@ -191,8 +203,10 @@ def subject(paths: list[str], options: LoadOptions, base: list[str], series: boo
         if rest:
             paths = rest
     items = load_each(paths, options)
+    if not series:
+        items = _last_of_each_file(items)  # a file's snapshots are moments in time, never summed
     if base:
-        old = summed(load_each(base, options))
+        old = summed(_last_of_each_file(load_each(base, options)))
         if len(items) > 1 and series:
             items = series_order(items)
             growth = combine([items[-1].profile, old.profile], [1, -1])

@@ -226,10 +226,17 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
 
 
 def load(path: str, limits: ReadLimits = ReadLimits()) -> Profile:
-    """Open, sniff and parse one profile; raise InputError for anything wrong with it."""
+    """Open, sniff and parse one profile; raise InputError for anything wrong with it. A file
+    that holds a series (several snapshots) gives its last."""
+    return load_series(path, limits)[-1]
+
+
+def load_series(path: str, limits: ReadLimits = ReadLimits()) -> list[Profile]:
+    """Open, sniff and parse a file: one profile, or the series of profiles a format may hold in
+    one file (a format module with `parse_series`), in order, each numbered by its place."""
     raw = _open_stream(path)
     try:
-        return load_stream(raw, path, limits)
+        return load_stream_series(raw, path, limits)
     finally:
         if raw is not sys.stdin.buffer:
             raw.close()
@@ -241,17 +248,29 @@ def load_bytes(data: bytes, path: str = "<bytes>", limits: ReadLimits = ReadLimi
 
 
 def load_stream(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits()) -> Profile:
-    """Sniff and parse a profile from a stream that supports peek()."""
+    """Sniff and parse a profile from a stream that supports peek() (the last of a series)."""
+    return load_stream_series(raw, path, limits)[-1]
+
+
+def load_stream_series(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits()) -> list[Profile]:
+    """Sniff and parse a stream that supports peek(): its profile, or its series of profiles."""
     stream, fmt = _sniff(raw, path)
-    profile: Profile = fmt.parse(LineReader(stream, path, limits))
-    profile.source = path
+    reader = LineReader(stream, path, limits)
+    series = getattr(fmt, "parse_series", None)
+    profiles: list[Profile] = series(reader) if series is not None else [fmt.parse(reader)]
+    if not profiles:
+        raise InputError(path, f"holds no {fmt.NAME} profile")
     numbering = getattr(fmt, "dump_sequence", None)  # formats whose producers number dumps in file names
-    if numbering is not None and profile.sequence is None:
-        profile.sequence, profile.sequence_text = numbering(path)
-    if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
-        profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
-    profile.validate()
-    return profile
+    for k, profile in enumerate(profiles):
+        profile.source = path
+        if numbering is not None and profile.sequence is None:
+            profile.sequence, profile.sequence_text = numbering(path)
+        if len(profiles) > 1 and profile.sequence is None:
+            profile.sequence, profile.sequence_text = k + 1, f"snapshot {k + 1} of {len(profiles)}"
+        if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
+            profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
+        profile.validate()
+    return profiles
 
 
 def _sniff(raw: BinaryIO, path: str) -> tuple[BinaryIO, ModuleType]:
