@@ -25,6 +25,7 @@ test_only=(
   "fonts-wqy-zenhei:/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
   "libjemalloc2:/usr/share/doc/libjemalloc2"
   "libjemalloc-dev:jeprof"
+  "valgrind:valgrind"
 )
 wanted=("${runtime[@]}")
 if [ "$kind" = test ]; then wanted+=("${test_only[@]}"); fi

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, cast
 
 from heapviz.errors import HeapvizError, InputError, UnrecognizedFormat
 from heapviz.formats import go_heap, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
+from heapviz.formats import valgrind_memcheck, valgrind_memcheck_xml
 from heapviz.model import Profile
 
 # Most specific first: both heap formats are told by their first line; the heap-checker log is
@@ -31,6 +32,10 @@ FORMATS: dict[str, ModuleType] = {
     go_heap.NAME: go_heap,
     gperftools_heap.NAME: gperftools_heap,
     jemalloc_heap.NAME: jemalloc_heap,
+    # Valgrind memcheck: the XML by its root element, the text log by its `==PID==` lines anywhere
+    # in the first 4 KiB (which no heap-checker log has).
+    valgrind_memcheck_xml.NAME: valgrind_memcheck_xml,
+    valgrind_memcheck.NAME: valgrind_memcheck,
     heapcheck_log.NAME: heapcheck_log,
 }
 
