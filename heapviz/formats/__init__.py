@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any, BinaryIO, cast
 
 from heapviz.errors import HeapvizError, InputError, UnrecognizedFormat
-from heapviz.formats import go_heap, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
+from heapviz.formats import go_heap, gperftools_cpu, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
 from heapviz.formats import valgrind_memcheck, valgrind_memcheck_xml
 from heapviz.model import Profile
 
@@ -26,9 +26,11 @@ from heapviz.model import Profile
 # free text recognized by its own lines anywhere in the first 4 KiB, so it comes last. The
 # protobuf format is binary and sniffed by its wire structure, which no text passes, so it goes
 # first; Go's text heap profile is gperftools' `@ heap/N` plus `#` frame comments, so it goes
-# before gperftools'.
+# before gperftools'. gperftools' CPU profile is binary too and told by its header of machine
+# words (a zero word, then the header's length), which neither protobuf nor text starts with.
 FORMATS: dict[str, ModuleType] = {
     pprof_proto.NAME: pprof_proto,
+    gperftools_cpu.NAME: gperftools_cpu,
     go_heap.NAME: go_heap,
     gperftools_heap.NAME: gperftools_heap,
     jemalloc_heap.NAME: jemalloc_heap,

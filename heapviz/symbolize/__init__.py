@@ -16,7 +16,7 @@ from heapviz.symbolize import elf, locate
 from heapviz.symbolize.cache import SymbolCache
 from heapviz.symbolize.demangle import demangle
 from heapviz.symbolize.tools import Frame, Symbolizer, SymbolizerFailed, fallback_symbolizer, find_symbolizer
-from heapviz.symbolize.verify import count_non_call_sites
+from heapviz.symbolize.verify import count_non_call_sites, is_return_address, judged
 
 _UNSYMBOLIZABLE_PREFIXES = ("[", "/dev/", "//anon", "/memfd:", "/SYSV", "/anon_hugepage")
 _FAKE_LIMIT = (1 << 64) - 1
@@ -117,6 +117,7 @@ def symbolize(profile: Profile, options: SymbolizeOptions = SymbolizeOptions()) 
         except ToolMissing as e:
             profile.warn(f"cannot symbolize: {e.message()}")
     main = main_mapping(profile)
+    callers = is_return_address(profile)
     for mapping in profile.mappings:
         locs = by_mapping.get(mapping.id, [])
         if not locs:
@@ -129,7 +130,7 @@ def symbolize(profile: Profile, options: SymbolizeOptions = SymbolizeOptions()) 
             for loc in locs:
                 builder.raw(loc)
             continue
-        _symbolize_mapping(profile, mapping, file, locs, options, tool, builder, rep)
+        _symbolize_mapping(profile, mapping, file, locs, options, tool, builder, rep, callers)
     profile.symbolized = True
     return reports
 
@@ -143,6 +144,7 @@ def _symbolize_mapping(
     tool: Symbolizer,
     builder: _Builder,
     rep: MappingReport,
+    callers: set[int] | None,
 ) -> None:
     info, problems = locate.find_binary(file, mapping.build_id, options.symbol_path)
     fix = "give it with --binary (main program) or --symbol-path DIR"
@@ -226,7 +228,8 @@ def _symbolize_mapping(
     rep.resolved = resolved
     mapping.has_functions = resolved > 0
     rep.status = "symbolized (dynamic symbols only)" if stripped else "symbolized"
-    _check_match(profile, mapping, info, vaddrs, resolved, len(locs), rep, fix)
+    calls = sorted({loc.address - base for loc in judged(locs, callers)})
+    _check_match(profile, mapping, info, vaddrs, calls, resolved, len(locs), rep, fix)
 
 
 def _check_match(
@@ -234,16 +237,18 @@ def _check_match(
     mapping: Mapping,
     info: elf.ElfInfo,
     vaddrs: list[int],
+    calls: list[int],
     resolved: int,
     total: int,
     rep: MappingReport,
     fix: str,
 ) -> None:
-    """Warn when the binary on disk is probably not the one that was profiled."""
+    """Warn when the binary on disk is probably not the one that was profiled. `calls` are the
+    vaddrs that are return addresses moved back onto their call (a CPU sample's leaf is not)."""
     name = os.path.basename(info.path)
     outside = sum(1 for v in vaddrs if not elf.in_executable_segment(v, info))
     unresolved = total - resolved
-    non_call = count_non_call_sites(info, vaddrs)
+    non_call = count_non_call_sites(info, calls)
     reasons = []
     if outside:
         reasons.append(f"{outside} of {len(vaddrs)} addresses lie outside its code")
@@ -251,8 +256,8 @@ def _check_match(
     # its static functions resolve to nothing, which says nothing about the build.
     if unresolved > max(2, total // 10) and (info.has_symtab or info.has_debug_info):
         reasons.append(f"{unresolved} of {total} addresses lie outside any function")
-    if non_call is not None and non_call > max(2, len(vaddrs) // 5):
-        reasons.append(f"{non_call} of {len(vaddrs)} return addresses do not follow a call instruction")
+    if non_call is not None and non_call > max(2, len(calls) // 5):
+        reasons.append(f"{non_call} of {len(calls)} return addresses do not follow a call instruction")
     if reasons:
         rep.status = "mismatch?"
         profile.warn(f"{name} looks like a different build than the profiled one ({'; '.join(reasons)}); "

@@ -1,12 +1,31 @@
 """Check that profile addresses fit a binary: every heap-profile frame is a return address,
-so on x86-64 the bytes just before it must encode a call instruction.
+so on x86-64 the bytes just before it must encode a call instruction. A CPU sample's leaf is
+where the signal hit, any instruction: only its callers are judged.
 """
 
 from __future__ import annotations
 
 import mmap
 
+from heapviz.model import Location, Profile
 from heapviz.symbolize.elf import ElfInfo
+
+
+def is_return_address(profile: Profile) -> set[int] | None:
+    """The ids (id()) of the locations that are return addresses moved back onto their call, or
+    None when every location is (heap profiles, whose leaf is a call into the allocator). For CPU
+    profiles, those that are a caller in some stack; a location that is only ever a leaf is not."""
+    if profile.profile_kind.leaf_is_return_address:
+        return None
+    callers: set[int] = set()
+    for s in profile.samples:
+        callers.update(map(id, s.locations[1:]))
+    return callers
+
+
+def judged(locations: list[Location], callers: set[int] | None) -> list[Location]:
+    """The locations whose addresses must follow a call instruction."""
+    return locations if callers is None else [loc for loc in locations if id(loc) in callers]
 
 
 def _is_call_before(buf: bytes | mmap.mmap, r: int) -> bool:
