@@ -137,3 +137,8 @@ def classify(sample_types: list[tuple[str, str]], period_type: tuple[str, str] |
 # shown and measured by default in what valgrind calls leaked (definitely + indirectly lost).
 MEMCHECK = replace(HEAP, name="memcheck", default_sample_type="leaked_bytes",
                    growth_types=("leaked_bytes", "leaked_blocks"))
+
+# Valgrind massif's snapshots (formats/valgrind_massif.py): heap bytes, counted in allocation
+# places (massif's word: each tree leaf is one, a below-threshold entry N), not objects.
+MASSIF = replace(HEAP, name="massif", growth_types=("inuse_space", "places"),
+                 words=replace(HEAP.words, objects="place", counts="allocation places", count_column="Places"))
