@@ -33,7 +33,8 @@ demo: examples
 	$(VENV)/bin/heapviz report $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-leak.html -o $(BUILD)/demo-leak.pdf
 	$(VENV)/bin/heapviz report $(EXAMPLES)/threads.000*.heap -o $(BUILD)/demo-series.html
 	$(VENV)/bin/heapviz flame $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-flame.svg
-	@echo '== wrote $(BUILD)/demo-graph.svg, $(BUILD)/demo-leak.html, $(BUILD)/demo-leak.pdf, $(BUILD)/demo-series.html, $(BUILD)/demo-flame.svg'
+	$(VENV)/bin/heapviz report $(EXAMPLES)/cpu_api.prof -o $(BUILD)/demo-cpu.html
+	@echo '== wrote $(BUILD)/demo-graph.svg, $(BUILD)/demo-leak.html, $(BUILD)/demo-leak.pdf, $(BUILD)/demo-series.html, $(BUILD)/demo-flame.svg, $(BUILD)/demo-cpu.html'
 
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
