@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, cast
 
 from heapviz.errors import HeapvizError, InputError, UnrecognizedFormat
 from heapviz.formats import go_heap, gperftools_cpu, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
-from heapviz.formats import valgrind_memcheck, valgrind_memcheck_xml
+from heapviz.formats import valgrind_massif, valgrind_memcheck, valgrind_memcheck_xml
 from heapviz.model import Profile
 
 # Most specific first: both heap formats are told by their first line; the heap-checker log is
@@ -38,6 +38,7 @@ FORMATS: dict[str, ModuleType] = {
     # in the first 4 KiB (which no heap-checker log has).
     valgrind_memcheck_xml.NAME: valgrind_memcheck_xml,
     valgrind_memcheck.NAME: valgrind_memcheck,
+    valgrind_massif.NAME: valgrind_massif,  # its first line: `desc:`
     heapcheck_log.NAME: heapcheck_log,
 }
 

@@ -236,7 +236,7 @@ def new_profile(path: str, kind: str) -> Profile:
                    size_pairs=SIZE_PAIRS, symbolized=True)
 
 
-class _Stacks:
+class Stacks:
     """Locations and functions interned over all records of a profile."""
 
     def __init__(self, profile: Profile) -> None:
@@ -313,7 +313,7 @@ def build(profile: Profile, checks: list[LeakCheck]) -> None:
     goes under indirectly lost with the record's stack; valgrind states no block count for it,
     so the summary's indirect blocks are split over those records by their indirect bytes.
     """
-    stacks = _Stacks(profile)
+    stacks = Stacks(profile)
     index = {k: 2 * (i + 1) for i, k in enumerate(LEAK_KINDS)}
     stated: dict[str, list[int]] = {k: [0, 0] for k in (*LEAK_KINDS, "suppressed")}
     have_summary = False
@@ -372,7 +372,7 @@ def build(profile: Profile, checks: list[LeakCheck]) -> None:
             profile.comments.append("suppressed leaks are not shown (valgrind counts them apart)")
 
 
-def _unlisted(profile: Profile, stacks: _Stacks, summary: dict[str, tuple[int, int]],
+def _unlisted(profile: Profile, stacks: Stacks, summary: dict[str, tuple[int, int]],
               listed: dict[str, list[int]], index: dict[str, int]) -> None:
     """Valgrind lists only the kinds --show-leak-kinds names (definite and possible by default),
     but its LEAK SUMMARY has them all: what no record lists becomes one NOT_LISTED sample, so that
