@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pypdf import PdfReader, PdfWriter, Transformation
-from pypdf.generic import RectangleObject
+from pypdf import PageObject, PdfReader, PdfWriter
+from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject,
+                           StreamObject)
 from reportlab.graphics.shapes import Drawing, Line, PolyLine, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
@@ -399,17 +400,47 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     doc.build(story)
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
+    forms: dict[int, IndirectObject] = {}  # each graph's page, copied once as a form for every tile of it
     for ti, page_index, x, y in slots:
         tile = tiles[ti]
-        gpage = readers[tile.graph].pages[0]
-        wx0, wy0, wx1, wy1 = tile.window
-        gpage.cropbox = RectangleObject([wx0, wy0, wx1, wy1])  # pypdf clips the merged page to it
-        writer.pages[page_index].merge_transformed_page(
-            gpage, Transformation().translate(-wx0, -wy0).scale(tile.scale).translate(x, y))
+        if tile.graph not in forms:
+            forms[tile.graph] = _graph_form(writer, readers[tile.graph].pages[0])
+        _draw_form(writer, writer.pages[page_index], forms[tile.graph], f"/HvGraph{tile.graph}", tile.window,
+                   tile.scale, (x, y))
     out = io.BytesIO()
     writer.add_metadata({"/Title": title, "/Author": "heapviz", "/Creator": f"heapviz {r.version}"})
     writer.write(out)
     return out.getvalue()
+
+
+def _graph_form(writer: PdfWriter, page: PageObject) -> IndirectObject:
+    """Graphviz's page as a form XObject of the writer: its drawing is copied once and drawn on
+    every tile by reference (merging the page into each tile parsed its drawing each time)."""
+    form = StreamObject()
+    form.set_data(page._get_contents_as_bytes() or b"")
+    box = page.mediabox
+    form.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+        NameObject("/BBox"): ArrayObject([FloatObject(v) for v in (box.left, box.bottom, box.right, box.top)]),
+        NameObject("/Resources"): page["/Resources"].clone(writer) if "/Resources" in page else DictionaryObject(),
+    })
+    return writer._add_object(form)
+
+
+def _draw_form(writer: PdfWriter, page: PageObject, form: IndirectObject, name: str,
+               window: tuple[float, float, float, float], scale: float, at: tuple[float, float]) -> None:
+    """Draw the part `window` of a form at `at`, scaled, clipped to the window, over the page."""
+    wx0, wy0, wx1, wy1 = window
+    x, y = at
+    resources = page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
+    xobjects = resources.setdefault(NameObject("/XObject"), DictionaryObject()).get_object()
+    xobjects[NameObject(name)] = form
+    ops = (f"q {scale:.6f} 0 0 {scale:.6f} {x - wx0 * scale:.4f} {y - wy0 * scale:.4f} cm "
+           f"{wx0:.4f} {wy0:.4f} {wx1 - wx0:.4f} {wy1 - wy0:.4f} re W n {name} Do Q\n")
+    stream = StreamObject()
+    # the page's own drawing in its own graphics state, then the graph over it
+    stream.set_data(b"q\n" + (page._get_contents_as_bytes() or b"") + b"\nQ\n" + ops.encode())
+    page[NameObject("/Contents")] = writer._add_object(stream)
 
 
 def _tile_template(page: tuple[float, float]) -> str:
