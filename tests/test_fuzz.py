@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import struct
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,30 @@ def test_structured_gperftools(kind, lines, with_maps, gz):
     if with_maps:
         text += "\nMAPPED_LIBRARIES:\n00400000-00401000 r-xp 00000000 08:01 1 /bin/x\n"
     data = text.encode("utf-8", "surrogateescape")
+    check(gzip.compress(data) if gz else data)
+
+
+_PC = st.one_of(st.integers(0, 1 << 64), st.integers(0x400000, 0x401000))
+
+
+@FUZZ
+@given(st.sampled_from(["<I", ">I", "<Q", ">Q"]), st.integers(0, 1 << 64),
+       st.lists(st.tuples(st.integers(0, 1 << 64), st.lists(_PC, max_size=12)), max_size=12),
+       st.booleans(), st.booleans(), st.one_of(st.none(), st.integers(0, 600)), st.booleans())
+def test_structured_gperftools_cpu(word, period, records, trailer, with_maps, cut, gz):
+    """gperftools' binary CPU profiles: any word size and byte order, any counts, frames and
+    periods, with or without trailer and memory map, cut anywhere."""
+    mask = (1 << (32 if word[1] == "I" else 64)) - 1
+    words = [0, 3, 0, period & mask or 1, 0]
+    for count, pcs in records:
+        words += [count & mask, len(pcs), *(pc & mask for pc in pcs)]
+    if trailer:
+        words += [0, 1, 0]
+    data = b"".join(struct.pack(word, w) for w in words)
+    if with_maps:
+        data += b"00400000-00401000 r-xp 00000000 08:01 1 /bin/x\nbuild=1\ngarbage line\n"
+    if cut is not None:
+        data = data[:cut]
     check(gzip.compress(data) if gz else data)
 
 
