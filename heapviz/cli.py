@@ -34,6 +34,7 @@ from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
 from heapviz.report.layout import lay_out
+from heapviz.report.summary_md import threshold_name
 from heapviz.output import Written, write_all
 from heapviz.writers import Output, output_for, report_writer, suffixes
 from heapviz.symbolize import SymbolizeOptions
@@ -239,7 +240,8 @@ def _report_outputs(paths: list[str]) -> list[tuple[str, Output]]:
         chosen = output_for(path, "report")
         if chosen is None:
             raise UsageError(f"cannot tell the report format from {path!r}: use a "
-                             f"{suffixes('report')} suffix")
+                             f"{suffixes('report', ('html', 'pdf', 'json'))} suffix for a report, or "
+                             f"{suffixes('report', ('markdown', 'junit'))} for a CI summary")
         out.append((path, chosen))
     return out
 
@@ -284,6 +286,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame, subj.base)
     data.thresholds = _thresholds(args, data)
+    data.outputs = [(os.path.basename(path), out.format) for path, out in outputs]
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     if any(out.laid_out for _, out in outputs):
         with _step(args, "layout", "laying the call graphs out"):
@@ -297,8 +300,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _write(args, files)
     exceeded = [t for t in data.thresholds if t.exceeded]
     for t in exceeded:
-        what = words.growth_limit if t.name == "growth" else f"{words.grows} in the last dump"
-        print(f"heapviz: threshold exceeded: {what} {t.value} > {t.limit}", file=sys.stderr)
+        print(f"heapviz: threshold exceeded: {threshold_name(data, t)} {t.value} > {t.limit}", file=sys.stderr)
     return EXIT_THRESHOLD if exceeded else 0
 
 

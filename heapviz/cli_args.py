@@ -57,7 +57,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "report": (
         "heapviz report app.0003.heap -o leak.html -o leak.pdf",
-        "heapviz report app.*.heap -o growth.html -o summary.json --fail-if-growth 10MB",
+        "heapviz report app.*.heap -o growth.html -o summary.md -o leaks.junit.xml --fail-if-growth 10MB",
         "heapviz report app.0007.heap --base app.0002.heap -o grew.pdf --previous last-night/summary.json",
     ),
     "flame": (
@@ -208,7 +208,8 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     rp.add_argument("profiles", nargs="+", metavar="PROFILE",
                     help="heap profile; several are a series of dumps (or summed with --merge)")
     rp.add_argument("-o", "--output", metavar="FILE", action="append", required=True,
-                    help="report file; .html, .pdf or .json picks the format; repeat to write several")
+                    help="report file; .html, .pdf or .json picks the format, .md a Markdown summary for "
+                         "CI, .junit.xml JUnit XML with a test case per threshold; repeat to write several")
     rp.add_argument("--merge", action="store_true", help="sum several profiles into one instead of a series")
     rp.add_argument("--fail-if-growth", type=_size, metavar="SIZE",
                     help="exit 3 when in-use bytes grew by more than SIZE from first to last dump (or vs --base)")

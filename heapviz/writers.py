@@ -33,6 +33,10 @@ OUTPUTS: tuple[Output, ...] = (
     Output("html", (".html", ".htm"), ("report",), "heapviz.report.html:write_html", laid_out=True),
     Output("pdf", (".pdf",), ("report",), "heapviz.report.pdf:write_pdf", laid_out=True),
     Output("json", (".json",), ("report",), "heapviz.report.summary:write_report_json"),
+    # for CI: a job's step summary or a pull-request comment, and test results for its dashboard.
+    # Plain ".xml" is not taken as JUnit: the name says which XML it is.
+    Output("markdown", (".md", ".markdown"), ("report",), "heapviz.report.summary_md:write_markdown"),
+    Output("junit", (".junit.xml",), ("report",), "heapviz.report.junit:write_junit"),
 )
 
 
@@ -49,9 +53,10 @@ def output_for(path: str, command: str) -> Output | None:
     return best[1] if best else None
 
 
-def suffixes(command: str) -> str:
-    """The suffixes `command` knows, one per format, for error messages: ".html, .pdf or .json"."""
-    first = [out.suffixes[0] for out in OUTPUTS if command in out.commands]
+def suffixes(command: str, formats: tuple[str, ...] = ()) -> str:
+    """The suffixes `command` knows, one per format (only `formats` when given), for error
+    messages: ".html, .pdf or .json"."""
+    first = [out.suffixes[0] for out in OUTPUTS if command in out.commands and (not formats or out.format in formats)]
     return first[0] if len(first) == 1 else ", ".join(first[:-1]) + " or " + first[-1]
 
 

@@ -190,6 +190,9 @@ class ReportData:
     growth_unit: str = "bytes"  # the sample unit of the growth values (dumps, suspects): heap bytes, CPU ns
     sample_units: dict[str, str] = field(default_factory=dict)  # each sample type's unit, as in the profile
     growth_types: tuple[str, str] = HEAP.growth_types  # the kind's (value, count) types: what dumps hold
+    # (file name, format) of every -o output of the run, file names without their folder: what
+    # the Markdown and JUnit summaries point to as the full reports. Set by the command line.
+    outputs: list[tuple[str, str]] = field(default_factory=list)
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
         """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU
