@@ -14,6 +14,9 @@ import traceback
 from collections.abc import Iterator, Sequence
 
 from heapviz.cli_args import build_parser
+from heapviz.doctor import checks as doctor_checks
+from heapviz.doctor import missing_required
+from heapviz.doctor import render as doctor_text
 from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, install_signal_handlers
 from heapviz.formats import ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
@@ -355,6 +358,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    found = doctor_checks()
+    print(doctor_text(found), end="")
+    return 1 if missing_required(found) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     install_signal_handlers()
     # heapviz is a one-shot process that builds millions of small acyclic objects (locations,
@@ -362,8 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # of a 100k-stack report) and has little to free. Memory is released when the process exits.
     gc.disable()
     parser = build_parser({"top": cmd_top, "graph": cmd_graph, "report": cmd_report, "flame": cmd_flame,
-                           "peek": cmd_peek, "convert": cmd_convert})
+                           "peek": cmd_peek, "convert": cmd_convert, "doctor": cmd_doctor})
     args = parser.parse_args(argv)
+    if args.check_tools and not getattr(args, "command", None):
+        return cmd_doctor(args)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2

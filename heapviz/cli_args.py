@@ -6,7 +6,7 @@ import argparse
 import re
 from collections.abc import Callable
 
-from heapviz import __version__
+from heapviz.doctor import version_line
 from heapviz.formats import DEFAULT_MAX_INPUT, DEFAULT_MAX_LINE
 from heapviz.graph.nodes import GRANULARITIES
 from heapviz.render.dot import FORMATS
@@ -69,6 +69,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "heapviz peek app.0003.heap 'MyCache::'",
         "heapviz peek app.0003.heap '^Cache::Insert$' --cum",
         "heapviz peek app.0003.heap --regex 'Cache' --format json -o peek.json",
+    ),
+    "doctor": (
+        "heapviz doctor",
+        "heapviz doctor && heapviz top app.0003.heap",
     ),
     "convert": (
         "heapviz convert app.0003.heap -o app.pb.gz",
@@ -168,7 +172,10 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         prog="heapviz",
         description="Heap profiles (gperftools/tcmalloc) to call graphs, leak reports and tables.",
     )
-    parser.add_argument("--version", action="version", version=f"heapviz {__version__}")
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="show the version and whether the compiled parts are in use, then exit")
+    parser.add_argument("--check-tools", action="store_true",
+                        help="list the tools heapviz uses and what is missing, as `heapviz doctor` does")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     parser.add_argument("-q", "--quiet", action="store_true", default=False,
                         help="do not say which files were written (warnings and errors still print)")
@@ -267,4 +274,15 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_view_options(cv)
     _add_quiet(cv)
     cv.set_defaults(func=commands["convert"])
+    if "doctor" not in commands:  # a caller that only parses profile commands
+        return parser
+
+    dr = sub.add_parser("doctor", help="check the external tools and compiled parts heapviz uses",
+                        formatter_class=_RAW, epilog=_examples("doctor"),
+                        description="List Graphviz, the symbolizers, the demanglers, the fonts, the compiled "
+                                    "parts and the Python packages heapviz uses: version, path, and what a "
+                                    "missing one costs. Exits 1 when something required is missing (a "
+                                    "symbolizer: llvm-symbolizer or addr2line; a Python package).")
+    dr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    dr.set_defaults(func=commands["doctor"])
     return parser
