@@ -8,7 +8,7 @@ BUILD := build
 EXAMPLES := $(BUILD)/examples
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test demo test bench fuzz lint examples clean
+.PHONY: setup setup-test demo test bench fuzz lint examples clean wheel
 
 $(VENV)/.installed: pyproject.toml setup.py heapviz/formats/_heapscan.c heapviz/graph/_groupby.c
 	scripts/install-deps.sh runtime
@@ -35,6 +35,19 @@ demo: examples
 	$(VENV)/bin/heapviz flame $(EXAMPLES)/cxx.0002.heap -o $(BUILD)/demo-flame.svg
 	$(VENV)/bin/heapviz report $(EXAMPLES)/cpu_api.prof -o $(BUILD)/demo-cpu.html
 	@echo '== wrote $(BUILD)/demo-graph.svg, $(BUILD)/demo-leak.html, $(BUILD)/demo-leak.pdf, $(BUILD)/demo-series.html, $(BUILD)/demo-flame.svg, $(BUILD)/demo-cpu.html'
+	@echo
+	@echo '== Your own profiles (HEAPPROFILE=/tmp/app LD_PRELOAD=libtcmalloc.so.4 ./app writes /tmp/app.0001.heap ...):'
+	@echo '   $(VENV)/bin/heapviz top /tmp/app.0003.heap'
+	@echo '   $(VENV)/bin/heapviz report /tmp/app.*.heap -o leak.html -o leak.pdf -o summary.md'
+	@echo '   $(VENV)/bin/heapviz doctor                  # what heapviz finds on this machine'
+	@echo '   Put heapviz on PATH with: pipx install .   (or pip install . in a virtual environment; README: Install)'
+
+# A wheel for machines without the checkout (pip install dist/heapviz-*.whl there). It holds the
+# compiled parts built for this Python and platform, or none where they could not be compiled.
+wheel: setup
+	rm -f dist/heapviz-*.whl
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	@ls dist/heapviz-*.whl
 
 test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
