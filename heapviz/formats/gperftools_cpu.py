@@ -7,8 +7,11 @@ order are read off the header, as pprof reads them.
 
 from __future__ import annotations
 
+import array
 import struct
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from heapviz.errors import InputError
 from heapviz.formats import procmaps
@@ -91,7 +94,7 @@ def parse(reader: LineReader) -> Profile:
     )
     if period_ns > _MAX_VALUE:
         raise reader.error(f"sampling period of {layout.period_us} us is too large", 0)
-    records, whole, maps_at = _records(data, layout, reader)
+    words, records, whole, maps_at = _records(data, layout, reader)
     if not records and maps_at is None:
         raise reader.error(f"file is truncated at byte offset {len(data)} before its first complete record", 0)
     if maps_at is None:
@@ -104,38 +107,59 @@ def parse(reader: LineReader) -> Profile:
     profile.mappings = _mappings(map_text, profile)
     if maps_at is not None and not profile.mappings:
         profile.warn("no memory map after the profile's trailer; only a non-PIE --binary can be symbolized")
-    _build(profile, records)
+    _build(profile, [(count, words[first:end]) for count, first, end in records])
     return profile
 
 
 def _records(data: bytes, layout: _Layout,
-             reader: LineReader) -> tuple[list[tuple[int, list[int]]], int, int | None]:
-    """Each record's (count, raw program counters, leaf first); the byte offset where the last
-    whole record ends; and where the memory map starts after the trailer (None when the file
-    ends before the trailer: the profiler was stopped before writing it)."""
+             reader: LineReader) -> tuple[list[int], list[tuple[int, int, int]], int, int | None]:
+    """The file's words (as this machine's integers, widened to 64 bits); each record as (count,
+    first and end word of its program counters, leaf first); the byte offset where the last whole
+    record ends; and where the memory map starts after the trailer (None when the file ends
+    before the trailer: the profiler was stopped before writing it)."""
     size = layout.size
     n_words = len(data) // size
-    words = list(struct.unpack_from(f"{layout.order}{n_words}{'I' if size == 4 else 'Q'}", data))
-    records: list[tuple[int, list[int]]] = []
+    words = np.frombuffer(data, dtype=np.dtype(f"{layout.order}u{size}"), count=n_words).astype(np.uint64)
+    records: list[tuple[int, int, int]] = []
     period_ns = layout.period_us * 1000
+    # Each record's count and number of frames, hopping from record to record.
+    w = array.array("Q", words.tobytes())
     pos = layout.header_words
+    maps_at: int | None = None
     while pos + 2 <= n_words:
-        count, n = words[pos], words[pos + 1]
+        count, n = w[pos], w[pos + 1]
         end = pos + 2 + n
         if end > n_words:
             if n > _MAX_FRAMES:
                 raise reader.error(f"record at byte offset {pos * size} has {n} frames, which run past the end "
                                    f"of the file ({len(data)} bytes)", 0)
             break  # cut inside a record
-        pcs = words[pos + 2:end]
-        if count == 0 and n == 1 and pcs[0] == 0:
-            return records, pos * size, end * size
+        if count == 0 and n == 1 and w[pos + 2] == 0:
+            maps_at = end * size
+            break
         if count * period_ns > _MAX_VALUE:
             raise reader.error(f"record at byte offset {pos * size} counts {count} samples, whose time does not "
                                "fit in 64 bits", 0)
-        records.append((count, pcs))
+        records.append((count, pos + 2, end))
         pos = end
-    return records, pos * size, None
+    return _adjusted(words, records), records, pos * size, maps_at
+
+
+def _adjusted(words: np.ndarray, records: list[tuple[int, int, int]]) -> list[int]:
+    """The words with every non-leaf program counter moved back by one, onto its call
+    instruction (wrapping around 64 bits as pprof's do); the leaf is where the signal hit."""
+    if not records:
+        return []
+    span = records[-1][2] + 1
+    marks = np.zeros(span, dtype=np.int64)
+    # +1 after each record's leaf, -1 after its last frame: the running sum is 1 on its callers.
+    firsts = np.fromiter((s + 1 for _, s, e in records if e > s), dtype=np.int64)
+    ends = np.fromiter((e for _, s, e in records if e > s), dtype=np.int64)
+    np.add.at(marks, firsts, 1)
+    np.add.at(marks, ends, -1)
+    callers = np.cumsum(marks[:-1]) > 0
+    adjusted: list[int] = (words[:span - 1] - callers.astype(np.uint64)).tolist()
+    return adjusted
 
 
 def _mappings(text: bytes, profile: Profile) -> list[Mapping]:
@@ -159,31 +183,29 @@ def _mappings(text: bytes, profile: Profile) -> list[Mapping]:
 
 
 def _build(profile: Profile, records: list[tuple[int, list[int]]]) -> None:
-    """Locations and samples from the records, with pprof's clean-ups of the stacks."""
-    # Non-leaf frames are return addresses: looked up at pc - 1, on the call instruction (64-bit
-    # wrap-around as pprof's). The leaf is where the signal hit, exact. Locations are keyed by
-    # the address looked up, as pprof's are.
-    stacks = [[pcs[0], *((pc - 1) & _MASK64 for pc in pcs[1:])] if pcs else [] for _, pcs in records]
+    """Locations and samples from the records (count, addresses looked up, leaf first), with
+    pprof's clean-ups of the stacks. Locations are keyed by the address looked up, as pprof's
+    are: one address can be a leaf in one stack and a caller's return address - 1 in another."""
+    stacks = [st for _, st in records]
     cut = _cut_signal_frames(stacks)
     for addr in cut:
         profile.warn(f"dropped frame 0x{addr:x} from the stacks: it is the second frame of nearly every record, "
                      "which pprof takes for the signal handler's and drops too")
     for st in stacks:
         # The leaf again, as a caller (from the signal context and the unwinder both).
-        if len(st) > 1 and st[0] == st[1] + 1:
+        if len(st) > 1 and st[0] == (st[1] + 1) & _MASK64:
             del st[1]
-    index = procmaps.MappingIndex(profile.mappings)
-    locations: dict[int, Location] = {}
     counts: dict[tuple[int, ...], int] = {}
     for (count, _), st in zip(records, stacks, strict=True):
-        if not count:  # a record of no samples adds nothing (pprof's graph skips it too)
-            continue
-        key = tuple(st)
-        # A stack is written again each time the profiler evicts it from its table: summed.
-        counts[key] = counts.get(key, 0) + count
-        for addr in st:
-            if addr not in locations:
-                locations[addr] = Location(id=len(locations) + 1, address=addr, mapping=index.find(addr))
+        if count:  # a record of no samples adds nothing (pprof's graph skips it too)
+            key = tuple(st)
+            # A stack is written again each time the profiler evicts it from its table: summed.
+            counts[key] = counts.get(key, 0) + count
+    addresses: set[int] = set()
+    for key in counts:
+        addresses.update(key)
+    index = procmaps.MappingIndex(profile.mappings)
+    locations = {a: Location(id=k, address=a, mapping=index.find(a)) for k, a in enumerate(sorted(addresses), 1)}
     profile.locations.extend(locations.values())
     if sum(counts.values()) * profile.period > _MAX_VALUE:
         raise InputError(profile.source, "the profile's total time does not fit in 64 bits")
