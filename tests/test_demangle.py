@@ -45,3 +45,14 @@ def test_display_modes():
     assert display_name(full, system, "default") == "hv::leak"
     assert display_name(full, system, "full") == full
     assert display_name(full, system, "none") == system
+
+
+def test_libstdcxx_demangler_is_loaded():
+    """In-process demangling through libstdc++ (c++filt is the slow fallback): a class body once
+    mangled the name `lib.__cxa_demangle` and the fallback ran every time."""
+    import importlib
+
+    module = importlib.import_module("heapviz.symbolize.demangle")
+    cxa = module._CxaDemangler()
+    assert cxa.available
+    assert cxa("_ZN2hv4Pool4growEm") == "hv::Pool::grow(unsigned long)"

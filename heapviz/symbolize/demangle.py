@@ -24,7 +24,7 @@ class _CxaDemangler:
         for cand in candidates:
             try:
                 lib = ctypes.CDLL(cand)
-                fn = lib.__cxa_demangle
+                fn = getattr(lib, "__cxa_demangle")  # not lib.__cxa_demangle: a class body would mangle that name
             except (OSError, AttributeError):
                 continue
             fn.restype = ctypes.c_void_p
