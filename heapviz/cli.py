@@ -68,6 +68,7 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
         progress=_progress if sys.stderr.isatty() else None,
         limits=ReadLimits(max_line_bytes=args.max_line_size, max_input_bytes=args.max_input_size,
                           thread=args.thread),
+        snapshot=args.snapshot,
         symbolize=SymbolizeOptions(binary=args.binary, symbol_path=tuple(paths), tool=args.symbolizer,
                                    timeout_s=args.symbolizer_timeout, cache_dir=_cache_dir(args)),
         prune=PruneOptions(all_frames=args.all_frames, drop_frames=tuple(args.drop_frames)),

@@ -28,6 +28,12 @@ def _size(text: str) -> int:
     return v
 
 
+def _snapshot(text: str) -> str:
+    if text in ("peak", "last") or text.isdigit():
+        return text
+    raise argparse.ArgumentTypeError(f"not a snapshot: {text!r} (use a number, peak or last)")
+
+
 def _fraction(text: str) -> float:
     try:
         v = float(text)
@@ -114,6 +120,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="refuse input lines longer than this (default 1MiB)")
     g.add_argument("--max-input-size", type=_size, default=DEFAULT_MAX_INPUT, metavar="BYTES",
                    help="refuse inputs larger than this once decompressed (default 1GiB)")
+    g.add_argument("--snapshot", metavar="N|peak|last", default=None, type=_snapshot,
+                   help="files that hold a series of snapshots (massif): use only snapshot N, the peak or the "
+                        "last (default: a report shows them all as a series; other commands use the last)")
     g.add_argument("--thread", type=int, metavar="N", default=None,
                    help="jemalloc profiles: show only thread N's values (default: all threads)")
 

@@ -115,6 +115,7 @@ class Profile:
     # app.0003.heap is 3), with the words for it ("dump #3"); and when it was taken (0: unknown).
     sequence: int | None = None
     sequence_text: str = ""
+    peak: bool = False  # the producer marked this snapshot of a series as its peak (massif)
     time_ns: int = 0
 
     def sample_index(self, name: str) -> int:

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from heapviz.combine import combine
-from heapviz.errors import UsageError
+from heapviz.errors import InputError, UsageError
 from heapviz.formats import ReadLimits, load_series, parsed_natively
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.filters import apply as apply_filters
@@ -29,6 +29,7 @@ class LoadOptions:
     limits: ReadLimits = ReadLimits()
     symbolize: SymbolizeOptions = SymbolizeOptions()
     prune: PruneOptions = PruneOptions()
+    snapshot: str | None = None  # of a file holding a series: only snapshot N, "peak" or "last"
     timings: Timings | None = field(default=None, compare=False)
     progress: Callable[[str], None] | None = field(default=None, compare=False)  # only when stderr is a tty
 
@@ -46,7 +47,7 @@ def _load_one(path: str, options: LoadOptions) -> list[Loaded]:
     if options.progress:
         options.progress(f"reading {path}")
     with phase(t, "parse"):
-        profiles = load_series(path, options.limits)
+        profiles = _chosen(load_series(path, options.limits), options.snapshot, path)
     if options.progress:
         options.progress(f"symbolizing {path}")
     out: list[Loaded] = []
@@ -57,6 +58,24 @@ def _load_one(path: str, options: LoadOptions) -> list[Loaded]:
             p = drop_allocator_frames(p, options.prune).profile
         out.append(Loaded(p, reports, last_in_file=len(out) == len(profiles) - 1))
     return out
+
+
+def _chosen(profiles: list[Profile], snapshot: str | None, path: str) -> list[Profile]:
+    """The snapshot --snapshot asks for from a file that holds a series; one profile stays as it is."""
+    if snapshot is None or len(profiles) == 1:
+        return profiles
+    if snapshot == "last":
+        return profiles[-1:]
+    if snapshot == "peak":
+        peak = [p for p in profiles if p.peak]
+        if not peak:
+            raise InputError(path, "marks no snapshot as the peak (use --snapshot N or last)")
+        return peak[:1]
+    found = [p for p in profiles if p.sequence == int(snapshot)]
+    if not found:
+        numbers = ", ".join(str(p.sequence) for p in profiles)
+        raise InputError(path, f"has no detailed snapshot {snapshot} (it has: {numbers})")
+    return found
 
 
 PARALLEL_MIN_BYTES = 4 << 20  # below this, starting workers costs more than it saves

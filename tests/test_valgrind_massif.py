@@ -250,3 +250,27 @@ def test_mutated_massif_parses_or_fails_cleanly(data):
         return
     for p in profiles:
         assert all(v >= 0 for s in p.samples for v in s.values)
+
+
+def test_snapshot_option_picks_one_snapshot(massif, tmp_path):
+    """--snapshot N|peak|last: one snapshot of the series for every command, the peak's numbers
+    as ms_print prints them; a snapshot the file lacks is one error line."""
+    path, text = massif
+    numbers, peak = ms_print_detailed(text)
+    rows = ms_print_rows(text)
+    series = load_series(str(path))
+    assert [p.sequence for p in series if p.peak] == [peak]
+    for choice, number in (("peak", peak), ("last", numbers[-1]), (str(numbers[1]), numbers[1])):
+        r = run_heapviz("top", str(path), "--snapshot", choice, "--format", "json")
+        assert r.rc == 0, r.err
+        assert json.loads(r.out)["total"] == rows[number], choice
+    out = tmp_path / "peak.json"
+    r = run_heapviz("report", str(path), "--snapshot", "peak", "-o", str(out))
+    assert r.rc == 0, r.err
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "single" and doc["dumps"][0]["inuse_space"] == rows[peak]
+    missing = max(rows) + 1000
+    r = run_heapviz("top", str(path), "--snapshot", str(missing))
+    assert r.rc == 1 and r.err.count("\n") == 1 and f"no detailed snapshot {missing}" in r.err
+    r = run_heapviz("top", str(path), "--snapshot", "highest")
+    assert r.rc == 2 and "not a snapshot" in r.err

@@ -175,7 +175,7 @@ def _profile(path: str, header: dict[str, str], snap: _Snapshot, n_snapshots: in
     profile = Profile(sample_types=list(SAMPLE_TYPES), source=path, kind="massif", default_sample_type="inuse_space",
                       profile_kind=MASSIF, period_type=ValueType("space", "bytes"), period=1, symbolized=True,
                       header=f"cmd: {header.get('cmd', '')}", sequence=snap.number,
-                      sequence_text=f"snapshot {snap.number}{peak}")
+                      sequence_text=f"snapshot {snap.number}{peak}", peak=snap.tree == "peak")
     time_unit = {"i": "instructions", "ms": "ms", "B": "bytes allocated and freed"}.get(header["time_unit"],
                                                                                       header["time_unit"])
     f = snap.fields
