@@ -21,7 +21,7 @@ from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
-from heapviz.report.callers import PeekRow, flame_tree, peek_rows
+from heapviz.report.callers import PeekRow, flame_tree, peek_graph, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
@@ -122,6 +122,7 @@ class DumpRow:
     sequence: int | None
     inuse_space: int
     inuse_objects: int
+    label: str = ""  # what charts call it: the file's name, or "#9" when a file holds several
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,13 @@ def legend_header(profile: Profile, vt: ValueType, filters: tuple[str, ...]) -> 
     return header
 
 
+def _dump_label(p: Profile) -> str:
+    """A short label for one of several profiles of one file (massif's snapshots): `#9`, `#28 peak`."""
+    if p.sequence is None:
+        return p.sequence_text or os.path.basename(p.source)
+    return f"#{p.sequence}" + (" peak" if p.peak else "")
+
+
 def _growth_unit(profile: Profile) -> str:
     name = profile.profile_kind.growth_types[0]
     return next((vt.unit for vt in profile.sample_types if vt.type == name), "bytes")
@@ -380,8 +388,11 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                                  "callgraph", stacks)
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
     dumps = dumps or [profile]
+    shared = {p.source for p in dumps if sum(q.source == p.source for q in dumps) > 1}
     dump_rows = [DumpRow(p.source, p.sequence, round(p.total_of(p.profile_kind.growth_types[0])),
-                         round(p.total_of(p.profile_kind.growth_types[1]))) for p in dumps]
+                         round(p.total_of(p.profile_kind.growth_types[1])),
+                         _dump_label(p) if p.source in shared else os.path.basename(p.source))
+                 for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
     ranked, suspect_stacks = suspects(dumps, opts.node_options,
                                       [stacks if same and p.samples is samples else None for p in dumps],
@@ -445,6 +456,6 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         flame_unit=unit, unit=report_unit(opts.unit), growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
-                       graph=cg.full),
+                       graph=peek_graph(cg)),
     )
 

@@ -3,7 +3,6 @@ with the call graph inlined as SVG and data for scripts passed only through JSON
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,7 +60,7 @@ def inline_svg(svg: bytes) -> Markup:
 
 
 def _charts(r: ReportData) -> dict[str, object]:
-    labels = [os.path.basename(d.file) for d in r.dumps]
+    labels = [d.label for d in r.dumps]
     if r.base and labels:
         labels[0] = "base: " + labels[0]
     words = r.words
@@ -86,7 +85,7 @@ def dump_labels(r: ReportData) -> list[str]:
     """What the report calls each dump: base and new for a --base difference, else its file name."""
     if r.mode == "base" and len(r.dumps) == 2:
         return ["base", "new"]
-    labels = [os.path.basename(d.file) for d in r.dumps]
+    labels = [d.label for d in r.dumps]
     if r.base and labels:
         labels[0] = "base"
     return labels

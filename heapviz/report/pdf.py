@@ -719,7 +719,7 @@ def _growth(c: _Context) -> list[Flowable]:
         return []
     out: list[Flowable] = [c.heading(f"Growth over {len(r.dumps)} dumps"
                                      + (" (the first is the base)" if r.base else ""), 0)]
-    labels = [_name(d.file) for d in r.dumps]
+    labels = [d.label for d in r.dumps]
     bytes_chart = _chart([d.inuse_space for d in r.dumps], 170 * mm, 45 * mm, labels, c.fonts.regular,
                          r.bytes_text)
     out.append(KeepTogether([c.p(f"{upper_first(r.words.grows)} per dump"), bytes_chart]))
