@@ -173,5 +173,6 @@ def test_templates_ship_inside_the_wheel(tmp_path):
                     str(tmp_path), str(ROOT)], check=True, capture_output=True)
     wheel = next(tmp_path.glob("heapviz-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for t in ("report.html.j2", "report.css", "report.js"):
+    for t in ("report.html.j2", "report.css", "report.js", "vendor/viz-global.js", "vendor/VENDORED.json",
+              "vendor/LICENSE-viz-js.txt"):
         assert f"heapviz/templates/{t}" in names
