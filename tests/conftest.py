@@ -48,6 +48,17 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def go_build(example: str, out: Path) -> Path:
+    """examples/EXAMPLE/main.go built with Debian's Go (GOPATH mode, no network) into out/EXAMPLE."""
+    go = shutil.which("go")
+    assert go, "go (Debian package golang-go) is required"
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=str(out / "gocache"), HOME=str(out), GOFLAGS="")
+    binary = out / example
+    subprocess.run([go, "build", "-o", str(binary), str(ROOT / "examples" / example / "main.go")],
+                   check=True, env=env, cwd=str(out), timeout=600, capture_output=True)
+    return binary
+
+
 @pytest.fixture(scope="session")
 def expected() -> dict:
     return json.loads((ROOT / "examples" / "expected.json").read_text())

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_heapviz
+from conftest import go_build, run_heapviz
 
 from heapviz.formats import FORMATS
 from heapviz.render.dot import shorten_function_name
@@ -28,13 +26,8 @@ NOISE = 4096
 
 @pytest.fixture(scope="module")
 def goleak(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    go = shutil.which("go")
-    assert go, "go (Debian package golang-go) is required"
     out = tmp_path_factory.mktemp("goleak")
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=str(out / "gocache"), HOME=str(out), GOFLAGS="")
-    binary = out / "goleak"
-    subprocess.run([go, "build", "-o", str(binary), str(ROOT / "examples" / "goleak" / "main.go")],
-                   check=True, env=env, cwd=str(out), timeout=600, capture_output=True)
+    binary = go_build("goleak", out)
     proto, text = out / "goleak.pb.gz", out / "goleak.heap.txt"
     subprocess.run([str(binary), str(proto), str(text)], check=True, timeout=120, cwd="/")
     return {"binary": binary, "proto": proto, "text": text}
