@@ -136,19 +136,19 @@ def log(msg: str) -> None:
 
 # ---- building the profiles ------------------------------------------------------------------
 
-def build_program(out: Path, functions: int) -> tuple[Path, dict[str, float]]:
+def build_program(out: Path, functions: int, shape: str = "layered") -> tuple[Path, dict[str, float]]:
     """Generate and compile the program; reuse the binary when source and flags are unchanged."""
     times: dict[str, float] = {}
     t = time.perf_counter()
-    src = gen_program.generate(functions)
+    src = gen_program.generate(functions, shape=shape)
     times["generate_s"] = round(time.perf_counter() - t, 2)
     key = sha((src + " ".join(CFLAGS)).encode())
-    exe = out / f"leakbench-{functions}"
-    stamp = out / f"leakbench-{functions}.key"
+    exe = out / (f"leakbench-{functions}" if shape == "layered" else f"leakbench-{shape}-{functions}")
+    stamp = exe.with_name(exe.name + ".key")
     if exe.exists() and stamp.exists() and stamp.read_text() == key:
         times["compile_s"] = 0.0
         return exe, times
-    c = out / f"leakbench-{functions}.c"
+    c = exe.with_name(exe.name + ".c")
     c.write_text(src)
     log(f"compiling {c.name} ({functions} functions)")
     t = time.perf_counter()
@@ -175,7 +175,7 @@ def count_stacks(path: Path) -> tuple[int, int]:
     return lines, len(stacks)
 
 
-def heapcheck_profile(out: Path, exe: Path, iterations: int, build: dict[str, float]) -> Profile:
+def heapcheck_profile(out: Path, exe: Path, iterations: int, build: dict[str, float], label: str = "real") -> Profile:
     """Run exe under HEAPCHECK=normal; its `_main_-end.heap` holds one line per leaked block."""
     dst = out / f"{exe.name}-{iterations}.heap"
     meta = dst.with_suffix(".json")
@@ -199,7 +199,7 @@ def heapcheck_profile(out: Path, exe: Path, iterations: int, build: dict[str, fl
     heaps[0].replace(dst)
     shutil.rmtree(dump)
     lines, stacks = count_stacks(dst)
-    p = Profile(f"real {iterations // 1000 or iterations}{'k' if iterations >= 1000 else ''}", str(dst), stacks,
+    p = Profile(f"{label} {iterations // 1000 or iterations}{'k' if iterations >= 1000 else ''}", str(dst), stacks,
                 lines, round(dst.stat().st_size / 1e6, 1), dict(build, run_s=round(run_s, 2)), str(exe))
     meta.write_text(json.dumps({"key": key, "profile": asdict(p)}))
     return p
@@ -519,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="10000,100000,250000",
                     help="leak iterations (≈ distinct stacks) of the real profiles, comma-separated")
     ap.add_argument("--functions", type=int, default=3000, help="functions in the generated program")
+    ap.add_argument("--recursive-sizes", default="250000",
+                    help="leak iterations of the profiles of the recursive program (recursion and calls back into "
+                         "any function; see bench/gen_program.py), comma-separated; empty: none")
     ap.add_argument("--synthetic-lines", type=int, default=1_000_000,
                     help="sample lines of the scaled-up dump for parser throughput (0: none)")
     ap.add_argument("--commands", default=",".join(HEAPVIZ_COMMANDS),
@@ -545,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes, args.functions, args.synthetic_lines, args.runs = "1000", 120, 3000, 1
+        args.recursive_sizes = "1000"
         args.series_iterations, args.series_interval = 2000, 20000
         args.skip_reference = True
     out = Path(args.out).resolve()
@@ -561,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     exe, build = build_program(out, args.functions)
     profiles = [heapcheck_profile(out, exe, int(n), build) for n in args.sizes.split(",")]
     largest = max(profiles, key=lambda p: p.stacks)
+    if args.recursive_sizes.strip():
+        rec_exe, rec_build = build_program(out, args.functions, "recursive")
+        profiles += [heapcheck_profile(out, rec_exe, int(n), rec_build, "recursive")
+                     for n in args.recursive_sizes.split(",") if n.strip()]
     synthetic = synthetic_profile(out, largest, args.synthetic_lines) if args.synthetic_lines else None
     series = series_profile(out, exe, args.series_iterations, args.series_interval, build) \
         if args.series_iterations else None
