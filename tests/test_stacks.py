@@ -252,3 +252,30 @@ def test_edge_flags_come_from_the_first_occurrence_in_a_sample(grouping):
     _, cum, _, residual, _ = reference(samples, 0, NodeOptions(), kept)
     assert residual == set()
     assert {st.nodes[n].name: v for n, v in s.cum.items()} == {n.name: v for n, v in cum.items()}
+
+
+@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("chunk", [0, 37, 1 << 20])
+def test_compiled_pass_equals_the_numpy_pass(examples, name, chunk, monkeypatch):
+    """Same sums, same edges in the same order (graphs add edges in it), same flags."""
+    monkeypatch.setattr(stacks, "CHUNK_FRAMES", chunk)
+    view = loaded(examples, name)
+    for granularity in ("functions", "lines"):
+        monkeypatch.setattr(arrays, "USE_HASHING", True)
+        table = StackTable(view.samples, NodeOptions(granularity=granularity))
+        indices = tuple(range(len(view.profile.sample_types)))
+        for kept in (None, set(table.nodes[::2]), set(table.nodes[1::3])):
+            mask = None if kept is None else table.node_mask(kept)
+            for first_only in (True, False):
+                monkeypatch.setattr(arrays, "USE_HASHING", True)
+                compiled = stacks.node_sums_many(table, indices, mask, first_only)
+                monkeypatch.setattr(arrays, "USE_HASHING", False)
+                plain = stacks.node_sums_many(table, indices, mask, first_only)
+                for a, b in zip(compiled, plain, strict=True):
+                    assert list(a.flat.items()) == list(b.flat.items())
+                    assert list(a.cum.items()) == list(b.cum.items())
+                    assert list(a.edge_weight.items()) == list(b.edge_weight.items())
+                    assert a.edge_values.dtype == b.edge_values.dtype
+                    assert a.residual.tolist() == b.residual.tolist()
+                    assert a.inline.tolist() == b.inline.tolist()
+                    assert a.leaf_samples.tolist() == b.leaf_samples.tolist()

@@ -5,6 +5,10 @@
  * integers) in order of first appearance, writes each key's number into `inverse` (a writable
  * buffer of n 64-bit integers) and returns (distinct values, first positions), both as bytes
  * of 64-bit integers.
+ *
+ * stack_pass(...) is the stack table's sums pass (heapviz/graph/stacks.py) in one walk over the
+ * frames: what numpy does there by sorting (each node and each edge once per sample) is a stamp
+ * per node and per edge here, and edges are numbered by a hash table.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -188,6 +192,170 @@ done:
     return result;
 }
 
+static int grow_u8(uint8_t **a, Py_ssize_t *cap, Py_ssize_t need) {
+    if (need <= *cap) return 0;
+    Py_ssize_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    uint8_t *p = realloc(*a, (size_t)c);
+    if (!p) return -1;
+    memset(p + *cap, 0, (size_t)(c - *cap));
+    *a = p;
+    *cap = c;
+    return 0;
+}
+
+static PyObject *bytes_of(const void *p, Py_ssize_t n) {
+    return PyBytes_FromStringAndSize(n ? (const char *)p : "", n);
+}
+
+/* stack_pass(ids, starts, active, kept, inline, n_nodes, cum_sample, cum_node, once_sample, once_edge)
+ * -> (n_cum, n_once, edge_key, edge_first, residual, direct_first, direct_all).
+ *
+ * ids: int32 node id per frame; starts: int64, sample i's frames are starts[i]:starts[i + 1], root
+ * first; active: one byte per sample (0: skipped); kept: one byte per node (empty: all kept);
+ * inline: one byte per frame. Frames of a skipped node are left out, and make the next edge
+ * residual. Written into the last four buffers (int32, room for one entry per frame): the first
+ * n_cum entries of cum_sample/cum_node, each node's first frame in each sample, in frame order;
+ * the first n_once of once_sample/once_edge, each edge's first occurrence in each sample, in
+ * frame order. Returned as bytes: edge_key (int64, parent * n_nodes + child) and edge_first (int64, the
+ * child frame where the edge first appears), the edges numbered in order of first appearance
+ * (no self edges); and per edge one byte each: residual (at a first occurrence in a sample, the
+ * frames were not adjacent), direct_first (at a first occurrence, the child frame was not
+ * inlined) and direct_all (at any occurrence). */
+static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer ids, starts, active, kept, inl, cum_sb, cum_nb, once_sb, once_eb;
+    Py_ssize_t n_nodes;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*nw*w*w*w*", &ids, &starts, &active, &kept, &inl, &n_nodes, &cum_sb,
+                          &cum_nb, &once_sb, &once_eb))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t frames = ids.len / 4, samples = starts.len / 8 - 1;
+    const int32_t *node = ids.buf;
+    const int64_t *st = starts.buf;
+    const uint8_t *act = active.buf, *keep = kept.len ? kept.buf : NULL, *in = inl.buf;
+    int32_t *node_stamp = NULL, *edge_stamp = NULL;
+    int32_t *cum_s = cum_sb.buf, *cum_n = cum_nb.buf, *once_s = once_sb.buf, *once_e = once_eb.buf;
+    uint8_t *residual = NULL, *dfirst = NULL, *dall = NULL;
+    Py_ssize_t flag_cap[3] = {0, 0, 0};
+    Py_ssize_t n_cum = 0, n_once = 0, stamp_cap = 0;
+    Table t = {0};
+    int failed = 0;
+    if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames ||
+        (kept.len && kept.len != n_nodes) || n_nodes <= 0 || cum_sb.len != frames * 4 || cum_nb.len != frames * 4 ||
+        once_sb.len != frames * 4 || once_eb.len != frames * 4 || (samples > 0 && (st[0] < 0 || st[samples] > frames))) {
+        PyErr_SetString(PyExc_ValueError, "stack_pass: arrays of mismatched sizes");
+        goto done;
+    }
+    for (Py_ssize_t f = 0; f < frames; f++) {
+        if (node[f] < 0 || node[f] >= n_nodes) {
+            PyErr_SetString(PyExc_ValueError, "stack_pass: node id out of range");
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < samples; i++) {
+        if (st[i + 1] < st[i]) {
+            PyErr_SetString(PyExc_ValueError, "stack_pass: sample starts must not decrease");
+            goto done;
+        }
+    }
+    node_stamp = malloc((size_t)n_nodes * sizeof(int32_t));
+    t.mask = 1023;
+    t.slot = calloc(t.mask + 1, sizeof(int64_t));
+    if (!node_stamp || !t.slot) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n_nodes; k++) node_stamp[k] = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < samples && !failed; i++) {
+        if (!act[i]) continue;
+        int32_t s = (int32_t)i;
+        Py_ssize_t prev = -1;
+        for (Py_ssize_t f = st[i]; f < st[i + 1]; f++) {
+            int32_t v = node[f];
+            if (keep && !keep[v]) continue;
+            if (node_stamp[v] != s) {
+                node_stamp[v] = s;
+                cum_s[n_cum] = s;
+                cum_n[n_cum++] = v;
+            }
+            if (prev >= 0 && node[prev] != v) {
+                int64_t key = (int64_t)node[prev] * n_nodes + v;
+                size_t h = key_hash((uint64_t)key) & t.mask;
+                int64_t slot;
+                while ((slot = t.slot[h]) != 0 && t.values[slot - 1] != key) h = (h + 1) & t.mask;
+                Py_ssize_t e;
+                if (slot) {
+                    e = slot - 1;
+                } else {
+                    if (table_append(&t, key, f) < 0) {
+                        failed = 1;
+                        break;
+                    }
+                    e = t.count - 1;
+                    if ((size_t)t.count * 2 > t.mask + 1) {
+                        if (table_grow(&t) < 0) {
+                            failed = 1;
+                            break;
+                        }
+                    } else {
+                        t.slot[h] = t.count;
+                    }
+                    if (e >= stamp_cap) {
+                        Py_ssize_t c = stamp_cap ? stamp_cap * 2 : 1024;
+                        int32_t *p = realloc(edge_stamp, (size_t)c * sizeof(int32_t));
+                        if (!p || grow_u8(&residual, &flag_cap[0], c) < 0 || grow_u8(&dfirst, &flag_cap[1], c) < 0 ||
+                            grow_u8(&dall, &flag_cap[2], c) < 0) {
+                            if (p) edge_stamp = p;
+                            failed = 1;
+                            break;
+                        }
+                        for (Py_ssize_t k = stamp_cap; k < c; k++) p[k] = -1;
+                        edge_stamp = p;
+                        stamp_cap = c;
+                    }
+                }
+                uint8_t direct = !in[f];
+                if (edge_stamp[e] != s) {
+                    edge_stamp[e] = s;
+                    once_s[n_once] = s;
+                    once_e[n_once++] = (int32_t)e;
+                    if (f - prev > 1) residual[e] = 1;
+                    if (direct) dfirst[e] = 1;
+                }
+                if (direct) dall[e] = 1;
+            }
+            prev = f;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("nnNNNNN", n_cum, n_once, bytes_of(t.values, t.count * 8), bytes_of(t.first, t.count * 8),
+                           bytes_of(residual, t.count), bytes_of(dfirst, t.count), bytes_of(dall, t.count));
+done:
+    free(node_stamp);
+    free(edge_stamp);
+    free(residual);
+    free(dfirst);
+    free(dall);
+    free(t.slot);
+    free(t.values);
+    free(t.first);
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&active);
+    PyBuffer_Release(&kept);
+    PyBuffer_Release(&inl);
+    PyBuffer_Release(&cum_sb);
+    PyBuffer_Release(&cum_nb);
+    PyBuffer_Release(&once_sb);
+    PyBuffer_Release(&once_eb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"factorize", factorize, METH_VARARGS,
      "factorize(keys, inverse) -> (distinct values, first positions): numbers the distinct 64-bit keys in\n"
@@ -195,6 +363,9 @@ static PyMethodDef methods[] = {
     {"factorize_rows", factorize_rows, METH_VARARGS,
      "factorize_rows(values, starts, inverse) -> first rows: numbers the distinct rows\n"
      "values[starts[r]:starts[r + 1]] in order of first appearance, each row's number into inverse."},
+    {"stack_pass", stack_pass, METH_VARARGS,
+     "stack_pass(ids, starts, active, kept, inline, n_nodes, cum_sample, cum_node, once_sample, once_edge)\n"
+     "-> the stack table's sums pass (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 

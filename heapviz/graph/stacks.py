@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -27,6 +28,11 @@ from heapviz.graph.arrays import (BoolArray, IntArray, KeySums, distinct, first_
                                   index_of)
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Location, Sample, Value
+
+try:
+    from heapviz.graph import _groupby  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: hashing() is False and the numpy pass runs
+    _groupby = None
 
 _locations_of = attrgetter("locations")
 _values_of = attrgetter("values")
@@ -191,17 +197,41 @@ class StackTable:
         return mask
 
 
-@dataclass
 class Sums:
-    """flat and cum per node id, and caller -> callee edges, over the samples with a value."""
+    """flat and cum per node id, and caller -> callee edges, over the samples with a value.
 
-    flat: dict[int, Value]
-    cum: dict[int, Value]
-    edge_weight: dict[tuple[int, int], Value]
-    edge_residual: set[tuple[int, int]]  # reached at least once across dropped frames
-    edge_inline: dict[tuple[int, int], bool]  # every contribution came through an inlined call
-    leaf_samples: npt.NDArray[np.int64]  # samples whose flat went to a kept leaf
-    leaf_nodes: npt.NDArray[np.int64]  # ... and that leaf's node id
+    Edges are arrays (parent and child ids, one sum per edge, flags), in a fixed order: a big
+    profile of a recursive program has a million distinct edges, and a view usually needs only
+    those between a few kept nodes. The dicts edge_weight, edge_residual and edge_inline are
+    made from them when first asked for."""
+
+    def __init__(self, flat: dict[int, Value], cum: dict[int, Value], edge_parent: IntArray, edge_child: IntArray,
+                 edge_values: npt.NDArray[Any], residual: BoolArray, inline: BoolArray,
+                 leaf_samples: IntArray, leaf_nodes: IntArray) -> None:
+        self.flat = flat
+        self.cum = cum
+        self.edge_parent = edge_parent
+        self.edge_child = edge_child
+        self.edge_values = edge_values  # each edge's weight: int64, or float64 for float samples
+        self.residual = residual  # reached at least once across dropped frames
+        self.inline = inline  # every contribution came through an inlined call
+        self.leaf_samples = leaf_samples  # samples whose flat went to a kept leaf
+        self.leaf_nodes = leaf_nodes  # ... and that leaf's node id
+
+    def edges(self, mask: BoolArray | slice = slice(None)) -> list[tuple[int, int]]:
+        return list(zip(self.edge_parent[mask].tolist(), self.edge_child[mask].tolist(), strict=True))
+
+    @cached_property
+    def edge_weight(self) -> dict[tuple[int, int], Value]:
+        return dict(zip(self.edges(), self.edge_values.tolist(), strict=True))
+
+    @cached_property
+    def edge_residual(self) -> set[tuple[int, int]]:
+        return set(self.edges(self.residual))
+
+    @cached_property
+    def edge_inline(self) -> dict[tuple[int, int], bool]:
+        return dict(zip(self.edges(), self.inline.tolist(), strict=True))
 
 
 CHUNK_FRAMES = 1 << 20  # node_sums works on this many frames at a time, to bound its memory
@@ -240,19 +270,97 @@ def node_sums_many(t: StackTable, indices: Sequence[int], kept: BoolArray | None
     return [out[i] for i in indices]
 
 
+@dataclass
+class _EdgePass:
+    """A pass's edges, numbered in their final order: chunk by chunk (see _chunks), each chunk's
+    new edges by key (parent * nodes + child)."""
+
+    keys: IntArray
+    sums: list[KeySums]
+    residual: BoolArray
+    direct_first: BoolArray
+    direct_all: BoolArray
+
+
 def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
                first_only: bool) -> list[Sums]:
     n_nodes = max(len(t.nodes), 1)
     weights = [t.weights(i) for i in indices]
     cum = [KeySums(w, n_nodes) for w in weights]
+    has_cum = np.zeros(n_nodes, dtype=np.bool_)
+    if hashing():
+        e = _compiled_pass(t, weights, active, kept, cum, has_cum)
+    else:
+        e = _numpy_pass(t, weights, active, kept, cum, has_cum)
+    # flat: each sample's last frame, if it is kept
+    n = len(t.samples)
+    leaf_samples = np.flatnonzero(active[:n] & (np.diff(t.starts) > 0))
+    leaf_pos = t.starts[leaf_samples + 1] - 1
+    if kept is not None:
+        ok = kept[t.ids[leaf_pos]]
+        leaf_samples, leaf_pos = leaf_samples[ok], leaf_pos[ok]
+    leaf_nodes = t.ids[leaf_pos].astype(np.int64)
     flat = [KeySums(w, n_nodes) for w in weights]
+    for acc, w in zip(flat, weights, strict=True):
+        acc.add(leaf_nodes, w[leaf_samples], n_nodes)
+    parent, child = np.divmod(e.keys, n_nodes)
+    inline = ~(e.direct_first if first_only else e.direct_all)
+    cum_nodes = np.flatnonzero(has_cum).tolist()
+    flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
+    out = []
+    for c, f, ew in zip(cum, flat, e.sums, strict=True):
+        cum_values, flat_values = c.tolist(), f.tolist()
+        out.append(Sums({i: flat_values[i] for i in flat_nodes}, {i: cum_values[i] for i in cum_nodes},
+                        parent, child, ew.values, e.residual, inline, leaf_samples, leaf_nodes))
+    return out
+
+
+def _compiled_pass(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArray, kept: BoolArray | None,
+                   cum: list[KeySums], has_cum: BoolArray) -> _EdgePass:
+    """The pass as one walk over the frames in C (_groupby.stack_pass): a stamp per node and per
+    edge instead of sorting, edges numbered by a hash table and then put in _EdgePass's order.
+    Sums are added in sample order, as in _numpy_pass."""
+    n_nodes = max(len(t.nodes), 1)
+    keep = b"" if kept is None else np.ascontiguousarray(kept, dtype=np.bool_).view(np.uint8)
+    # each (sample, node) and each (sample, edge) at most once per frame: room for one per frame
+    cum_sample, cum_node, once_sample, once_edge = (np.empty(len(t.ids), dtype=np.int32) for _ in range(4))
+    n_cum, n_once, raw_keys, raw_first, *flags = _groupby.stack_pass(
+        np.ascontiguousarray(t.ids, dtype=np.int32), np.ascontiguousarray(t.starts, dtype=np.int64),
+        np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8), keep,
+        np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, cum_sample, cum_node, once_sample,
+        once_edge)
+    cum_sample, cum_node, once_sample, once_edge = (cum_sample[:n_cum], cum_node[:n_cum], once_sample[:n_once],
+                                                    once_edge[:n_once])
+    keys, first = np.frombuffer(raw_keys, dtype=np.int64), np.frombuffer(raw_first, dtype=np.int64)
+    residual, direct_first, direct_all = (np.frombuffer(b, dtype=np.bool_) for b in flags)
+    for acc, w in zip(cum, weights, strict=True):
+        acc.add(cum_node, w[cum_sample], n_nodes)
+    has_cum[cum_node] = True
+    del cum_sample, cum_node
+    # the edges in the order the chunked numpy pass numbers them
+    chunk_starts = np.array([a for a, _ in _chunks(t)], dtype=np.int64)
+    chunk = np.searchsorted(chunk_starts, t.sample_of[first], side="right")
+    order = np.lexsort((keys, chunk))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    number = rank[once_edge]
+    del once_edge, rank
+    n_edges = len(keys)
+    sums = [KeySums(w, n_edges) for w in weights]
+    for acc, w in zip(sums, weights, strict=True):
+        acc.add(number, w[once_sample], n_edges)
+    return _EdgePass(keys[order], sums, residual[order], direct_first[order], direct_all[order])
+
+
+def _numpy_pass(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArray, kept: BoolArray | None,
+                cum: list[KeySums], has_cum: BoolArray) -> _EdgePass:
+    """The pass in numpy, CHUNK_FRAMES frames at a time, grouping by sorting."""
+    n_nodes = max(len(t.nodes), 1)
     edge_weight = [KeySums(w) for w in weights]
     edge_number: dict[int, int] = {}  # parent * nodes + child -> edge
     residual = np.zeros(0, dtype=np.bool_)
     direct_first = np.zeros(0, dtype=np.bool_)
     direct_all = np.zeros(0, dtype=np.bool_)
-    has_cum = np.zeros(n_nodes, dtype=np.bool_)
-    leaf_parts: list[tuple[IntArray, IntArray]] = []
     for first_sample, end_sample in _chunks(t):
         f0, f1 = int(t.starts[first_sample]), int(t.starts[end_sample])
         elements = active[t.sample_of[f0:f1]]
@@ -273,17 +381,6 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
             acc.add(pair_node, w[pair], n_nodes)
         has_cum[pair_node] = True
         del pair, pair_node
-        # flat: the sample's last frame, if it is kept
-        leaf_samples = np.flatnonzero(active[first_sample:end_sample] &
-                                      (np.diff(t.starts[first_sample:end_sample + 1]) > 0)) + first_sample
-        leaf_pos = t.starts[leaf_samples + 1] - 1
-        if kept is not None:
-            ok = kept[t.ids[leaf_pos]]
-            leaf_samples, leaf_pos = leaf_samples[ok], leaf_pos[ok]
-        leaf_nodes = t.ids[leaf_pos].astype(np.int64)
-        for acc, w in zip(flat, weights, strict=True):
-            acc.add(leaf_nodes, w[leaf_samples], n_nodes)
-        leaf_parts.append((leaf_samples, leaf_nodes))
         # edges between consecutive kept frames of a sample, no self edges
         is_edge = (samp[1:] == samp[:-1]) & (node[1:] != node[:-1])
         parent_pos, child_pos = sel[:-1][is_edge], sel[1:][is_edge]
@@ -328,22 +425,5 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
         direct = ~t.inline[child_pos]
         direct_first[edge_of[first][direct[first]]] = True
         direct_all[edge_of[direct]] = True
-    edges = [divmod(k, n_nodes) for k in edge_number]
-    inline = (~(direct_first if first_only else direct_all)).tolist()
-    residual_edges = {e for e, r in zip(edges, residual.tolist(), strict=True) if r}
-    inline_edges = dict(zip(edges, inline, strict=True))
-    cum_nodes = np.flatnonzero(has_cum).tolist()
-    leaf_samples = np.concatenate([p[0] for p in leaf_parts]) if leaf_parts else np.zeros(0, dtype=np.int64)
-    leaf_nodes = np.concatenate([p[1] for p in leaf_parts]) if leaf_parts else np.zeros(0, dtype=np.int64)
-    flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
-    out = []
-    for c, f, e in zip(cum, flat, edge_weight, strict=True):
-        cum_values, flat_values = c.tolist(), f.tolist()
-        out.append(Sums(
-            flat={i: flat_values[i] for i in flat_nodes},
-            cum={i: cum_values[i] for i in cum_nodes},
-            edge_weight=dict(zip(edges, e.tolist(), strict=True)) if edges else {},
-            edge_residual=residual_edges, edge_inline=inline_edges,
-            leaf_samples=leaf_samples, leaf_nodes=leaf_nodes,
-        ))
-    return out
+    keys = np.fromiter(edge_number, dtype=np.int64, count=len(edge_number))
+    return _EdgePass(keys, edge_weight, residual, direct_first, direct_all)
