@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
-
 
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,8 @@ class CallGraph:
     dropped_edges: int = 0
     nodes_before_count: int = 0  # nodes left after the fraction cut, before --nodecount
     options: GraphOptions = field(default_factory=GraphOptions)
-    full: nx.DiGraph | None = None  # the untrimmed graph of the same samples (reused by peek)
+    full: nx.DiGraph | None = None  # the untrimmed graph of the same samples, when it was built
+    untrimmed: Untrimmed | None = None  # its sums, to build it or a part of it (see full_graph)
 
     def flat(self, n: NodeInfo) -> Value:
         v: Value = self.graph.nodes[n]["flat"]
@@ -66,6 +67,28 @@ class CallGraph:
 
     def shown_flat(self) -> Value:
         return sum(self.flat(n) for n in self.order)
+
+    def full_graph(self, around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
+        """The untrimmed graph (for peek): every node; with `around`, only the edges that start or
+        end at those nodes, in the order the whole graph has them (a recursive program's graph
+        can have a million edges, where peek shows those of a few nodes)."""
+        if self.full is not None:
+            return self.full
+        if self.untrimmed is None:
+            raise ValueError("this call graph kept no untrimmed sums")
+        return self.untrimmed.graph(around)
+
+
+@dataclass
+class Untrimmed:
+    """The sums of the untrimmed graph, from which graphs of all or part of it are made."""
+
+    stacks: StackTable
+    sums: Sums
+    tags: dict[int, dict[str, tuple[int, Value]]]
+
+    def graph(self, around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
+        return _graph(self.stacks, self.sums, self.tags, around)
 
 
 def _block_sizes(values: npt.NDArray[Any], pairs: tuple[tuple[int, int], ...]) -> npt.NDArray[Any]:
@@ -112,18 +135,37 @@ def build(t: StackTable, index: int, kept: set[NodeInfo] | None = None,
     The sums come from the stack table's arrays (stacks.node_sums); networkx only holds the result.
     """
     s = node_sums(t, index, None if kept is None else t.node_mask(kept))
-    tags = _tags(t, index, s, size_pairs) if size_pairs else {}
+    return _graph(t, s, _tags(t, index, s, size_pairs) if size_pairs else {})
+
+
+def _graph_nodes(s: Sums) -> list[int]:
+    """The nodes a graph of these sums has: those with a cum or a flat."""
+    return [n for n, c in s.cum.items() if c != 0 or s.flat.get(n, 0) != 0]
+
+
+def _graph(t: StackTable, s: Sums, tags: dict[int, dict[str, tuple[int, Value]]],
+           around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
+    """The networkx graph of the sums; with `around`, only the edges at those nodes."""
     nodes = t.nodes
-    keep = [n for n, c in s.cum.items() if c != 0 or s.flat.get(n, 0) != 0]
-    keep_set = set(keep)
+    keep = _graph_nodes(s)
+    keep_mask = np.zeros(max(len(nodes), 1), dtype=np.bool_)
+    keep_mask[keep] = True
+    parent, child = s.edge_parent, s.edge_child
+    use = keep_mask[parent] & keep_mask[child]
+    if around is not None:
+        at = np.zeros(len(keep_mask), dtype=np.bool_)
+        at[[t.node_index[n] for n in around if n in t.node_index]] = True
+        use &= at[parent] | at[child]
+    pick = np.flatnonzero(use)
     import networkx  # here: commands that draw no graph (top) start a tenth of a second sooner
 
     g = networkx.DiGraph()
     g.add_nodes_from((nodes[n], {"flat": s.flat.get(n, 0), "cum": s.cum[n], "full_names": set(t.full_names[n]),
                                  "tags": tags.get(n, {})}) for n in keep)
-    g.add_edges_from((nodes[u], nodes[v], {"weight": w, "residual": (u, v) in s.edge_residual,
-                                           "inline": s.edge_inline[(u, v)]})
-                     for (u, v), w in s.edge_weight.items() if u in keep_set and v in keep_set)
+    g.add_edges_from((nodes[u], nodes[v], {"weight": w, "residual": r, "inline": i})
+                     for u, v, w, r, i in zip(parent[pick].tolist(), child[pick].tolist(),
+                                              s.edge_values[pick].tolist(), s.residual[pick].tolist(),
+                                              s.inline[pick].tolist(), strict=True))
     return g
 
 
@@ -240,17 +282,22 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
     if stacks is None:
         stacks = StackTable(samples, node_options)
     tags = size_pairs if options.visual else ()
-    g = build(stacks, index, size_pairs=tags)
-    full = g  # kept untrimmed for peek; copied below only if it would be trimmed in place
-    total_value = sum(a["flat"] for _, a in g.nodes(data=True))
+    # The untrimmed graph's sums; its networkx graph is made only when it is drawn (nothing is
+    # cut) or asked for (full_graph): a recursive program's has a million edges.
+    s = node_sums(stacks, index)
+    untrimmed = Untrimmed(stacks, s, _tags(stacks, index, s, tags) if tags else {})
+    nodes = _graph_nodes(s)
+    full: nx.DiGraph | None = None
+    total_value = sum(s.flat.get(n, 0) for n in nodes)
     node_cutoff = abs(int(total_value * options.node_fraction))
     edge_cutoff = abs(int(total_value * options.edge_fraction))
     dropped_nodes = 0
-    if node_cutoff > 0:
-        kept = {n for n, a in g.nodes(data=True) if abs(a["cum"]) >= node_cutoff}
-        if len(kept) != g.number_of_nodes():
-            dropped_nodes = g.number_of_nodes() - len(kept)
-            g = build(stacks, index, kept, tags)
+    kept = {stacks.nodes[n] for n in nodes if abs(s.cum[n]) >= node_cutoff} if node_cutoff > 0 else None
+    if kept is not None and len(kept) != len(nodes):
+        dropped_nodes = len(nodes) - len(kept)
+        g = build(stacks, index, kept, tags)
+    else:
+        g = full = untrimmed.graph()  # kept untrimmed for peek; copied below if it would be trimmed in place
     if options.drop_negative:
         neg = {n for n, a in g.nodes(data=True) if a["flat"] < 0 or (a["flat"] == 0 and a["cum"] < 0)}
         if neg:
@@ -273,4 +320,4 @@ def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, 
     if options.visual:
         _remove_redundant_edges(g, order)
     return CallGraph(g, order, total, node_cutoff, edge_cutoff, dropped_nodes, dropped_edges, before_count,
-                     options, full)
+                     options, full, untrimmed)

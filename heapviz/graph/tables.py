@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.stacks import StackTable, node_sums_many
+from heapviz.graph.stacks import StackTable, Sums, node_sums_many
 from heapviz.model import Sample, Value
 
 
@@ -17,15 +19,13 @@ class NodeTable:
     flat: dict[NodeInfo, Value] = field(default_factory=lambda: defaultdict(int))
     cum: dict[NodeInfo, Value] = field(default_factory=lambda: defaultdict(int))
     full_names: dict[NodeInfo, set[str]] = field(default_factory=lambda: defaultdict(set))
-    # caller -> callee edges; True while every contribution came through an inlined call
-    edge_inline: dict[tuple[NodeInfo, NodeInfo], bool] = field(default_factory=dict)
+    # per callee, of the edges into it: 1 if one is inlined at every occurrence, | 2 if one is
+    # not (a million edges in a recursive program's graph are reduced to this in numpy)
+    callee_inline: dict[NodeInfo, int] = field(default_factory=dict)
     total: Value = 0  # sum of |value| over all samples (pprof's total)
 
     def inline_marks(self) -> dict[NodeInfo, str]:
-        state: dict[NodeInfo, int] = {}
-        for (_, callee), inl in self.edge_inline.items():
-            state[callee] = state.get(callee, 0) | (1 if inl else 2)
-        return {n: ("(inline)" if v == 1 else "(partial-inline)") for n, v in state.items() if v & 1}
+        return {n: ("(inline)" if v == 1 else "(partial-inline)") for n, v in self.callee_inline.items() if v & 1}
 
 
 def node_table(samples: list[Sample], index: int, options: NodeOptions, total: Value | None = None) -> NodeTable:
@@ -49,7 +49,19 @@ def node_tables(samples: list[Sample], indices: tuple[int, ...], options: NodeOp
         table.flat.update((nodes[n], v) for n, v in s.flat.items())
         table.cum.update((nodes[n], v) for n, v in s.cum.items())
         table.full_names.update((nodes[n], set(t.full_names[n])) for n in s.cum)
-        table.edge_inline.update(((nodes[u], nodes[v]), inl) for (u, v), inl in s.edge_inline.items())
+        table.callee_inline.update(_callee_inline(t, s))
         table.total = sum(abs(x) for x in t.weights(i).tolist()) if totals is None else totals[k]
         tables[i] = table
     return tables
+
+
+def _callee_inline(t: StackTable, s: Sums) -> list[tuple[NodeInfo, int]]:
+    """NodeTable.callee_inline's entries, callees in order of their first edge."""
+    n = max(len(t.nodes), 1)
+    child = s.edge_child
+    inline = np.bincount(child[s.inline], minlength=n) > 0
+    direct = np.bincount(child[~s.inline], minlength=n) > 0
+    _, first = np.unique(child, return_index=True)
+    callees = child[np.sort(first)].tolist()
+    state = (inline.astype(np.int64) | (direct.astype(np.int64) << 1)).tolist()
+    return [(t.nodes[c], state[c]) for c in callees]

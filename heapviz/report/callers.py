@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.build import CallGraph
+from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.peek import PeekEdge, peek
 from heapviz.graph.stacks import StackTable
 from heapviz.graph.tree import FlameTree, build_tree
@@ -51,13 +52,31 @@ def flame_tree(profile: Profile, samples: list[Sample], index: int, options: Nod
                       min_fraction=REPORT_FLAME.keep_fraction(), stacks=stacks, words=profile.profile_kind.words)
 
 
+def peek_graph(cg: CallGraph, limit: int = REPORT_PEEK_FUNCTIONS) -> nx.DiGraph:
+    """The untrimmed graph as peek_rows needs it: every node, and the edges of the first `limit`
+    nodes in peek's order by cum (a recursive program's whole graph can have a million edges)."""
+    nodes = cg.full_graph(around=()).nodes
+
+    def key(n: NodeInfo) -> tuple[float, str, float]:  # peek's order with sort_cum
+        return (-abs(nodes[n]["cum"]), n.printable(), -abs(nodes[n]["flat"]))
+
+    return cg.full_graph(around=sorted(nodes, key=key)[:limit] if limit > 0 else None)
+
+
 def peek_rows(samples: list[Sample], index: int, options: NodeOptions, total: Value,
               fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS,
               graph: nx.DiGraph | None = None) -> list[PeekRow]:
     result = peek(samples, index, options, total, sort_cum=True, limit=limit, graph=graph)
+    texts: dict[Value, str] = {}  # a big graph's edges repeat a few weights many times
+
+    def text(v: Value) -> str:
+        got = texts.get(v)
+        if got is None:
+            got = texts[v] = fmt(v)
+        return got
 
     def edges(items: tuple[PeekEdge, ...], cum: Value) -> list[PeekEdgeRow]:
-        return [PeekEdgeRow(e.name, round(e.weight), fmt(e.weight), percentage(e.weight, cum).strip(), e.inline)
+        return [PeekEdgeRow(e.name, round(e.weight), text(e.weight), percentage(e.weight, cum).strip(), e.inline)
                 for e in items]
 
     return [PeekRow(e.name, e.full_names, fmt(e.flat), percentage(e.flat, total).strip(), fmt(e.cum),

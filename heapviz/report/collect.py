@@ -21,7 +21,7 @@ from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
-from heapviz.report.callers import PeekRow, flame_tree, peek_rows
+from heapviz.report.callers import PeekRow, flame_tree, peek_graph, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
@@ -456,6 +456,6 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         flame_unit=unit, unit=report_unit(opts.unit), growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
-                       graph=cg.full),
+                       graph=peek_graph(cg)),
     )
 
