@@ -33,6 +33,8 @@ from heapviz.render.flame import FlameOptions, to_svg
 from heapviz.render.graph_json import to_json as graph_json
 from heapviz.render.peek import render_json as peek_json
 from heapviz.render.peek import render_text as peek_text
+from heapviz.render.listing import render_json as listing_json
+from heapviz.render.listing import render_text as listing_text
 from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
@@ -40,6 +42,7 @@ from heapviz.report.layout import lay_out
 from heapviz.report.summary_md import threshold_name
 from heapviz.output import Written, write_all
 from heapviz.writers import Output, output_for, report_writer, suffixes
+from heapviz.source import SourceOptions, SourceReader, listing, routines, split_dirs
 from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.timing import Timings, phase
@@ -349,6 +352,37 @@ def cmd_peek(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_options(args: argparse.Namespace) -> SourceOptions:
+    return SourceOptions(source_path=split_dirs(args.source_path), trim_path=split_dirs(args.trim_path))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    _check_regex(args.regex, "REGEX")
+    _, view = _subject_and_view(args, series=False)
+    vt = view.profile.sample_types[view.sample_index]
+    with phase(args.timings_obj, "graph"):
+        found = routines(view.samples, view.sample_index, re.compile(args.regex), view.node_options)
+    if not found:
+        raise UsageError(f"no function with values matches {args.regex!r}")
+    reader = SourceReader(_source_options(args))
+    listings = [listing(r, reader, args.context) for r in found]
+    for li in listings:
+        for w in li.warnings:
+            view.profile.warn(w)
+    if args.format == "json":
+        text = listing_json(listings, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
+    else:
+        unit = report_unit(args.unit)
+
+        def fmt_value(v: Value) -> str:
+            return format_value(v, vt.unit, unit)
+
+        text = listing_text(listings, view.total, fmt_value)
+    _print_warnings(view.profile)
+    _write(args, [(args.output, text)])
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
     default = view.profile.sample_types[view.sample_index].type
@@ -372,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # of a 100k-stack report) and has little to free. Memory is released when the process exits.
     gc.disable()
     parser = build_parser({"top": cmd_top, "graph": cmd_graph, "report": cmd_report, "flame": cmd_flame,
-                           "peek": cmd_peek, "convert": cmd_convert, "doctor": cmd_doctor})
+                           "peek": cmd_peek, "list": cmd_list, "convert": cmd_convert, "doctor": cmd_doctor})
     args = parser.parse_args(argv)
     if args.check_tools and not getattr(args, "command", None):
         return cmd_doctor(args)

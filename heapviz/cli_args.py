@@ -76,6 +76,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "heapviz peek app.0003.heap '^Cache::Insert$' --cum",
         "heapviz peek app.0003.heap --regex 'Cache' --format json -o peek.json",
     ),
+    "list": (
+        "heapviz list 'MyCache::Insert' app.0003.heap",
+        "heapviz list 'Cache' app.0003.heap --source-path ~/src/app --trim-path /build/app",
+        "heapviz list '^main$' app.0003.heap --context 8 --format json -o main.json",
+    ),
     "doctor": (
         "heapviz doctor",
         "heapviz doctor && heapviz top app.0003.heap",
@@ -155,6 +160,30 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
     f.add_argument("--ignore", "-ignore", default="", metavar="REGEX", help="drop stacks through a match")
     f.add_argument("--hide", "-hide", default="", metavar="REGEX", help="remove matching frames from stacks")
     f.add_argument("--show", "-show", default="", metavar="REGEX", help="keep only matching frames in stacks")
+
+
+def _context(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return v
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("source files")
+    g.add_argument("--source-path", "--source_path", "-source_path", dest="source_path", action="append",
+                   default=[], metavar="DIR[:DIR...]",
+                   help="directories to find source files in; each one's parents are tried too "
+                        "(default: the current directory); repeatable")
+    g.add_argument("--trim-path", "--trim_path", "-trim_path", dest="trim_path", action="append", default=[],
+                   metavar="PREFIX[:PREFIX...]",
+                   help="cut this build-machine prefix from recorded source paths before searching "
+                        "(default: cut up to the name of a --source-path directory found in the path)")
+    g.add_argument("--context", type=_context, default=4, metavar="N",
+                   help="source lines shown around each line with values (default 4)")
 
 
 def _add_graph_options(p: argparse.ArgumentParser, node_count: int, node_fraction: float, what: str) -> None:
@@ -272,6 +301,22 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_view_options(pk)
     _add_quiet(pk)
     pk.set_defaults(func=commands["peek"])
+
+    ls = sub.add_parser("list", help="source lines of matching functions with flat and cum (like pprof -list)",
+                        formatter_class=_RAW, epilog=_examples("list"))
+    ls.add_argument("regex", metavar="REGEX", help="functions to list (searched in names as `top` prints them)")
+    ls.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    ls.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    ls.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text (laid out like pprof -list, the default) or json (the same rows)")
+    ls.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                    help="memory unit (1024-based); default: each value in its own unit, as pprof -list")
+    ls.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_source_options(ls)
+    _add_input_options(ls)
+    _add_view_options(ls)
+    _add_quiet(ls)
+    ls.set_defaults(func=commands["list"])
 
     cv = sub.add_parser("convert", help="write what heapviz shows as a symbolized pprof profile.proto",
                         formatter_class=_RAW, epilog=_examples("convert"))
