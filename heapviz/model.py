@@ -81,6 +81,16 @@ class Sample:
     labels: tuple[Label, ...] = ()  # e.g. Go's pprof labels; samples with different labels stay apart
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """Totals over the whole run a series comes from, at every point the producer measured
+    (massif's every snapshot, detailed or not), in the producer's own time unit."""
+
+    unit: str  # "instructions", "ms", "bytes allocated and freed"
+    times: tuple[int, ...]
+    series: tuple[tuple[str, tuple[int, ...]], ...]  # (name, bytes at each time), e.g. ("heap", …)
+
+
 @dataclass
 class Profile:
     sample_types: list[ValueType]
@@ -116,6 +126,7 @@ class Profile:
     sequence: int | None = None
     sequence_text: str = ""
     peak: bool = False  # the producer marked this snapshot of a series as its peak (massif)
+    timeline: Timeline | None = None  # the run's totals over time, when the producer measured them
     time_ns: int = 0
 
     def sample_index(self, name: str) -> int:

@@ -274,3 +274,28 @@ def test_snapshot_option_picks_one_snapshot(massif, tmp_path):
     assert r.rc == 1 and r.err.count("\n") == 1 and f"no detailed snapshot {missing}" in r.err
     r = run_heapviz("top", str(path), "--snapshot", "highest")
     assert r.rc == 2 and "not a snapshot" in r.err
+
+
+def test_memory_over_the_whole_run(massif, tmp_path):
+    """Every snapshot's heap, extra heap and stacks bytes over massif's time, as ms_print's table
+    has them, charted in the series report (HTML and PDF)."""
+    path, text = massif
+    table = [tuple(int(g.replace(",", "")) for g in m.groups()) for m in re.finditer(
+        r"(?m)^\s*(\d+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s*$", text)]
+    timeline = load_series(str(path))[-1].timeline
+    assert timeline is not None and timeline.unit == "bytes allocated and freed"
+    assert list(timeline.times) == [row[1] for row in table]
+    series = dict(timeline.series)
+    assert list(series["heap"]) == [row[3] for row in table]
+    assert list(series["heap extra"]) == [row[4] for row in table]
+    assert list(series["stacks"]) == [row[5] for row in table]
+    html, pdf = tmp_path / "m.html", tmp_path / "m.pdf"
+    r = run_heapviz("report", str(path), "-o", str(html), "-o", str(pdf))
+    assert r.rc == 0, r.err
+    page = html.read_text()
+    chart = page[page.index('id="chart-timeline"'):]
+    chart = chart[:chart.index("</figure>")]
+    assert [m.group(1) for m in re.finditer(r'class="series" data-name="([^"]+)"', chart)] == \
+        ["heap", "heap extra", "stacks"]
+    words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Memory over the whole run" in words and " to #" in words  # snapshots called #N

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from heapviz.formats.valgrind_memcheck import Frame, Stacks, parse_frame
 from heapviz.kinds import MASSIF
-from heapviz.model import Profile, Sample, ValueType
+from heapviz.model import Profile, Sample, Timeline, ValueType
 
 if TYPE_CHECKING:
     from heapviz.formats import LineReader
@@ -116,10 +116,28 @@ def parse_series(reader: LineReader) -> list[Profile]:
     if cut:
         profiles[-1].warn(f"the file ends early ({cut}: the file was cut): the {len(detailed)} complete detailed "
                           "snapshots are shown")
-    if peak is not None:
-        for p in profiles:
+    timeline = _timeline(header, snapshots)
+    for p in profiles:
+        p.timeline = timeline
+        if peak is not None:
             p.comments.append(f"the peak is snapshot {peak}")
     return profiles
+
+
+_TIME_UNITS = {"i": "instructions", "ms": "ms", "B": "bytes allocated and freed"}
+
+
+def _timeline(header: dict[str, str], snapshots: list[_Snapshot]) -> Timeline:
+    """Heap, extra heap and stacks bytes at every snapshot, detailed or not, as ms_print charts
+    them (a snapshot cut short by the end of the file is left out)."""
+    whole = [s for s in snapshots if all(k in s.fields for k in _FIELDS)]
+    return Timeline(
+        unit=_TIME_UNITS.get(header["time_unit"], header["time_unit"]),
+        times=tuple(s.fields["time"] for s in whole),
+        series=tuple((name, tuple(s.fields[key] for s in whole))
+                     for name, key in (("heap", "mem_heap_B"), ("heap extra", "mem_heap_extra_B"),
+                                       ("stacks", "mem_stacks_B"))),
+    )
 
 
 def _number(reader: LineReader, text: str) -> int:
@@ -176,8 +194,7 @@ def _profile(path: str, header: dict[str, str], snap: _Snapshot, n_snapshots: in
                       profile_kind=MASSIF, period_type=ValueType("space", "bytes"), period=1, symbolized=True,
                       header=f"cmd: {header.get('cmd', '')}", sequence=snap.number,
                       sequence_text=f"snapshot {snap.number}{peak}", peak=snap.tree == "peak")
-    time_unit = {"i": "instructions", "ms": "ms", "B": "bytes allocated and freed"}.get(header["time_unit"],
-                                                                                      header["time_unit"])
+    time_unit = _TIME_UNITS.get(header["time_unit"], header["time_unit"])
     f = snap.fields
     profile.comments.append(f"massif snapshot {snap.number}{peak} of {n_snapshots} ({n_detailed} detailed), "
                             f"time {f.get('time', 0)} ({time_unit})")

@@ -77,3 +77,55 @@ def sparkline(values: Sequence[float], texts: Sequence[str] = (), width: int = 1
     return (f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
             f'width="{width}" height="{height}" role="img">{title}<polyline fill="none" stroke="#b20000" '
             f'stroke-width="1.5" points="{pts}"/>{last}</svg>')
+
+
+TIMELINE_COLOURS = ("#b20000", "#d08000", "#2060b0", "#208040")
+
+
+def timeline_chart(times: Sequence[float], series: Sequence[tuple[str, Sequence[float]]], fmt: Callable[[float], str],
+                   time_unit: str, title: str, width: int = 1120, height: int = 260) -> str:
+    """Several totals over a numeric time axis (massif's heap, extra heap and stacks), each a
+    line in its own colour, with a legend; the y axis labelled with `fmt`, the x axis in `time_unit`."""
+    if not times or not series:
+        return ""
+    hi = max((max(v) for _, v in series if len(v)), default=0)
+    ticks = [hi / 2, hi] if hi > 0 else []
+    left = max(56, round(max((len(fmt(t)) for t in ticks), default=1) * CHAR_PX) + 12)
+    right, top, bottom = 24, 30, 40
+    t0, t1 = min(times), max(times)
+    span = (t1 - t0) or 1
+
+    def x(t: float) -> float:
+        return left + (t - t0) / span * (width - left - right)
+
+    def y(v: float) -> float:
+        return height - bottom - (v / hi if hi else 0) * (height - top - bottom)
+
+    parts = [
+        f'<svg class="chart timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
+        f'<text x="{left - 6}" y="{height - bottom + 4}" text-anchor="end" font-size="11">0</text>',
+    ]
+    for t in ticks:
+        parts.append(f'<line x1="{left - 3}" y1="{y(t):.1f}" x2="{width - right}" y2="{y(t):.1f}" stroke="#eee"/>')
+        parts.append(f'<text class="tick" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" '
+                     f'font-size="11">{escape(fmt(t))}</text>')
+    for k, t in enumerate((t0, (t0 + t1) / 2, t1)):
+        anchor = ("start", "middle", "end")[k]
+        parts.append(f'<text class="label" x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" '
+                     f'font-size="10">{escape(f"{t:,.0f}")}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 6}" text-anchor="middle" '
+                 f'font-size="10" fill="#555">time ({escape(time_unit)})</text>')
+    for k, (name, values) in enumerate(series):
+        colour = TIMELINE_COLOURS[k % len(TIMELINE_COLOURS)]
+        pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(times, values, strict=True))
+        parts.append(f'<polyline class="series" data-name="{escape(name)}" fill="none" stroke="{colour}" '
+                     f'stroke-width="2" points="{pts}"><title>{escape(name)}</title></polyline>')
+        lx = left + 10 + k * 150
+        parts.append(f'<rect x="{lx}" y="8" width="14" height="4" fill="{colour}"/>'
+                     f'<text class="legend" x="{lx + 20}" y="14" font-size="11">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

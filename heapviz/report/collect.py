@@ -19,7 +19,7 @@ from heapviz.graph.tables import NodeTable, node_tables
 from heapviz.graph.arrays import factorize_rows, index_of, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
-from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
+from heapviz.model import Profile, Sample, Timeline, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_graph, peek_rows
 from heapviz.symbolize import MappingReport
@@ -186,6 +186,7 @@ class ReportData:
     flame: FlameTree | None = None  # call tree of the shown samples (widths from NEW with --base)
     flame_unit: str = ""  # display unit for the flame graph's values
     peek: list[PeekRow] = field(default_factory=list)  # top functions by cum with callers/callees
+    timeline: Timeline | None = None  # the run's totals over time (massif), for a chart
     unit: str = "auto"  # the unit values are shown in: pprof's auto unless --unit forced one
     words: Words = HEAP.words  # the profile kind's words (heap: "Leak sites", CPU: "Hot paths")
     growth_unit: str = "bytes"  # the sample unit of the growth values (dumps, suspects): heap bytes, CPU ns
@@ -453,7 +454,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
                                   f"Flame graph of {program or os.path.basename(sources[0])}", stacks),
-        flame_unit=unit, unit=report_unit(opts.unit), growth_unit=_growth_unit(profile),
+        flame_unit=unit, unit=report_unit(opts.unit), timeline=dumps[-1].timeline, growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=peek_graph(cg)),

@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup
 
 from heapviz.render.dot import RenderOptions
-from heapviz.render.chart import line_chart, sparkline
+from heapviz.render.chart import line_chart, sparkline, timeline_chart
 from heapviz.render.flame import to_svg
 from heapviz.kinds import upper_first
 from heapviz.report.callers import REPORT_FLAME
@@ -69,7 +69,12 @@ def _charts(r: ReportData) -> dict[str, object]:
     objects = Markup(line_chart([d.inuse_objects for d in r.dumps], labels, r.objects_text,
                                 f"{upper_first(words.counts)} per dump"))
     spark = [Markup(sparkline(s.inuse_space, [r.bytes_text(v) for v in s.inuse_space])) for s in r.suspects[:30]]
-    return {"totals": totals, "objects": objects, "spark": spark}
+    timeline = ""
+    if r.timeline is not None:
+        t = r.timeline
+        timeline = Markup(timeline_chart(t.times, t.series, lambda v: format_value(v, "bytes", r.unit), t.unit,
+                                         "Memory over the whole run"))
+    return {"totals": totals, "objects": objects, "spark": spark, "timeline": timeline}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from reportlab.platypus import (
 )
 
 from heapviz.kinds import upper_first
+from heapviz.model import Timeline
 from heapviz.render.dot import RenderOptions
 from heapviz.units import format_value
 from heapviz.report.collect import Frame as StackFrame
@@ -522,8 +523,8 @@ def _overview(r: ReportData) -> str:
     if r.mode == "series" and len(r.dumps) >= 2:
         first, last = r.dumps[0], r.dumps[-1]
         change = last.inuse_space - first.inuse_space
-        start = f"base {_name(first.file)}" if r.base else _name(first.file)
-        return (f"{len(r.dumps)} dumps{what}, {start} to {_name(last.file)}: {r.words.measure} "
+        start = f"base {first.label}" if r.base else first.label
+        return (f"{len(r.dumps)} dumps{what}, {start} to {last.label}: {r.words.measure} "
                 f"{r.bytes_text(first.inuse_space)} → {r.bytes_text(last.inuse_space)} "
                 f"({r.bytes_text(change, signed=True) if change else 'no change'}), "
                 f"{r.objects_text(first.inuse_objects)} → {r.objects_text(last.inuse_objects)}.")
@@ -713,12 +714,54 @@ def _chart(values: list[int], width: float, height: float, labels: list[str] | N
     return d
 
 
+TIMELINE_COLOURS = ("#b20000", "#d08000", "#2060b0", "#208040")
+
+
+def _timeline_chart(t: Timeline, width: float, height: float, font: str, fmt: Callable[[int], str]) -> Drawing:
+    """Several totals over a numeric time axis (massif's heap, extra heap, stacks), with a legend."""
+    d = Drawing(width, height)
+    if not t.times:
+        return d
+    left, bottom, top = 52.0, 18.0, height - 14.0
+    hi = max((max(v) for _, v in t.series if v), default=0) or 1
+    t0, t1 = min(t.times), max(t.times)
+    span = (t1 - t0) or 1
+
+    def xy(time: float, v: float) -> tuple[float, float]:
+        return left + (time - t0) / span * (width - left - 6), bottom + v / hi * (top - bottom)
+
+    d.add(Line(left, bottom, width - 4, bottom, strokeColor=colors.grey, strokeWidth=0.5))
+    d.add(Line(left, bottom, left, top, strokeColor=colors.grey, strokeWidth=0.5))
+    for v in (0, hi // 2, hi):
+        y = xy(t0, v)[1]
+        d.add(String(left - 4, y - 2.5, fmt(v), fontName=font, fontSize=7, textAnchor="end"))
+    for k, time in enumerate((t0, (t0 + t1) / 2, t1)):
+        d.add(String(xy(time, 0)[0], 6, f"{time:,.0f}", fontName=font, fontSize=6.5,
+                     textAnchor=("start", "middle", "end")[k]))
+    for k, (name, values) in enumerate(t.series):
+        colour = colors.HexColor(TIMELINE_COLOURS[k % len(TIMELINE_COLOURS)])
+        pts: list[float] = []
+        for time, v in zip(t.times, values, strict=True):
+            pts += xy(time, v)
+        d.add(PolyLine(pts, strokeColor=colour, strokeWidth=1.2))
+        lx = left + 8 + k * 90
+        d.add(Line(lx, height - 5, lx + 12, height - 5, strokeColor=colour, strokeWidth=2))
+        d.add(String(lx + 16, height - 7.5, name, fontName=font, fontSize=7))
+    return d
+
+
 def _growth(c: _Context) -> list[Flowable]:
     r = c.r
     if len(r.dumps) < 2:
         return []
     out: list[Flowable] = [c.heading(f"Growth over {len(r.dumps)} dumps"
                                      + (" (the first is the base)" if r.base else ""), 0)]
+    if r.timeline is not None:
+        t = r.timeline
+        names = ", ".join(name for name, _ in t.series)
+        out.append(KeepTogether([c.p(f"Memory over the whole run, at every measurement ({t.unit} on the x axis): "
+                                     f"{names}"),
+                                 _timeline_chart(t, 170 * mm, 50 * mm, c.fonts.regular, r.bytes_text)]))
     labels = [d.label for d in r.dumps]
     bytes_chart = _chart([d.inuse_space for d in r.dumps], 170 * mm, 45 * mm, labels, c.fonts.regular,
                          r.bytes_text)
