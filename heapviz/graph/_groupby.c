@@ -208,25 +208,26 @@ static PyObject *bytes_of(const void *p, Py_ssize_t n) {
     return PyBytes_FromStringAndSize(n ? (const char *)p : "", n);
 }
 
-/* stack_pass(ids, starts, active, kept, inline, n_nodes, cum_sample, cum_node, once_sample, once_edge)
- * -> (n_cum, n_once, edge_key, edge_first, residual, direct_first, direct_all).
+/* stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum)
+ * -> (edge_key, edge_first, edge_sums, residual, direct_first, direct_all).
  *
  * ids: int32 node id per frame; starts: int64, sample i's frames are starts[i]:starts[i + 1], root
  * first; active: one byte per sample (0: skipped); kept: one byte per node (empty: all kept);
- * inline: one byte per frame. Frames of a skipped node are left out, and make the next edge
- * residual. Written into the last four buffers (int32, room for one entry per frame): the first
- * n_cum entries of cum_sample/cum_node, each node's first frame in each sample, in frame order;
- * the first n_once of once_sample/once_edge, each edge's first occurrence in each sample, in
- * frame order. Returned as bytes: edge_key (int64, parent * n_nodes + child) and edge_first (int64, the
- * child frame where the edge first appears), the edges numbered in order of first appearance
- * (no self edges); and per edge one byte each: residual (at a first occurrence in a sample, the
- * frames were not adjacent), direct_first (at a first occurrence, the child frame was not
- * inlined) and direct_all (at any occurrence). */
+ * inline: one byte per frame; weights: k values per sample (row-major), int64 or, with `floats`,
+ * float64; cum: room for k sums per node, of the same type, added to. Frames of a skipped node
+ * are left out, and make the next edge residual. Each node counts once per sample into cum.
+ * Returned as bytes: edge_key (int64, parent * n_nodes + child) and edge_first (int64, the child
+ * frame where the edge first appears), the edges numbered in order of first appearance (no self
+ * edges); edge_sums, k sums per edge, each edge once per sample; and one byte per edge each:
+ * residual (at a first occurrence in a sample, the frames were not adjacent), direct_first (at a
+ * first occurrence, the child frame was not inlined) and direct_all (at any occurrence).
+ * Sums run in sample order: the additions a loop over the samples makes, in the same order. */
 static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
-    Py_buffer ids, starts, active, kept, inl, cum_sb, cum_nb, once_sb, once_eb;
-    Py_ssize_t n_nodes;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*nw*w*w*w*", &ids, &starts, &active, &kept, &inl, &n_nodes, &cum_sb,
-                          &cum_nb, &once_sb, &once_eb))
+    Py_buffer ids, starts, active, kept, inl, weights, cum;
+    Py_ssize_t n_nodes, k;
+    int floats;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*ny*npw*", &ids, &starts, &active, &kept, &inl, &n_nodes, &weights, &k,
+                          &floats, &cum))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t frames = ids.len / 4, samples = starts.len / 8 - 1;
@@ -234,15 +235,13 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     const int64_t *st = starts.buf;
     const uint8_t *act = active.buf, *keep = kept.len ? kept.buf : NULL, *in = inl.buf;
     int32_t *node_stamp = NULL, *edge_stamp = NULL;
-    int32_t *cum_s = cum_sb.buf, *cum_n = cum_nb.buf, *once_s = once_sb.buf, *once_e = once_eb.buf;
-    uint8_t *residual = NULL, *dfirst = NULL, *dall = NULL;
-    Py_ssize_t flag_cap[3] = {0, 0, 0};
-    Py_ssize_t n_cum = 0, n_once = 0, stamp_cap = 0;
+    uint8_t *residual = NULL, *dfirst = NULL, *dall = NULL, *esum = NULL;
+    Py_ssize_t flag_cap[4] = {0, 0, 0, 0}, stamp_cap = 0;
     Table t = {0};
     int failed = 0;
     if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames ||
-        (kept.len && kept.len != n_nodes) || n_nodes <= 0 || cum_sb.len != frames * 4 || cum_nb.len != frames * 4 ||
-        once_sb.len != frames * 4 || once_eb.len != frames * 4 || (samples > 0 && (st[0] < 0 || st[samples] > frames))) {
+        (kept.len && kept.len != n_nodes) || n_nodes <= 0 || k <= 0 || weights.len != samples * k * 8 ||
+        cum.len != n_nodes * k * 8 || (samples > 0 && (st[0] < 0 || st[samples] > frames))) {
         PyErr_SetString(PyExc_ValueError, "stack_pass: arrays of mismatched sizes");
         goto done;
     }
@@ -265,7 +264,11 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t k = 0; k < n_nodes; k++) node_stamp[k] = -1;
+    for (Py_ssize_t j = 0; j < n_nodes; j++) node_stamp[j] = -1;
+    const int64_t *wi = weights.buf;
+    const double *wf = weights.buf;
+    int64_t *ci = cum.buf;
+    double *cf = cum.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < samples && !failed; i++) {
         if (!act[i]) continue;
@@ -276,8 +279,10 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
             if (keep && !keep[v]) continue;
             if (node_stamp[v] != s) {
                 node_stamp[v] = s;
-                cum_s[n_cum] = s;
-                cum_n[n_cum++] = v;
+                if (floats)
+                    for (Py_ssize_t j = 0; j < k; j++) cf[v * k + j] += wf[i * k + j];
+                else
+                    for (Py_ssize_t j = 0; j < k; j++) ci[v * k + j] = (int64_t)((uint64_t)ci[v * k + j] + (uint64_t)wi[i * k + j]);
             }
             if (prev >= 0 && node[prev] != v) {
                 int64_t key = (int64_t)node[prev] * n_nodes + v;
@@ -304,22 +309,26 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
                     if (e >= stamp_cap) {
                         Py_ssize_t c = stamp_cap ? stamp_cap * 2 : 1024;
                         int32_t *p = realloc(edge_stamp, (size_t)c * sizeof(int32_t));
+                        if (p) edge_stamp = p;
                         if (!p || grow_u8(&residual, &flag_cap[0], c) < 0 || grow_u8(&dfirst, &flag_cap[1], c) < 0 ||
-                            grow_u8(&dall, &flag_cap[2], c) < 0) {
-                            if (p) edge_stamp = p;
+                            grow_u8(&dall, &flag_cap[2], c) < 0 || grow_u8(&esum, &flag_cap[3], c * k * 8) < 0) {
                             failed = 1;
                             break;
                         }
-                        for (Py_ssize_t k = stamp_cap; k < c; k++) p[k] = -1;
-                        edge_stamp = p;
+                        for (Py_ssize_t j = stamp_cap; j < c; j++) p[j] = -1;
                         stamp_cap = c;
                     }
                 }
                 uint8_t direct = !in[f];
                 if (edge_stamp[e] != s) {
                     edge_stamp[e] = s;
-                    once_s[n_once] = s;
-                    once_e[n_once++] = (int32_t)e;
+                    if (floats) {
+                        double *es = (double *)esum;
+                        for (Py_ssize_t j = 0; j < k; j++) es[e * k + j] += wf[i * k + j];
+                    } else {
+                        int64_t *es = (int64_t *)esum;
+                        for (Py_ssize_t j = 0; j < k; j++) es[e * k + j] = (int64_t)((uint64_t)es[e * k + j] + (uint64_t)wi[i * k + j]);
+                    }
                     if (f - prev > 1) residual[e] = 1;
                     if (direct) dfirst[e] = 1;
                 }
@@ -333,14 +342,16 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    result = Py_BuildValue("nnNNNNN", n_cum, n_once, bytes_of(t.values, t.count * 8), bytes_of(t.first, t.count * 8),
-                           bytes_of(residual, t.count), bytes_of(dfirst, t.count), bytes_of(dall, t.count));
+    result = Py_BuildValue("NNNNNN", bytes_of(t.values, t.count * 8), bytes_of(t.first, t.count * 8),
+                           bytes_of(esum, t.count * k * 8), bytes_of(residual, t.count), bytes_of(dfirst, t.count),
+                           bytes_of(dall, t.count));
 done:
     free(node_stamp);
     free(edge_stamp);
     free(residual);
     free(dfirst);
     free(dall);
+    free(esum);
     free(t.slot);
     free(t.values);
     free(t.first);
@@ -349,10 +360,8 @@ done:
     PyBuffer_Release(&active);
     PyBuffer_Release(&kept);
     PyBuffer_Release(&inl);
-    PyBuffer_Release(&cum_sb);
-    PyBuffer_Release(&cum_nb);
-    PyBuffer_Release(&once_sb);
-    PyBuffer_Release(&once_eb);
+    PyBuffer_Release(&weights);
+    PyBuffer_Release(&cum);
     return result;
 }
 
@@ -364,7 +373,7 @@ static PyMethodDef methods[] = {
      "factorize_rows(values, starts, inverse) -> first rows: numbers the distinct rows\n"
      "values[starts[r]:starts[r + 1]] in order of first appearance, each row's number into inverse."},
     {"stack_pass", stack_pass, METH_VARARGS,
-     "stack_pass(ids, starts, active, kept, inline, n_nodes, cum_sample, cum_node, once_sample, once_edge)\n"
+     "stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum)\n"
      "-> the stack table's sums pass (see the source)."},
     {NULL, NULL, 0, NULL},
 };

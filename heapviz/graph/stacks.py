@@ -288,8 +288,8 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
     weights = [t.weights(i) for i in indices]
     cum = [KeySums(w, n_nodes) for w in weights]
     has_cum = np.zeros(n_nodes, dtype=np.bool_)
-    if hashing():
-        e = _compiled_pass(t, weights, active, kept, cum, has_cum)
+    if hashing() and len(t.samples) and t.values.dtype in (np.int64, np.float64):
+        e = _compiled_pass(t, indices, active, kept, cum, has_cum)
     else:
         e = _numpy_pass(t, weights, active, kept, cum, has_cum)
     # flat: each sample's last frame, if it is kept
@@ -315,40 +315,42 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
     return out
 
 
-def _compiled_pass(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArray, kept: BoolArray | None,
+def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
                    cum: list[KeySums], has_cum: BoolArray) -> _EdgePass:
     """The pass as one walk over the frames in C (_groupby.stack_pass): a stamp per node and per
-    edge instead of sorting, edges numbered by a hash table and then put in _EdgePass's order.
-    Sums are added in sample order, as in _numpy_pass."""
+    edge instead of sorting, edges numbered by a hash table and then put in _EdgePass's order,
+    sums added there in sample order (the same additions, in the same order, as _numpy_pass)."""
     n_nodes = max(len(t.nodes), 1)
+    k = len(indices)
+    weights = np.ascontiguousarray(t.values[:, indices])
+    floats = weights.dtype == np.float64
+    node_sums = np.zeros((n_nodes, k), dtype=weights.dtype)
     keep = b"" if kept is None else np.ascontiguousarray(kept, dtype=np.bool_).view(np.uint8)
-    # each (sample, node) and each (sample, edge) at most once per frame: room for one per frame
-    cum_sample, cum_node, once_sample, once_edge = (np.empty(len(t.ids), dtype=np.int32) for _ in range(4))
-    n_cum, n_once, raw_keys, raw_first, *flags = _groupby.stack_pass(
+    raw_keys, raw_first, raw_sums, *flags = _groupby.stack_pass(
         np.ascontiguousarray(t.ids, dtype=np.int32), np.ascontiguousarray(t.starts, dtype=np.int64),
         np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8), keep,
-        np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, cum_sample, cum_node, once_sample,
-        once_edge)
-    cum_sample, cum_node, once_sample, once_edge = (cum_sample[:n_cum], cum_node[:n_cum], once_sample[:n_once],
-                                                    once_edge[:n_once])
+        np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, weights, k, floats, node_sums)
+    for j, acc in enumerate(cum):
+        acc.values = node_sums[:, j].copy()
+    # a node has a cum if a frame of it was counted: a kept node in an active sample
+    counted = np.zeros(n_nodes, dtype=np.bool_)
+    frames = active[t.sample_of]
+    if kept is not None:
+        frames &= kept[t.ids]
+    counted[t.ids[frames]] = True
+    has_cum |= counted
     keys, first = np.frombuffer(raw_keys, dtype=np.int64), np.frombuffer(raw_first, dtype=np.int64)
+    edge_sums = np.frombuffer(raw_sums, dtype=weights.dtype).reshape(len(keys), k)
     residual, direct_first, direct_all = (np.frombuffer(b, dtype=np.bool_) for b in flags)
-    for acc, w in zip(cum, weights, strict=True):
-        acc.add(cum_node, w[cum_sample], n_nodes)
-    has_cum[cum_node] = True
-    del cum_sample, cum_node
     # the edges in the order the chunked numpy pass numbers them
     chunk_starts = np.array([a for a, _ in _chunks(t)], dtype=np.int64)
     chunk = np.searchsorted(chunk_starts, t.sample_of[first], side="right")
     order = np.lexsort((keys, chunk))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    number = rank[once_edge]
-    del once_edge, rank
-    n_edges = len(keys)
-    sums = [KeySums(w, n_edges) for w in weights]
-    for acc, w in zip(sums, weights, strict=True):
-        acc.add(number, w[once_sample], n_edges)
+    sums = []
+    for j, i in enumerate(indices):
+        acc = KeySums(t.weights(i))
+        acc.values = edge_sums[order, j]
+        sums.append(acc)
     return _EdgePass(keys[order], sums, residual[order], direct_first[order], direct_all[order])
 
 
