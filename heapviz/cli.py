@@ -38,6 +38,7 @@ from heapviz.render.listing import render_text as listing_text
 from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
+from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings
 from heapviz.report.layout import lay_out
 from heapviz.report.summary_md import threshold_name
 from heapviz.output import Written, write_all
@@ -294,6 +295,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                        previous, flame, subj.base)
     data.thresholds = _thresholds(args, data)
     data.outputs = [(os.path.basename(path), out.format) for path, out in outputs]
+    if not args.static and any(out.format == "html" for _, out in outputs):
+        data.explorer = _explorer_input(view, gopts, ropts)
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     if any(out.laid_out for _, out in outputs):
         with _step(args, "layout", "laying the call graphs out"):
@@ -309,6 +312,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     for t in exceeded:
         print(f"heapviz: threshold exceeded: {threshold_name(data, t)} {t.value} > {t.limit}", file=sys.stderr)
     return EXIT_THRESHOLD if exceeded else 0
+
+
+def _explorer_input(view: View, gopts: GraphOptions, ropts: ReportOptions) -> ExplorerInput:
+    """What the HTML report's explorer starts from: the shown profile's samples, unfiltered (its
+    filter boxes hold the report's filters), and the report's options."""
+    p = view.profile
+    headers = tuple(tuple(legend_header(p, vt, ())) for vt in p.sample_types)
+    return ExplorerInput(p, ExplorerSettings(view.sample_index, view.node_options, view.filters, gopts.node_count,
+                                             gopts.node_fraction, gopts.edge_fraction, gopts.drop_negative,
+                                             ropts.unit, headers))
 
 
 def cmd_flame(args: argparse.Namespace) -> int:

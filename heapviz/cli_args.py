@@ -264,6 +264,8 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                     help="a previous run's JSON summary: report what got worse since then")
     rp.add_argument("--no-command-line", dest="record_command", action="store_false",
                     help="do not record the heapviz command line in the report")
+    rp.add_argument("--static", action="store_true",
+                    help="HTML without the explorer (no embedded samples, no in-page recompute of the graph)")
     _add_graph_options(rp, 80, 0.005, "graph: ")
     _add_edge_options(rp)
     _add_input_options(rp)

@@ -153,4 +153,5 @@
     window.addEventListener("mouseup", function () { drag = null; viewport.classList.remove("dragging"); });
   }
   each(document.querySelectorAll(".viewport"), viewer);
+  window.heapvizReport = { viewer: viewer };  // explore.js sets up the graphs it draws
 })();

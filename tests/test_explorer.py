@@ -21,3 +21,202 @@ def test_vendored_viz_is_what_the_script_recorded():
         assert hashlib.sha256(data).hexdigest() == want["sha256"], f"{name} differs from VENDORED.json: rerun " \
             "scripts/vendor-viz.py, never edit it by hand"
         assert len(data) == want["bytes"]
+
+
+# ---- the embedded stack table and the in-page recompute
+
+import re  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from browser import PageWatch, browser  # noqa: E402
+from test_report_hostile import HOSTILE, hostile_profile  # noqa: E402
+
+from heapviz.cli import main as heapviz_main  # noqa: E402
+from heapviz.graph.filters import FilterOptions  # noqa: E402
+from heapviz.graph.nodes import NodeOptions  # noqa: E402
+from heapviz.render.dot import RenderOptions  # noqa: E402
+from heapviz.report.collect import ReportOptions, collect  # noqa: E402
+from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings  # noqa: E402
+from heapviz.report.html import write_html  # noqa: E402
+from heapviz.report.layout import lay_out  # noqa: E402
+
+# (name, profiles, extra CLI arguments); the grid below runs on each
+PROFILES = [
+    ("cxx", ["cxx.0002.heap"], []),
+    ("threads", ["threads.0004.heap"], []),
+    ("diff", ["cxx.0002.heap"], ["--base", "cxx.0001.heap"]),
+]
+GRID = [
+    {},
+    {"focus": "main"},
+    {"ignore": "std::|operator"},
+    {"hide": "leak|Leak"},
+    {"show": "main|make|alloc"},
+    {"focus": "worker|main", "hide": "^std"},
+    {"granularity": "lines"},
+    {"granularity": "lines", "node_count": 5},
+    {"node_count": 3},
+    {"node_count": 0, "node_fraction": 0},
+    {"node_fraction": 0.2},
+    {"node_count": 7, "node_fraction": 0.01},
+]
+SAMPLE_TYPES = ["inuse_objects", "inuse_space", "alloc_objects", "alloc_space"]
+
+
+def _cli_args(o: dict) -> list[str]:
+    args = []
+    for k in ("focus", "ignore", "hide", "show"):
+        if o.get(k):
+            args += [f"--{k}", o[k]]
+    if "granularity" in o:
+        args.append(f"--{o['granularity']}")
+    if "node_count" in o:
+        args += ["--nodecount", str(o["node_count"])]
+    if "node_fraction" in o:
+        args += ["--nodefraction", str(o["node_fraction"])]
+    args += ["--sample-index", o["sample_type"]]
+    return args
+
+
+def _python_graph(paths: list[str], extra: list[str], o: dict, tmp: Path, fmt: str = "json") -> str:
+    out = tmp / f"graph.{fmt}"
+    assert heapviz_main(["-q", "graph", *paths, *extra, *_cli_args(o), "--unit", "auto", "--format", fmt,
+                         "-o", str(out)]) == 0
+    return out.read_text()
+
+
+def _by_name(doc: dict) -> tuple[list, list]:
+    names = {n["id"]: n["name"] for n in doc["nodes"]} if doc["nodes"] and "id" in doc["nodes"][0] else {}
+    nodes = [(n["name"], n["flat"], n["cum"]) for n in doc["nodes"]]
+    edges = sorted((names.get(e["from"], e["from"]), names.get(e["to"], e["to"]), e["weight"], e["residual"],
+                    e["inline"]) for e in doc["edges"])
+    return nodes, edges
+
+
+LABEL = re.compile(r'^(N\d+(?: -> N{1}N?\d+(?:_\d+)?)?|NN\d+_\d+) \[label="((?:[^"\\]|\\.)*)"', re.M)
+
+
+def _labels(dot: str) -> list[tuple[str, str]]:
+    return LABEL.findall(dot)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as b:
+        yield b
+
+
+def _report(paths: list[str], extra: list[str], out: Path, *more: str) -> Path:
+    assert heapviz_main(["-q", "report", *paths, *extra, "-o", str(out), *more]) == 0
+    return out
+
+
+def _open(chromium, path: Path):
+    page = chromium.new_page()
+    watch = PageWatch(page)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, watch
+
+
+def _embedded(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="heapviz-explorer">(.*?)</script>', html, re.S)
+    assert m, "no explorer data block"
+    return json.loads(m.group(1))
+
+
+def test_report_embeds_the_stack_table_and_static_leaves_it_out(examples, tmp_path):
+    path = _report([str(examples / "cxx.0002.heap")], [], tmp_path / "r.html")
+    html = path.read_text()
+    doc = _embedded(html)
+    assert doc["format"] == "heapviz-explorer/1" and doc["trimmed"] == 0
+    assert [t["type"] for t in doc["sample_types"]] == SAMPLE_TYPES
+    assert len(doc["sample_stack"]) == doc["samples"] > 0
+    assert "'wasm-unsafe-eval'" in html and "https:" not in html.split("<body>")[0]
+    static = _report([str(examples / "cxx.0002.heap")], [], tmp_path / "s.html", "--static").read_text()
+    assert "heapviz-explorer" not in static and "wasm-unsafe-eval" not in static and "Viz.instance" not in static
+
+
+def test_trimming_keeps_the_table_in_its_budget(examples):
+    from heapviz.report.explorer_data import stack_table, to_json
+    from heapviz.pipeline import LoadOptions, subject
+
+    prof = subject([str(examples / "threads.0004.heap")], LoadOptions(), None, False).shown.profile
+    settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
+    full = stack_table(prof, settings)
+    tree = sum(len(json.dumps(full[k], separators=(",", ":"))) for k in ("tree_parent_delta", "tree_location"))
+    budget = full["bytes"] - tree // 3
+    small = stack_table(prof, settings, max_bytes=budget)
+    assert small["trimmed"] > 0 and small["bytes"] <= budget
+    assert len(to_json(small).encode()) == small["bytes"]
+    assert len(small["tree_location"]) < len(full["tree_location"])
+    assert small["values"] == full["values"] and small["totals"] == full["totals"]
+
+
+@pytest.mark.parametrize(("name", "files", "extra"), PROFILES, ids=[p[0] for p in PROFILES])
+def test_page_graph_equals_heapviz_graph(chromium, examples, tmp_path, name, files, extra):
+    paths = [str(examples / f) for f in files]
+    extra = [a if not a.endswith(".heap") else str(examples / a) for a in extra]
+    page, watch = _open(chromium, _report(paths, extra, tmp_path / f"{name}.html"))
+    cases = [dict(o, sample_type=t) for o in GRID for t in (SAMPLE_TYPES if not o else SAMPLE_TYPES[:1])]
+    cases += [dict(o, sample_type=t) for o in GRID[1:4] for t in SAMPLE_TYPES[1:]]
+    js_opts = [{**{k: v for k, v in o.items() if k != "sample_type"},
+                "sample_index": SAMPLE_TYPES.index(o["sample_type"])} for o in cases]
+    got = page.evaluate("os => os.map(o => { const g = window.heapvizExplorer.compute(o); "
+                        "return {nodes: g.nodes, edges: g.edges, dot: g.dot}; })", js_opts)
+    for o, js in zip(cases, got, strict=True):
+        want = json.loads(_python_graph(paths, extra, o, tmp_path))
+        assert _by_name(js) == _by_name(want), (name, o)
+    # the DOT's label text equals Python's, nodes, nodelets and edges
+    for o, js in [*list(zip(cases, got, strict=True))[:3], (cases[6], got[6])]:
+        assert _labels(js["dot"]) == _labels(_python_graph(paths, extra, o, tmp_path, "dot")), (name, o)
+    # a refine lays the graph out with the vendored Graphviz and replaces the SVG
+    started = time.monotonic()
+    n = page.evaluate("window.heapvizExplorer.refine({focus: 'main', sample_index: 1}).then(g => g.nodes.length)")
+    assert time.monotonic() - started < 20
+    assert page.eval_on_selector_all("#graph-viewport svg g.node", "ns => ns.length") >= n > 0
+    assert watch.errors == [] and watch.dialogs == []
+    assert [u for u in watch.requests if not u.startswith("file://")] == []
+    assert len(watch.requests) == 1
+    page.close()
+
+
+def test_page_form_drives_the_graph(chromium, examples, tmp_path):
+    page, watch = _open(chromium, _report([str(examples / "cxx.0002.heap")], [], tmp_path / "f.html"))
+    assert page.is_visible("#explorer")
+    page.fill("#explorer input[name=focus]", "main")
+    page.fill("#explorer input[name=node_count]", "4")
+    page.click("#explorer button[type=submit]")
+    page.wait_for_function("window.heapvizExplorer.lastGraph && "
+                           "/nodes/.test(document.getElementById('explorer-status').textContent)")
+    assert len(page.evaluate("window.heapvizExplorer.lastGraph.nodes")) <= 4
+    assert watch.errors == [] and len(watch.requests) == 1
+    page.close()
+
+
+def test_hostile_names_stay_inert_after_a_refine(chromium, tmp_path):
+    prof, reports = hostile_profile()
+    opts = ReportOptions(sample_index=1, node_options=NodeOptions(demangle="full"))
+    r = collect(prof, prof.samples, opts, reports)
+    lay_out(r, RenderOptions())
+    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), 80, 0.005, 0.001,
+                                                      False, "auto"))
+    path = tmp_path / "hostile.html"
+    path.write_bytes(write_html(r))
+    page, watch = _open(chromium, path)
+    scripts = page.eval_on_selector_all("script", "s => s.length")
+    for o in ({"hide": "alert\\(1\\)", "granularity": "lines"}, {"focus": "script|img"}, {}):
+        g = page.evaluate("o => window.heapvizExplorer.refine(o).then(g => g && g.nodes.map(n => n.name))", o)
+        assert g, o
+    tips = page.eval_on_selector_all(
+        "#graph-viewport a", "as => as.map(a => a.getAttribute('xlink:title') || a.getAttribute('title') || '')")
+    assert any(t.startswith(HOSTILE[0]) for t in tips)
+    assert page.eval_on_selector_all("script", "s => s.length") == scripts
+    assert page.eval_on_selector_all("img", "s => s.length") == 0
+    hrefs = page.eval_on_selector_all(
+        "a", "as => as.map(a => a.getAttribute('href') || a.getAttribute('xlink:href')).filter(h => h)")
+    assert all(h.startswith("#") for h in hrefs)
+    assert watch.dialogs == [] and watch.errors == [] and len(watch.requests) == 1
+    page.close()

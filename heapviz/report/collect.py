@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from heapviz.report.callers import PeekRow, flame_tree, peek_graph, peek_rows
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
+
+if TYPE_CHECKING:
+    from heapviz.report.explorer_data import ExplorerInput
 
 MAX_TABLE_ROWS = 300
 MAX_LEAK_SITES = 50
@@ -195,6 +199,9 @@ class ReportData:
     # (file name, format) of every -o output of the run, file names without their folder: what
     # the Markdown and JUnit summaries point to as the full reports. Set by the command line.
     outputs: list[tuple[str, str]] = field(default_factory=list)
+    # the HTML explorer's input (the shown profile's samples and the report's options), or None
+    # for a static report; set by the command line, embedded by report/html.py
+    explorer: ExplorerInput | None = None
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
         """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -19,9 +20,12 @@ from heapviz.kinds import upper_first
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.model import Value
 from heapviz.report.collect import BinaryRow, ReportData
+from heapviz.report.explorer_data import stack_table, to_json
 from heapviz.report.summary import summary
 from heapviz.units import format_value
 
+MAX_PAGE_BYTES = 8_000_000  # an HTML report with its explorer stays under 8 MB
+BUDGET_SLACK = 2_000  # for the page's sentences about the table
 _SOURCE_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
 
@@ -143,7 +147,19 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
                                   REPORT_FLAME))
     totals = {name: exact for name, _, exact in r.totals}
     template = environment().get_template("report.html.j2")
-    html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
-                           data=summary(r), binaries=binary_groups(r), labels=dump_labels(r),
-                           totals=totals)
-    return html.encode("utf-8", "replace")  # undecodable bytes from a binary's names become U+FFFD
+
+    def page(explorer: dict[str, Any] | None, explorer_json: str, viz: str) -> bytes:
+        html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
+                               data=summary(r), binaries=binary_groups(r), labels=dump_labels(r),
+                               totals=totals, explorer=explorer, explorer_json=Markup(explorer_json),
+                               viz=Markup(viz))
+        return html.encode("utf-8", "replace")  # undecodable bytes from a binary's names become U+FFFD
+
+    if r.explorer is None or not svg:
+        return page(None, "", "")
+    # The stack table gets what the rest of the page leaves of the budget (see explorer_data).
+    viz = _load_template("vendor/viz-global.js")
+    types = [{"type": vt.type} for vt in r.explorer.profile.sample_types]
+    rest = len(page({"trimmed": 0, "samples": 0, "sample_types": types}, "{}", viz))
+    table = stack_table(r.explorer.profile, r.explorer.settings, max(MAX_PAGE_BYTES - rest - BUDGET_SLACK, 0))
+    return page(table, to_json(table), viz)

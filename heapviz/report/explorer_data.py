@@ -1,0 +1,253 @@
+"""The stack table the HTML report's explorer recomputes graphs from, as compact JSON.
+
+The explorer (templates/explore.js) redoes in the browser what `heapviz graph` does: nodes at a
+granularity, --focus/--ignore/--hide/--show, pprof's pruning. It needs the unfiltered samples of
+the shown profile with everything those steps read, and no more:
+
+  strings     every name once; the fields below hold indices into it
+  functions   per function four string indices, flat: [display, short, full, file, …]: the node
+              name at the report's --demangle, the short name and the full name the filters
+              search, and the source file
+  locations   per distinct location: its binary (mapping file, searched by focus/ignore/hide)
+              in `loc_binary`, and its lines from `loc_lines[k]` to `loc_lines[k + 1]` in
+              `line_function` / `line_number`, outermost first (a location's frames root first;
+              every frame after the first is inlined into the one before it: that is each
+              frame's inline flag)
+  stacks      a prefix tree: tree node j is location `tree_location[j]` called from tree node
+              `tree_parent[j]` (-1: a root frame). Nodes are numbered level by level with the
+              parents of a level ascending, so `tree_parent` is stored as differences from the
+              previous entry (mostly 0 or 1)
+  samples     `sample_stack[i]`: sample i's leaf tree node (-1: no frames), in profile order;
+              `values[t][i]`: its value for sample type t (`same_as[t]`: a column equal to an
+              earlier one is stored once)
+
+With `max_bytes`, the smallest samples (by their largest |value|) lose their leaf frame, and
+so move onto their caller's stack, until the table fits; `trimmed` says how many moved. Values,
+totals and every sum above the moved frames stay the same.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from heapviz.graph.filters import FilterOptions
+from heapviz.graph.nodes import NodeOptions
+from heapviz.graph.stacks import LocationTable, sample_values
+from heapviz.model import Profile, profile_title
+from heapviz.symbolize.demangle import display_name, simplify
+
+FORMAT = "heapviz-explorer/1"
+DEFAULT_MAX_BYTES = 6 << 20
+
+
+@dataclass(frozen=True)
+class ExplorerSettings:
+    """What the explorer starts from: the report's own options."""
+
+    sample_index: int
+    node_options: NodeOptions
+    filters: FilterOptions
+    node_count: int
+    node_fraction: float
+    edge_fraction: float
+    drop_negative: bool
+    unit: str  # the report's unit (report_unit(--unit))
+    # per sample type, the call graph legend's first lines (program, profile, type), without the filters
+    legend_headers: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class ExplorerInput:
+    """What the HTML writer needs to embed the table: made by the command line, turned into JSON
+    by write_html, which alone knows how much of the page's budget is left."""
+
+    profile: Profile
+    settings: ExplorerSettings
+
+
+class _Strings:
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.items: list[str] = [""]
+
+    def __call__(self, s: str) -> int:
+        i = self.index.get(s)
+        if i is None:
+            i = self.index[s] = len(self.items)
+            self.items.append(s)
+        return i
+
+
+def _prefix_tree(table: LocationTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                list[int]]:
+    """The samples' root-first location stacks as a prefix tree, built one depth at a time:
+    (tree_parent, tree_location, each sample's leaf node, where each depth's nodes start)."""
+    lens = table.lens.astype(np.int64)
+    ends = table.loc_starts[1:].astype(np.int64)  # one past each sample's leaf-first run
+    n_locs = max(len(table.locations), 1)
+    leaf = np.full(len(lens), -1, dtype=np.int64)
+    parents: list[npt.NDArray[np.int64]] = []
+    locations: list[npt.NDArray[np.int64]] = []
+    current = np.full(len(lens), -1, dtype=np.int64)  # each sample's tree node at the depth before
+    count = 0
+    level_starts = [0]
+    depth = 0
+    while True:
+        active = np.flatnonzero(lens > depth)
+        if not len(active):
+            break
+        loc = table.index[ends[active] - 1 - depth].astype(np.int64)  # root first: from the run's end
+        key = (current[active] + 1) * n_locs + loc
+        distinct, inverse = np.unique(key, return_inverse=True)
+        parents.append(distinct // n_locs - 1)
+        locations.append(distinct % n_locs)
+        current[active] = inverse.reshape(-1) + count
+        count += len(distinct)
+        level_starts.append(count)
+        depth += 1
+    has = lens > 0
+    leaf[has] = current[has]
+    empty = np.zeros(0, dtype=np.int64)
+    return (np.concatenate(parents) if parents else empty, np.concatenate(locations) if locations else empty, leaf,
+            level_starts)
+
+
+def _json_chars(a: npt.NDArray[np.int64]) -> int:
+    """The length of a list of ints written as compact JSON."""
+    if not len(a):
+        return 2
+    mag = np.abs(a)
+    digits = np.ones(len(a), dtype=np.int64)
+    power = 10
+    while power <= int(mag.max()):
+        digits += mag >= power
+        power *= 10
+    return int(digits.sum()) + int(np.count_nonzero(a < 0)) + len(a) + 1
+
+
+def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
+            levels: list[int], alive: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
+    """The live tree (closed under ancestors) renumbered in its order: (parent deltas, locations,
+    each sample's leaf: its own tree node's nearest live ancestor)."""
+    new_id = np.cumsum(alive) - 1
+    live_parent = parent[alive]
+    renumbered = np.where(live_parent >= 0, new_id[np.maximum(live_parent, 0)], -1)
+    deltas = np.diff(renumbered, prepend=-1) if len(renumbered) else renumbered
+    nearest = np.arange(len(parent), dtype=np.int64)
+    for a, b in pairwise(levels):  # parents first: a cut node takes its parent's nearest live node
+        cut = np.flatnonzero(~alive[a:b]) + a
+        nearest[cut] = nearest[parent[cut]]
+    sample_leaf = np.where(leaf >= 0, new_id[nearest[np.maximum(leaf, 0)]], -1)
+    return deltas, location[alive], sample_leaf
+
+
+def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
+         levels: list[int], weights: npt.NDArray[np.float64], budget: int) -> tuple[tuple[npt.NDArray[np.int64], ...],
+                                                                                   int]:
+    """The tree encoded in at most `budget` characters of JSON. While it is over, the lightest
+    leaf is cut and its samples move onto its caller (root frames stay): that cuts nodes in the
+    order of the weight of the samples below them, lightest first and deepest first among
+    equals, so the cut is made in one step once its size is found."""
+    n = len(parent)
+    alive = np.ones(n, dtype=np.bool_)
+    enc = _encode(parent, location, leaf, levels, alive)
+    size = sum(_json_chars(a) for a in enc)
+    if size <= budget or not n:
+        return enc, 0
+    ends = leaf >= 0
+    below = np.bincount(leaf[ends], weights=weights[ends], minlength=n)
+    for a, b in reversed(list(pairwise(levels))[1:]):
+        np.add.at(below, parent[a:b], below[a:b])
+    order = np.lexsort((-np.arange(n), below))
+    order = order[parent[order] >= 0]  # root frames stay
+    k = 0
+    for _ in range(12):  # the size is close to linear in the nodes cut: a few secant steps
+        per_node = size / max(n - k, 1)
+        k = min(len(order), k + max(1, int((size - budget) / per_node * 1.02) + 1))
+        alive[:] = True
+        alive[order[:k]] = False
+        enc = _encode(parent, location, leaf, levels, alive)
+        size = sum(_json_chars(a) for a in enc)
+        if size <= budget or k == len(order):
+            break
+    moved = int(np.count_nonzero(~alive[leaf[ends]]))
+    return enc, moved
+
+
+def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """The explorer's data as plain JSON-ready data (see the module doc)."""
+    samples = profile.samples
+    values = sample_values(samples)
+    table = LocationTable(samples)
+    strings = _Strings()
+    fn_index: dict[int, int] = {}
+    functions: list[int] = []
+    loc_binary: list[int] = []
+    loc_lines = [0]
+    line_function: list[int] = []
+    line_number: list[int] = []
+    demangle = settings.node_options.demangle
+    for loc in table.locations:
+        loc_binary.append(strings(loc.mapping.file if loc.mapping is not None else ""))
+        for ln in reversed(loc.lines):  # outermost first
+            fn = ln.function
+            k = fn_index.get(id(fn))
+            if k is None:
+                k = fn_index[id(fn)] = len(functions) // 4
+                functions += [strings(display_name(fn.name, fn.system_name, demangle)), strings(simplify(fn.name)),
+                              strings(fn.name), strings(fn.filename or "")]
+            line_function.append(k)
+            line_number.append(ln.line)
+        loc_lines.append(len(line_function))
+    columns = [values[:, t] if len(samples) else np.zeros(0) for t in range(len(profile.sample_types))]
+    same_as = [next((j for j in range(t) if np.array_equal(columns[j], columns[t])), -1) for t in range(len(columns))]
+    value_lists = [columns[t].tolist() if same_as[t] < 0 else [] for t in range(len(columns))]
+    base: dict[str, Any] = {
+        "format": FORMAT,
+        "title": profile_title(profile),
+        "strings": strings.items,
+        "functions": functions,
+        "loc_binary": loc_binary, "loc_lines": loc_lines, "line_function": line_function,
+        "line_number": line_number,
+        "sample_types": [{"type": vt.type, "unit": vt.unit} for vt in profile.sample_types],
+        "totals": [profile.total(i) for i in range(len(profile.sample_types))],
+        "size_pairs": [list(p) for p in profile.size_pairs],
+        "values": value_lists, "same_as": same_as,
+        "options": {
+            "sample_index": settings.sample_index, "granularity": settings.node_options.granularity,
+            "inlines": settings.node_options.inlines, "focus": settings.filters.focus,
+            "ignore": settings.filters.ignore, "hide": settings.filters.hide, "show": settings.filters.show,
+            "node_count": settings.node_count, "node_fraction": settings.node_fraction,
+            "edge_fraction": settings.edge_fraction, "drop_negative": settings.drop_negative,
+            "unit": settings.unit,
+        },
+        "legend_headers": [list(h) for h in settings.legend_headers],
+        "samples": len(samples),
+        "trimmed": 0,
+    }
+    parent, location, leaf, levels = _prefix_tree(table)
+    # a sample's weight: its largest share of a sample type's total
+    totals = np.array([t or 1 for t in base["totals"]], dtype=np.float64)
+    weights = (np.abs(values) / totals).max(axis=1) if len(samples) and len(totals) else np.zeros(len(samples))
+    # everything but the three tree arrays ("[]" each here), with the largest numbers the last fields can take
+    fixed = len(to_json({**base, "tree_parent_delta": [], "tree_location": [], "sample_stack": [],
+                         "trimmed": len(samples), "bytes": max_bytes * 10}).encode("utf-8")) - 6
+    (deltas, locs, stacks), moved = _fit(parent, location, leaf, levels, weights, max(max_bytes - fixed, 0))
+    doc = {**base, "tree_parent_delta": deltas.tolist(), "tree_location": locs.tolist(),
+           "sample_stack": stacks.tolist(), "trimmed": moved}
+    doc["bytes"] = 0
+    for _ in range(3):  # the size of the JSON that includes its own size
+        doc["bytes"] = len(to_json(doc).encode("utf-8"))
+    return doc
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    """Compact JSON safe inside <script>: `<`, `>`, `&` and `'` escaped as jinja's tojson does."""
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)  # ASCII: names may hold lone surrogates
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
