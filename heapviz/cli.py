@@ -33,6 +33,10 @@ from heapviz.render.flame import FlameOptions, to_svg
 from heapviz.render.graph_json import to_json as graph_json
 from heapviz.render.peek import render_json as peek_json
 from heapviz.render.peek import render_text as peek_text
+from heapviz.disasm import find_objdump
+from heapviz.disasm import routines as disasm_routines
+from heapviz.render.listing import render_disasm_json as disasm_json
+from heapviz.render.listing import render_disasm_text as disasm_text
 from heapviz.render.listing import render_json as listing_json
 from heapviz.render.listing import render_text as listing_text
 from heapviz.render.pprof_proto import to_proto
@@ -396,6 +400,29 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_disasm(args: argparse.Namespace) -> int:
+    _check_regex(args.regex, "REGEX")
+    objdump = find_objdump()
+    _, view = _subject_and_view(args, series=False)
+    vt = view.profile.sample_types[view.sample_index]
+    with phase(args.timings_obj, "disasm"):
+        found = disasm_routines(view.samples, view.sample_index, re.compile(args.regex), args.demangle, objdump)
+    if not found:
+        raise UsageError(f"no function with values matches {args.regex!r} in the binaries' symbol tables")
+    if args.format == "json":
+        text = disasm_json(found, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
+    else:
+        unit = report_unit(args.unit)
+
+        def fmt_value(v: Value) -> str:
+            return format_value(v, vt.unit, unit)
+
+        text = disasm_text(found, view.total, fmt_value)
+    _print_warnings(view.profile)
+    _write(args, [(args.output, text)])
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
     default = view.profile.sample_types[view.sample_index].type
@@ -419,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # of a 100k-stack report) and has little to free. Memory is released when the process exits.
     gc.disable()
     parser = build_parser({"top": cmd_top, "graph": cmd_graph, "report": cmd_report, "flame": cmd_flame,
-                           "peek": cmd_peek, "list": cmd_list, "convert": cmd_convert, "doctor": cmd_doctor})
+                           "peek": cmd_peek, "list": cmd_list, "disasm": cmd_disasm, "convert": cmd_convert,
+                           "doctor": cmd_doctor})
     args = parser.parse_args(argv)
     if args.check_tools and not getattr(args, "command", None):
         return cmd_doctor(args)

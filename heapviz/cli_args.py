@@ -81,6 +81,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "heapviz list 'Cache' app.0003.heap --source-path ~/src/app --trim-path /build/app",
         "heapviz list '^main$' app.0003.heap --context 8 --format json -o main.json",
     ),
+    "disasm": (
+        "heapviz disasm 'MyCache::Insert' app.0003.heap",
+        "heapviz disasm '^main$' app.0003.heap --all-frames --unit B",
+        "heapviz disasm 'Cache' app.0003.heap --format json -o cache-asm.json",
+    ),
     "doctor": (
         "heapviz doctor",
         "heapviz doctor && heapviz top app.0003.heap",
@@ -319,6 +324,22 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_view_options(ls)
     _add_quiet(ls)
     ls.set_defaults(func=commands["list"])
+
+    da = sub.add_parser("disasm", help="instructions of matching functions with flat and cum (like pprof -disasm)",
+                        formatter_class=_RAW, epilog=_examples("disasm"))
+    da.add_argument("regex", metavar="REGEX",
+                    help="functions to disassemble (searched in names as `top` prints them, full names and symbols)")
+    da.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
+    da.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    da.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text (laid out like pprof -disasm, the default) or json (the same rows)")
+    da.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+                    help="memory unit (1024-based); default: each value in its own unit, as pprof -disasm")
+    da.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_input_options(da)
+    _add_view_options(da)
+    _add_quiet(da)
+    da.set_defaults(func=commands["disasm"])
 
     cv = sub.add_parser("convert", help="write what heapviz shows as a symbolized pprof profile.proto",
                         formatter_class=_RAW, epilog=_examples("convert"))

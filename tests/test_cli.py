@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from heapviz.cli import _file_size
 from heapviz.cli_args import build_parser
 
-COMMANDS = ("top", "graph", "report", "flame", "peek", "list", "convert")
+COMMANDS = ("top", "graph", "report", "flame", "peek", "list", "disasm", "convert")
 
 SMALL = (
     "heap profile: 3: 300 [ 5: 500] @ heapprofile\n"

@@ -226,3 +226,91 @@ def test_hostile_source_file(tmp_path):
         prof = _proto(tmp_path / "q.pb", [("fifo", "src/fifo.c", [(1, 1)])])
         r = run_heapviz("list", "fifo", str(prof), cwd=tmp_path, timeout=30)
         assert r.rc == 0 and "not a regular file" in r.out
+
+
+# --- disasm -------------------------------------------------------------------------------------
+
+_ASM_ROW = re.compile(r"^\s*(\S+)\s+(\S+)\s+([0-9a-f]+): ")
+
+
+def pprof_disasm(pprof: str, binary: Path, profile: Path, regex: str) -> dict[int, dict]:
+    """pprof -disasm REGEX -unit=B, parsed: per function (keyed by its first address) the header's
+    flat and cum and each instruction's non-zero (flat, cum)."""
+    proc = subprocess.run([pprof, "-disasm", regex, "-unit=B", str(binary), str(profile)], capture_output=True,
+                          text=True, timeout=300, check=True)
+    out: dict[int, dict] = {}
+    lines = proc.stdout.splitlines()
+    cur: dict | None = None
+    for i, line in enumerate(lines):
+        if line.startswith("ROUTINE ======================== "):
+            flat, cum = lines[i + 1].split()[:2]
+            cur = {"flat": _value(flat), "cum": _value(cum), "insts": {}, "start": None}
+        elif cur is not None and (m := _ASM_ROW.match(line)) and "(flat, cum)" not in line:
+            addr = int(m.group(3), 16)
+            if cur["start"] is None:
+                cur["start"] = addr
+                out[addr] = cur
+            v = (_value(m.group(1)), _value(m.group(2)))
+            if v != (0, 0):
+                cur["insts"][addr] = v
+    return out
+
+
+def heapviz_disasm(profile: Path, regex: str, *args: str) -> dict[tuple[str, int], dict]:
+    """heapviz disasm's JSON: per function, keyed by (binary, first address)."""
+    r = run_heapviz("disasm", regex, str(profile), "--format", "json", *args)
+    assert r.rc == 0, r.err
+    out = {}
+    for rt in json.loads(r.out)["routines"]:
+        insts = {i["address"]: (i["flat"], i["cum"]) for i in rt["instructions"] if i["flat"] or i["cum"]}
+        out[(rt["binary"], rt["start"])] = {"flat": rt["flat"], "cum": rt["cum"], "insts": insts, "name": rt["name"]}
+    return out
+
+
+@pytest.mark.parametrize("dump,regex", [
+    ("cxx.0002.heap", "grow_string|leak_here|Pool|grow_vector|grow_map|Accumulator"),
+    ("threads.0004.heap", "leak_in_worker|setup_tables"),
+    ("recursion.0001.heap", "recurse|ping|pong"),
+])
+def test_disasm_equals_pprof(examples, pprof, dump, regex):
+    ref = pprof_disasm(pprof, examples / PROGRAMS[dump], examples / dump, regex)
+    ours = heapviz_disasm(examples / dump, regex, "--all-frames")
+    assert len(ref) >= 2
+    assert {a: (v["flat"], v["cum"], v["insts"]) for (_, a), v in ours.items()} == \
+        {a: (v["flat"], v["cum"], v["insts"]) for a, v in ref.items()}
+
+
+def test_disasm_main_program_and_default_frames(examples, expected):
+    """main_leak is a static function of a PIE program (pprof -disasm finds no symbol for it);
+    by default the value of the dropped frames is on the call into the allocator."""
+    got = heapviz_disasm(examples / "shlib.0002.heap", "^main_leak$")
+    (rt,) = got.values()
+    assert rt["flat"] == expected["shlib"]["dumps"]["shlib.0002.heap"]["main_leak"]
+    assert list(rt["insts"].values()) == [(rt["flat"], rt["flat"])]
+    r = run_heapviz("disasm", "^hv::grow_string$", str(examples / "cxx.0002.heap"), "--unit", "B")
+    assert r.rc == 0, r.err
+    assert re.search(r"^\s+5033B\s+5033B\s+[0-9a-f]+: call .*operator new", r.out, re.MULTILINE) is None
+    rows = [ln for ln in r.out.splitlines() if re.match(r"^\s+\d+B\s+\d+B\s+[0-9a-f]+: ", ln)]
+    assert len(rows) == 2 and all("call" in ln for ln in rows)
+    assert "ROUTINE ======================== hv::grow_string" in r.out and ";hv::grow_string cxx_leaks.cpp:118" in r.out
+
+
+def test_disasm_shared_library_equals_pprof_addresses(examples, pprof):
+    """pprof -disasm does not find the symbols of this PIE program and its libraries (it answers
+    "no matches"), so the per-instruction values are checked against pprof -top -addresses
+    -noinlines: the same (function, flat, cum) for each sampled address, in address order."""
+    prof = examples / "shlib.0002.heap"
+    regex = "^(libleak_alloc_table|libleak_make_list|plugin_leak|main_leak)$"
+    proc = subprocess.run([pprof, "-top", "-addresses", "-noinlines", "-unit=B", "-nodecount=0", "-nodefraction=0",
+                           str(examples / "shlib_main"), str(prof)], capture_output=True, text=True, timeout=300,
+                          check=True)
+    ref = []
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^\s*(\d+)B?\s+\S+\s+\S+\s+(\d+)B?\s+\S+\s+([0-9a-f]{16}) (\S+)", line)
+        if m and re.search(regex, m.group(4)):
+            ref.append((int(m.group(3), 16), m.group(4), int(m.group(1)), int(m.group(2))))
+    ours = heapviz_disasm(prof, regex, "--all-frames")
+    mine = sorted((rt["name"], v) for rt in ours.values() for v in rt["insts"].values())
+    assert mine == sorted((name, (flat, cum)) for _, name, flat, cum in ref)
+    assert {rt["name"] for rt in ours.values()} == {"libleak_alloc_table", "libleak_make_list", "plugin_leak",
+                                                    "main_leak"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from heapviz.disasm import Routine as AsmRoutine
 from heapviz.model import Value
 from heapviz.source import Listing
 from heapviz.text import safe
@@ -65,4 +66,60 @@ def render_json(listings: list[Listing], total: Value, source: str, sample_type:
         "warnings": warnings,
     }
     # surrogates (bytes of a source file that were not UTF-8) as \udcXX escapes, never raw
+    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+
+
+def _where(function: str, file: str, line: int) -> str:
+    """pprof's `function file:line` after an instruction, file as its base name."""
+    text = f"{function} " if function else ""
+    if file:
+        text += file.rsplit("/", 1)[-1] + (f":{line}" if line else "")
+    return text
+
+
+def render_disasm_text(routines: list[AsmRoutine], total: Value, fmt: Callable[[Value], str]) -> str:
+    out = [f"Total: {fmt(total)}"]
+    for r in routines:
+        out += routine_header(r.name, "", r.flat, r.cum, total, fmt)
+        last = None
+        for inst in r.instructions:
+            key = (inst.function, inst.file, inst.line)
+            where = _where(*key) if key != last else ""  # only when it changes, as pprof
+            last = key
+            values = f"{_dot(inst.flat, fmt):>10s} {_dot(inst.cum, fmt):>10s} {inst.address:10x}: "
+            text = safe(inst.text)
+            if not where:
+                out.append(values + text)
+            elif len(text) < 40:
+                out.append(f"{values}{text:<40s};{safe(where)}")
+            else:
+                out.append(f"{'':74s};{safe(where)}")
+                out.append(values + text)
+    return "\n".join(out) + "\n"
+
+
+def render_disasm_json(routines: list[AsmRoutine], total: Value, source: str, sample_type: str, sample_unit: str,
+                       warnings: list[str]) -> str:
+    doc = {
+        "profile": source,
+        "sample_index": sample_type,
+        "unit": json_unit(sample_unit),
+        "total": round(total),
+        "routines": [
+            {
+                "name": r.name,
+                "full_name": r.full_name,
+                "binary": r.binary,
+                "start": r.start,
+                "end": r.end,
+                "flat": round(r.flat),
+                "cum": round(r.cum),
+                "instructions": [{"address": i.address, "text": i.text, "function": i.function, "file": i.file,
+                                  "line": i.line, "flat": round(i.flat), "cum": round(i.cum)}
+                                 for i in r.instructions],
+            }
+            for r in routines
+        ],
+        "warnings": warnings,
+    }
     return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"

@@ -124,3 +124,29 @@ def load_base(mapping: Mapping, info: ElfInfo) -> int | None:
 
 def in_executable_segment(vaddr: int, info: ElfInfo) -> bool:
     return any(s.executable and s.vaddr <= vaddr < s.vaddr + s.memsz for s in info.segments)
+
+
+@dataclass(frozen=True)
+class FunctionSymbol:
+    name: str  # as in the symbol table (mangled for C++)
+    start: int  # ELF virtual address
+    size: int
+
+
+def function_symbols(path: str) -> list[FunctionSymbol]:
+    """The functions of an ELF file with their address ranges, from .symtab (or .dynsym when the
+    file is stripped), in address order; functions of size 0 are left out."""
+    out: dict[tuple[int, str], FunctionSymbol] = {}
+    with open(path, "rb") as f:
+        try:
+            elf = ELFFile(f)
+            tables = [s for s in (elf.get_section_by_name(".symtab"), elf.get_section_by_name(".dynsym"))
+                      if s is not None and s["sh_type"] != "SHT_NOBITS"]
+            for table in tables[:1]:
+                for sym in table.iter_symbols():  # type: ignore[attr-defined]
+                    if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] > 0 and sym["st_shndx"] != "SHN_UNDEF":
+                        out.setdefault((sym["st_value"], sym.name), FunctionSymbol(sym.name, sym["st_value"],
+                                                                                     sym["st_size"]))
+        except Exception as e:  # pyelftools raises assorted errors on truncated files
+            raise NotElf(f"{path}: malformed ELF file ({type(e).__name__}: {e})") from e
+    return sorted(out.values(), key=lambda s: (s.start, s.name))
