@@ -195,6 +195,14 @@ class Subject:
     base: str = ""
 
 
+def _detailed(items: list[Loaded]) -> Loaded:
+    """The dump a series report details: the peak the producer marked in a file that holds the
+    whole series (massif), else the last."""
+    if len({it.profile.source for it in items}) == 1:
+        return next((it for it in items if it.profile.peak), items[-1])
+    return items[-1]
+
+
 def _last_of_each_file(items: list[Loaded]) -> list[Loaded]:
     """Of the profiles of a file that holds a series, the last: what a command that sums its
     profiles takes from it (a snapshot series over time has no meaningful sum)."""
@@ -238,7 +246,7 @@ def subject(paths: list[str], options: LoadOptions, base: list[str], series: boo
     if len(items) > 1 and series:
         items = series_order(items)
         growth = combine([items[-1].profile, items[0].profile], [1, -1])
-        return Subject(items[-1], [i.profile for i in items], growth, "series")
+        return Subject(_detailed(items), [i.profile for i in items], growth, "series")
     shown = summed(items)
     return Subject(shown, [shown.profile], None, "merged" if len(items) > 1 else "single")
 

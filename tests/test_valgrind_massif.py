@@ -299,3 +299,16 @@ def test_memory_over_the_whole_run(massif, tmp_path):
         ["heap", "heap extra", "stacks"]
     words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Memory over the whole run" in words and " to #" in words  # snapshots called #N
+
+
+def test_series_report_details_the_peak(massif, tmp_path):
+    """A massif file's report ranks suspects over its detailed snapshots and details the peak one
+    (graph, tables, leak sites), as ms_print's peak tree."""
+    path, text = massif
+    _, peak = ms_print_detailed(text)
+    out = tmp_path / "m.json"
+    r = run_heapviz("report", str(path), "-o", str(out))
+    assert r.rc == 0, r.err
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "series" and doc["totals"]["inuse_space"] == ms_print_rows(text)[peak]
+    assert {row["name"]: row["flat"] for row in doc["top"]}["spike"] == 60000
