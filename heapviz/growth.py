@@ -75,7 +75,8 @@ def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[Callable[[
     ends = np.cumsum([0] + [len(t.ids) for t, _ in tables])
     values = np.empty(int(ends[-1]), dtype=np.int64)
     for (t, of_node), a, b in zip(tables, ends, ends[1:], strict=False):
-        np.take(of_node, t.ids, out=values[a:b])  # in place: no second copy of every frame
+        # in place: no second copy of every frame; "clip" as "raise" would buffer the output (ids are valid)
+        np.take(of_node, t.ids, out=values[a:b], mode="clip")
     rows = group_part_rows(values, [t.starts for t, _ in tables])
     first_start, first_end = rows.starts[rows.first_row].tolist(), rows.starts[rows.first_row + 1].tolist()
 

@@ -268,8 +268,10 @@ def test_compiled_pass_equals_the_numpy_pass(examples, name, chunk, monkeypatch)
             mask = None if kept is None else table.node_mask(kept)
             for first_only in (True, False):
                 monkeypatch.setattr(arrays, "USE_HASHING", True)
+                table.untrimmed_sums.clear()
                 compiled = stacks.node_sums_many(table, indices, mask, first_only)
                 monkeypatch.setattr(arrays, "USE_HASHING", False)
+                table.untrimmed_sums.clear()
                 plain = stacks.node_sums_many(table, indices, mask, first_only)
                 for a, b in zip(compiled, plain, strict=True):
                     assert list(a.flat.items()) == list(b.flat.items())
@@ -279,3 +281,16 @@ def test_compiled_pass_equals_the_numpy_pass(examples, name, chunk, monkeypatch)
                     assert a.residual.tolist() == b.residual.tolist()
                     assert a.inline.tolist() == b.inline.tolist()
                     assert a.leaf_samples.tolist() == b.leaf_samples.tolist()
+
+
+def test_untrimmed_sums_are_made_once_for_every_sample_type(examples):
+    view = loaded(examples, "cxx.0002.heap")
+    table = StackTable(view.samples, NodeOptions())
+    n = len(view.profile.sample_types)
+    first = node_sums(table, 0)
+    assert node_sums(table, 0) is first
+    assert {k for k in table.untrimmed_sums if k[0] == 0} == {(0, True), (0, False)}
+    for i in range(n):  # each type: computed with index 0 when its samples are the same, else now
+        table_again = StackTable(view.samples, NodeOptions())
+        assert stacks.node_sums_many(table, (i,), first_only=False)[0].edge_inline == \
+            node_sums(table_again, i, first_only=False).edge_inline

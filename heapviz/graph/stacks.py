@@ -183,6 +183,8 @@ class StackTable:
         self.starts: IntArray = frame_starts
         self.sample_of: npt.NDArray[np.int32] = np.repeat(np.arange(len(samples), dtype=np.int32),
                                                           np.diff(self.starts))
+        # node_sums without a keep-set, by (sample index, first_only): made once per table
+        self.untrimmed_sums: dict[tuple[int, bool], Sums] = {}
 
     def weights(self, index: int) -> npt.NDArray[Any]:
         if not len(self.samples):
@@ -259,15 +261,21 @@ def node_sums(t: StackTable, index: int, kept: BoolArray | None = None, first_on
 
 def node_sums_many(t: StackTable, indices: Sequence[int], kept: BoolArray | None = None,
                    first_only: bool = True) -> list[Sums]:
-    """node_sums for several sample types; those with the same non-zero samples share one pass."""
+    """node_sums for several sample types; those with the same non-zero samples share one pass.
+    Without `kept`, a pass sums every sample type with those non-zero samples and the table
+    keeps the result: the report's graph and tables both start from these sums."""
     out: dict[int, Sums] = {}
-    todo = list(indices)
+    todo = [i for i in indices if kept is not None or (i, first_only) not in t.untrimmed_sums]
     while todo:
         active = t.weights(todo[0]) != 0
-        same = [i for i in todo if np.array_equal(t.weights(i) != 0, active)]
-        out.update(zip(same, _sums_pass(t, same, active, kept, first_only), strict=True))
+        candidates = range(t.values.shape[1]) if kept is None and len(t.samples) else todo
+        same = [i for i in candidates if np.array_equal(t.weights(i) != 0, active)]
+        for i, (by_first, by_all) in zip(same, _sums_pass(t, same, active, kept), strict=True):
+            out[i] = by_first if first_only else by_all
+            if kept is None:
+                t.untrimmed_sums[(i, True)], t.untrimmed_sums[(i, False)] = by_first, by_all
         todo = [i for i in todo if i not in same]
-    return [out[i] for i in indices]
+    return [out[i] if i in out else t.untrimmed_sums[(i, first_only)] for i in indices]
 
 
 @dataclass
@@ -282,8 +290,9 @@ class _EdgePass:
     direct_all: BoolArray
 
 
-def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
-               first_only: bool) -> list[Sums]:
+def _sums_pass(t: StackTable, indices: list[int], active: BoolArray,
+               kept: BoolArray | None) -> list[tuple[Sums, Sums]]:
+    """Each sample type's sums with edge inline flags read at first occurrences, and at all."""
     n_nodes = max(len(t.nodes), 1)
     weights = [t.weights(i) for i in indices]
     cum = [KeySums(w, n_nodes) for w in weights]
@@ -304,14 +313,15 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
     for acc, w in zip(flat, weights, strict=True):
         acc.add(leaf_nodes, w[leaf_samples], n_nodes)
     parent, child = np.divmod(e.keys, n_nodes)
-    inline = ~(e.direct_first if first_only else e.direct_all)
+    inline_first, inline_all = ~e.direct_first, ~e.direct_all
     cum_nodes = np.flatnonzero(has_cum).tolist()
     flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
     out = []
     for c, f, ew in zip(cum, flat, e.sums, strict=True):
         cum_values, flat_values = c.tolist(), f.tolist()
-        out.append(Sums({i: flat_values[i] for i in flat_nodes}, {i: cum_values[i] for i in cum_nodes},
-                        parent, child, ew.values, e.residual, inline, leaf_samples, leaf_nodes))
+        flat_of, cum_of = {i: flat_values[i] for i in flat_nodes}, {i: cum_values[i] for i in cum_nodes}
+        out.append((Sums(flat_of, cum_of, parent, child, ew.values, e.residual, inline_first, leaf_samples, leaf_nodes),
+                    Sums(flat_of, cum_of, parent, child, ew.values, e.residual, inline_all, leaf_samples, leaf_nodes)))
     return out
 
 

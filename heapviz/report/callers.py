@@ -45,10 +45,12 @@ class PeekRow:
 
 
 def flame_tree(profile: Profile, samples: list[Sample], index: int, options: NodeOptions, title: str,
-               stacks: StackTable | None = None) -> FlameTree:
-    """The report's call tree, without what its flame graphs are too narrow to draw."""
+               stacks: StackTable | None = None, total: Value | None = None) -> FlameTree:
+    """The report's call tree, without what its flame graphs are too narrow to draw (`total`:
+    profile.total(index), when the caller has it)."""
     vt = profile.sample_types[index]
-    return build_tree(samples, index, options, profile.total(index), vt.type, vt.unit, title=title,
+    total = profile.total(index) if total is None else total
+    return build_tree(samples, index, options, total, vt.type, vt.unit, title=title,
                       min_fraction=REPORT_FLAME.keep_fraction(), stacks=stacks, words=profile.profile_kind.words)
 
 

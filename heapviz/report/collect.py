@@ -376,6 +376,18 @@ def compare_previous(current: list[Suspect], previous: dict[str, object]) -> lis
     return changes
 
 
+def _sample_totals(profile: Profile, samples: list[Sample], stacks: StackTable) -> list[Value]:
+    """profile.total(i) of every sample type, each summed once: from the stack table's value
+    columns when they are the profile's own samples in int64 (the same ints; floats are left to
+    profile.total, whose order of additions they depend on)."""
+    values = stacks.values
+    n = len(profile.sample_types)
+    if (samples is profile.samples and len(samples) and values.dtype == np.int64 and values.shape[1] == n
+            and float(np.abs(values.astype(np.float64)).max()) * len(samples) < 2.0**62):
+        return [int(v) for v in np.abs(values).sum(axis=0).tolist()]
+    return [profile.total(i) for i in range(n)]
+
+
 def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, reports: list[MappingReport],
             dumps: list[Profile] | None = None, growth: Profile | None = None, mode: str = "single",
             previous: tuple[str, dict[str, object]] | None = None, flame: FlameTree | None = None,
@@ -386,19 +398,26 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     index = opts.sample_index
     vt = profile.sample_types[index]
     words = profile.profile_kind.words
-    total = profile.total(index)
     main = main_mapping(profile)
     program = main.basename if main is not None else ""
     sources = profile.source.split(", ")
     # the samples' stacks as arrays, made once for the graph, the tables and the flame graph
     stacks = StackTable(samples, opts.node_options)
+    sample_totals = _sample_totals(profile, samples, stacks)
+    total = sample_totals[index]
     dot, legend, cg = _graph_dot(profile, samples, index, opts, total, legend_header(profile, vt, opts.filters),
                                  "callgraph", stacks)
     unit = choose_unit(vt.unit, opts.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
     dumps = dumps or [profile]
     shared = {p.source for p in dumps if sum(q.source == p.source for q in dumps) > 1}
-    dump_rows = [DumpRow(p.source, p.sequence, round(p.total_of(p.profile_kind.growth_types[0])),
-                         round(p.total_of(p.profile_kind.growth_types[1])),
+
+    def total_of(p: Profile, name: str) -> Value:  # Profile.total_of, each of this profile's summed once
+        if p is not profile:
+            return p.total_of(name)
+        return next((sample_totals[i] for i, t in enumerate(p.sample_types) if t.type == name), 0)
+
+    dump_rows = [DumpRow(p.source, p.sequence, round(total_of(p, p.profile_kind.growth_types[0])),
+                         round(total_of(p, p.profile_kind.growth_types[1])),
                          _dump_label(p) if p.source in shared else os.path.basename(p.source))
                  for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
@@ -421,7 +440,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     wanted = [vt.type] + [t for t in profile.profile_kind.growth_types if t and t != vt.type]
     indices = tuple(profile.sample_index(t) for t in wanted if t in [v.type for v in profile.sample_types])
     # one pass over the samples for every sample type; each table serves both orders
-    by_index = node_tables(samples, indices, opts.node_options, tuple(profile.total(i) for i in indices), stacks)
+    by_index = node_tables(samples, indices, opts.node_options, tuple(sample_totals[i] for i in indices), stacks)
     for name in wanted:
         try:
             i = profile.sample_index(name)
@@ -432,7 +451,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
 
     totals = []
     for i, t in enumerate(profile.sample_types):
-        v = profile.total(i)
+        v = sample_totals[i]
         u = choose_unit(t.unit, "auto", [], v)
         totals.append((t.type, format_value(v, t.unit, u if dimension(t.unit) != "count" else ""), round(v)))
     header_totals = []
@@ -460,7 +479,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",
         flame=flame or flame_tree(profile, samples, index, opts.node_options,
-                                  f"Flame graph of {program or os.path.basename(sources[0])}", stacks),
+                                  f"Flame graph of {program or os.path.basename(sources[0])}", stacks, total),
         flame_unit=unit, unit=report_unit(opts.unit), timeline=dumps[-1].timeline, growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
