@@ -18,6 +18,7 @@ from heapviz.doctor import checks as doctor_checks
 from heapviz.doctor import missing_required
 from heapviz.doctor import render as doctor_text
 from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, install_signal_handlers
+from heapviz.fleet import FleetOptions, group_rows, names_many
 from heapviz.formats import ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
 from heapviz.graph.filters import FilterOptions, compile_regex
@@ -114,9 +115,27 @@ def _node_options(args: argparse.Namespace) -> NodeOptions:
     return NodeOptions(granularity=args.granularity or "functions", demangle=args.demangle, inlines=args.inlines)
 
 
+def _fleet_options(args: argparse.Namespace, series: bool) -> FleetOptions | None:
+    """A fleet's options when the command takes them and the run is one: options that ask for it,
+    or inputs that name many profiles (directories, globs, URLs)."""
+    if not hasattr(args, "jobs"):
+        return None
+    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS", "")
+    if args.group_by is not None:
+        _check_regex(args.group_by, "--group-by")
+    if series and (args.scheduler or args.group_by):
+        raise UsageError("--scheduler and --group-by sum the inputs: add --merge")
+    if not (args.jobs or scheduler or args.group_by or args.strict or names_many(args.profiles)):
+        return None
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return FleetOptions(jobs=args.jobs or 0, scheduler="" if series else scheduler, group_by=args.group_by or "",
+                        strict=args.strict, timeout_s=args.timeout)
+
+
 def _subject_and_view(args: argparse.Namespace, series: bool) -> tuple[Subject, View]:
     filters = _filter_options(args)
-    subj = subject(args.profiles, _load_options(args), args.base, series)
+    subj = subject(args.profiles, _load_options(args), args.base, series, _fleet_options(args, series))
     return subj, make_view(subj.shown, args.sample_index, filters, _node_options(args))
 
 
@@ -298,6 +317,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame, subj.base)
     data.thresholds = _thresholds(args, data)
+    data.groups = group_rows(subj.groups, view.profile.sample_types[view.sample_index].type)
+    data.skipped = subj.skipped
     data.outputs = [(os.path.basename(path), out.format) for path, out in outputs]
     if not args.static and any(out.format == "html" for _, out in outputs):
         data.explorer = _explorer_input(view, gopts, ropts)

@@ -137,6 +137,29 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="jemalloc profiles: show only thread N's values (default: all threads)")
 
 
+def _jobs(text: str) -> int:
+    v = _context(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return v
+
+
+def _add_fleet_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("fleets (inputs may also be directories, globs and fsspec URLs: s3://, gs://, file://)")
+    g.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="parse and symbolize on N local processes (default: the machine's cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the parsing, symbolizing and summing on this Dask cluster (tcp://host:8786; "
+                        "default: $DASK_SCHEDULER_ADDRESS when set); needs heapviz[fleet]")
+    g.add_argument("--group-by", metavar="REGEX", default=None,
+                   help="label each input by REGEX's named groups searched in its path "
+                        "('hosts/(?P<host>[^/]+)/'): totals and top functions per group")
+    g.add_argument("--strict", action="store_true",
+                   help="fail on an input that cannot be read instead of skipping it with a warning")
+    g.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
+                   help="give up waiting for the Dask cluster after this long (default 3600)")
+
+
 def _add_view_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to show")
     g.add_argument("--sample-index", "--sample_index", "-sample_index", dest="sample_index", metavar="NAME",
@@ -234,6 +257,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     top.add_argument("--cum", action="store_true", help="sort by cumulative value")
     _add_graph_options(top, 0, 0.0, "")
     _add_input_options(top)
+    _add_fleet_options(top)
     _add_view_options(top)
     _add_quiet(top)
     top.set_defaults(func=commands["top"])
@@ -249,6 +273,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_graph_options(gr, 80, 0.005, "")
     _add_edge_options(gr)
     _add_input_options(gr)
+    _add_fleet_options(gr)
     _add_view_options(gr)
     _add_quiet(gr)
     gr.set_defaults(func=commands["graph"])
@@ -274,6 +299,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_graph_options(rp, 80, 0.005, "graph: ")
     _add_edge_options(rp)
     _add_input_options(rp)
+    _add_fleet_options(rp)
     _add_view_options(rp)
     _add_quiet(rp)
     rp.set_defaults(func=commands["report"])
@@ -348,6 +374,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                     help="profile.proto file, gzipped unless its name ends in .pb; - is stdout")
     cv.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     _add_input_options(cv)
+    _add_fleet_options(cv)
     _add_view_options(cv)
     _add_quiet(cv)
     cv.set_defaults(func=commands["convert"])

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from heapviz.combine import combine
 from heapviz.errors import InputError, UsageError
@@ -22,6 +23,9 @@ from heapviz.model import Profile, Sample, Value
 from heapviz.prune import PruneOptions, drop_allocator_frames
 from heapviz.symbolize import MappingReport, SymbolizeOptions, symbolize
 from heapviz.timing import Timings, phase
+
+if TYPE_CHECKING:
+    from heapviz.fleet import FleetOptions, GroupTotals
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,8 @@ class Subject:
     growth: Profile | None
     mode: str  # "single", "merged", "series" or "base"
     base: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # a fleet's inputs that could not be read, why
+    groups: dict[str, GroupTotals] = field(default_factory=dict)  # a fleet's --group-by groups
 
 
 def _detailed(items: list[Loaded]) -> Loaded:
@@ -216,7 +222,8 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def subject(paths: list[str], options: LoadOptions, base: list[str], series: bool) -> Subject:
+def subject(paths: list[str], options: LoadOptions, base: list[str], series: bool,
+            fleet: FleetOptions | None = None) -> Subject:
     """What the profiles given are to a command.
 
     Without `series` several profiles are summed (as pprof does), and with `base` the sum minus
@@ -224,7 +231,17 @@ def subject(paths: list[str], options: LoadOptions, base: list[str], series: boo
     dump order and nothing is summed; with `base` too, the base is the series' first point, so
     growth and suspects are measured from it (a base that is also one of the dumps is not
     counted twice).
+
+    With `fleet` (and without `series`) the inputs may be directories, globs and URLs, are
+    summed in partitions on local processes or a Dask cluster, and one that cannot be read is
+    skipped with a warning unless fleet.strict; the sum equals the one made here.
     """
+    if fleet is not None:
+        from heapviz.fleet import expand
+
+        paths = expand(paths)
+        if not series and (len(paths) > 1 or fleet.group_by):
+            return _fleet_subject(paths, options, base, fleet)
     if base and series and len(paths) > 1:
         rest = [p for p in paths if not any(_same_file(p, b) for b in base)]
         if rest:
@@ -249,6 +266,32 @@ def subject(paths: list[str], options: LoadOptions, base: list[str], series: boo
         return Subject(_detailed(items), [i.profile for i in items], growth, "series")
     shown = summed(items)
     return Subject(shown, [shown.profile], None, "merged" if len(items) > 1 else "single")
+
+
+def _fleet_subject(paths: list[str], options: LoadOptions, base: list[str], fleet: FleetOptions) -> Subject:
+    from heapviz.fleet import merge_all
+
+    if "-" in paths:
+        raise UsageError("'-' (stdin) cannot be one of a fleet's inputs")
+    with phase(options.timings, "load_fleet"):
+        if options.progress:
+            options.progress(f"reading {len(paths)} profiles" + (f" on {fleet.scheduler}" if fleet.scheduler else ""))
+        part = merge_all(paths, options, fleet)
+    if part.profile is None:
+        why = "; ".join(w for _, w in part.skipped[:3])
+        raise InputError(paths[0] if len(paths) == 1 else f"{len(paths)} inputs",
+                         f"none could be read ({why}{'; …' if len(part.skipped) > 3 else ''})")
+    profile = part.profile
+    # said as it is: warn() would prefix the merged profile's name, every input's
+    profile.warnings.extend(f"skipped: {why}" for _, why in part.skipped)
+    shown = Loaded(profile, part.reports)
+    mode = "merged" if part.profiles > 1 else "single"
+    if base:
+        old = summed(_last_of_each_file(load_each(base, options)))
+        diff = combine([profile, old.profile], [1, -1])
+        return Subject(Loaded(diff, old.reports + part.reports), [old.profile, profile], diff, "base",
+                       old.profile.source, part.skipped, part.groups)
+    return Subject(shown, [profile], None, mode, skipped=part.skipped, groups=part.groups)
 
 
 def view_tree(subj: Subject, view: View, title: str = "", min_fraction: float = 0.0) -> FlameTree:

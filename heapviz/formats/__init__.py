@@ -213,6 +213,11 @@ def _describe(e: BaseException) -> str:
 def _open_stream(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
+    if "://" in path:
+        from heapviz.fleet import is_url, open_url  # fsspec is optional and slow to import
+
+        if is_url(path):
+            return open_url(path)
     try:
         st = os.stat(path)
     except OSError as e:

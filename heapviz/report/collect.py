@@ -28,6 +28,7 @@ from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
 
 if TYPE_CHECKING:
+    from heapviz.fleet import GroupRow
     from heapviz.report.explorer_data import ExplorerInput
 
 MAX_TABLE_ROWS = 300
@@ -202,6 +203,10 @@ class ReportData:
     # the HTML explorer's input (the shown profile's samples and the report's options), or None
     # for a static report; set by the command line, embedded by report/html.py
     explorer: ExplorerInput | None = None
+    # a fleet's --group-by groups (largest first) and the inputs it skipped (input, why); set by
+    # the command line
+    groups: list[GroupRow] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
         """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU

@@ -53,6 +53,16 @@ def summary(r: ReportData) -> dict[str, Any]:
             {"name": t.name, "limit": t.limit, "value": t.value, "exceeded": t.exceeded} for t in r.thresholds
         ],
         "warnings": list(r.warnings),
+        "skipped": {"count": len(r.skipped), "inputs": [{"file": f, "error": why} for f, why in r.skipped]},
+        "groups": [
+            {
+                "label": g.label,
+                "profiles": g.profiles,
+                "totals": {name: round(v) for name, v in g.totals.items()},
+                "top": [{"name": name, "flat": round(v)} for name, v in g.top],
+            }
+            for g in r.groups
+        ],
     }
 
 
