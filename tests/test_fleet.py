@@ -175,3 +175,12 @@ def test_s3_inputs_locally_and_on_the_cluster(fleet, serial, s3, cluster, monkey
         assert merged[key] == local[key], key
     r = run_heapviz("top", "s3://dumps/hosts/h1/missing.heap", env=s3)
     assert r.rc == 1 and "s3://dumps/hosts/h1/missing.heap" in r.err and "Traceback" not in r.err
+
+
+def test_a_cluster_that_never_finishes_times_out(fleet):
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None, host="127.0.0.1",
+                                  protocol="tcp://") as idle:  # a scheduler without workers
+        r = run_heapviz("top", str(fleet / "hosts"), "--scheduler", idle.scheduler_address, "--timeout", "2",
+                        timeout=60)
+    assert r.rc == 1 and "did not finish within 2 s (--timeout)" in r.err, r.err
+    assert "Traceback" not in r.err
