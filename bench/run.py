@@ -50,6 +50,11 @@ REFERENCE_TOOLS = ("go tool pprof -svg", "google-pprof --svg", "pprof -svg (binu
 # issue 9: report -o leak.pdf at the largest size against each reference tool (time ratio at most)
 TARGETS = {"go tool pprof -svg": 0.1, "google-pprof --svg": 0.2, "pprof -svg (binutils)": 1.0}
 PARSE_TARGET_MBPS = 100.0
+# issue 20, on each shape's 250k profile: (command, time ratio at most against pprof -svg (binutils))
+ISSUE20_TOOL = "pprof -svg (binutils)"
+ISSUE20_TIME = {"report pdf": 0.1, "report html": 0.15}
+ISSUE20_RSS_MB = 400.0
+ISSUE20_1M = (4.5, 1536.0)  # the 1M-stack profile: at most this times the 250k time, under this RSS (MiB)
 
 
 @dataclass
@@ -328,13 +333,14 @@ def reference_argv(tool: str, out: Path, binary: str, profile: str) -> list[str]
     return [str(exe), "-svg", binary, profile] if exe else None
 
 
-def run_reference(prof: Profile, out: Path, timeout: float, rerun: bool, cache_only: bool = False) -> dict[str, Run]:
+def run_reference(prof: Profile, out: Path, timeout: float, rerun: bool, cache_only: bool = False,
+                  tools: tuple[str, ...] = REFERENCE_TOOLS) -> dict[str, Run]:
     """Each reference tool once; results are cached (they do not depend on heapviz's code)."""
     cache_path = out / "reference-cache.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     st = os.stat(prof.path)
     results: dict[str, Run] = {}
-    for tool in REFERENCE_TOOLS:
+    for tool in tools:
         key = f"{tool}|{prof.path}|{st.st_size}|{int(st.st_mtime)}|{timeout}"
         if key in cache and not rerun:
             results[tool] = Run(**cache[key])
@@ -434,8 +440,39 @@ def _s(v: float | None) -> str:
     return "—" if v is None else (f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}")
 
 
+def issue20(profiles: list[Profile], hv: dict[str, dict[str, list[Run]]], refs: dict[str, Run]) -> list[str]:
+    """Issue 20's targets on the 250k profile of each shape (refs: profile name -> pprof (binutils)),
+    and the 1M-stack profile against the layered 250k one."""
+    md = ["", f"### Issue 20 targets (against `{ISSUE20_TOOL}` on the same profile, same run)", "",
+          "| profile | target | measured | met |", "|---|---|---|---|"]
+    for name, ref in refs.items():
+        for cmd, limit in ISSUE20_TIME.items():
+            w = _median(hv.get(name, {}).get(cmd, []), "wall")
+            if w is None or not ref.status.startswith("ok"):
+                continue
+            md.append(f"| {name} | `{cmd}` ≤ {limit}× | {w / ref.wall_s:.2f}× ({_s(w)} s vs {_s(ref.wall_s)} s) | "
+                      f"{'yes' if w / ref.wall_s <= limit else 'no'} |")
+        for cmd in ISSUE20_TIME:
+            m = _median(hv.get(name, {}).get(cmd, []), "rss")
+            if m is not None:
+                md.append(f"| {name} | `{cmd}` peak RSS ≤ {ISSUE20_RSS_MB:.0f} MiB | {_s(m)} MiB | "
+                          f"{'yes' if m <= ISSUE20_RSS_MB else 'no'} |")
+    big = [p for p in profiles if p.stacks >= 900_000]
+    base = next((n for n in refs if n.startswith("real")), None)
+    for p in big:
+        for cmd, runs in hv.get(p.name, {}).items():
+            w, m = _median(runs, "wall"), _median(runs, "rss")
+            w0 = _median(hv.get(base, {}).get(cmd, []), "wall") if base else None
+            if w is None or m is None or not w0:
+                continue
+            md.append(f"| {p.name} | `{cmd}` ≤ {ISSUE20_1M[0]}× {base}, < {ISSUE20_1M[1] / 1024:.1f} GiB | "
+                      f"{w / w0:.2f}× ({_s(w)} s vs {_s(w0)} s), {_s(m)} MiB | "
+                      f"{'yes' if w / w0 <= ISSUE20_1M[0] and m < ISSUE20_1M[1] else 'no'} |")
+    return md
+
+
 def report(info: dict[str, str], profiles: list[Profile], hv: dict[str, dict[str, list[Run]]],
-           ref: dict[str, Run], largest: Profile | None) -> str:
+           ref: dict[str, Run], largest: Profile | None, refs: dict[str, Run] | None = None) -> str:
     md = ["### Machine", ""]
     md += [f"- {k}: {v}" for k, v in info.items()]
     md += ["", "### Profiles", "",
@@ -502,6 +539,7 @@ def report(info: dict[str, str], profiles: list[Profile], hv: dict[str, dict[str
         best = max(parse_rates, key=lambda x: x[0].size_mb)
         md.append(f"| parsing ≥ {PARSE_TARGET_MBPS:.0f} MB/s | {best[1]:.0f} MB/s on {best[0].name} "
                   f"({best[0].size_mb} MB) | {'yes' if best[1] >= PARSE_TARGET_MBPS else 'no'} |")
+    md += issue20(profiles, hv, refs or {})
     md += ["", "Growth with size (wall s / peak RSS MiB):", "",
            "| command | " + " | ".join(p.name for p in profiles) + " |", "|---|" + "---:|" * len(profiles)]
     for cmd in HEAPVIZ_COMMANDS:
@@ -526,7 +564,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="sample lines of the scaled-up dump for parser throughput (0: none)")
     ap.add_argument("--commands", default=",".join(HEAPVIZ_COMMANDS),
                     help="heapviz commands to time: " + ", ".join(HEAPVIZ_COMMANDS))
-    ap.add_argument("--synthetic-commands", default="top", help="heapviz commands to time on the synthetic dump")
+    ap.add_argument("--synthetic-commands", default="top,report pdf",
+                    help="heapviz commands to time on the synthetic dump")
     ap.add_argument("--series-iterations", type=int, default=100_000,
                     help="leak iterations of the run that writes a series of HEAPPROFILE dumps (0: none)")
     ap.add_argument("--series-interval", type=int, default=300_000,
@@ -565,10 +604,12 @@ def main(argv: list[str] | None = None) -> int:
     exe, build = build_program(out, args.functions)
     profiles = [heapcheck_profile(out, exe, int(n), build) for n in args.sizes.split(",")]
     largest = max(profiles, key=lambda p: p.stacks)
+    recursive: list[Profile] = []
     if args.recursive_sizes.strip():
         rec_exe, rec_build = build_program(out, args.functions, "recursive")
-        profiles += [heapcheck_profile(out, rec_exe, int(n), rec_build, "recursive")
+        recursive = [heapcheck_profile(out, rec_exe, int(n), rec_build, "recursive")
                      for n in args.recursive_sizes.split(",") if n.strip()]
+        profiles += recursive
     synthetic = synthetic_profile(out, largest, args.synthetic_lines) if args.synthetic_lines else None
     series = series_profile(out, exe, args.series_iterations, args.series_interval, build) \
         if args.series_iterations else None
@@ -589,18 +630,28 @@ def main(argv: list[str] | None = None) -> int:
                            for c in series_commands}
     ref = {} if args.skip_reference else run_reference(largest, out, args.ref_timeout, args.rerun_reference,
                                                        cache_only=args.report_only)
+    refs: dict[str, Run] = {}
+    if not args.skip_reference:
+        refs[largest.name] = ref.get(ISSUE20_TOOL, Run(0.0, 0.0, -1, "not run"))
+        if recursive:
+            big_rec = max(recursive, key=lambda p: p.stacks)
+            got = run_reference(big_rec, out, args.ref_timeout, args.rerun_reference, cache_only=args.report_only,
+                                tools=(ISSUE20_TOOL,))
+            if ISSUE20_TOOL in got:
+                refs[big_rec.name] = got[ISSUE20_TOOL]
     if not args.report_only:
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
 
     all_profiles = profiles + ([synthetic] if synthetic else []) + ([series] if series else [])
-    md = report(info, all_profiles, hv, ref, largest if not args.skip_reference else None)
+    md = report(info, all_profiles, hv, ref, largest if not args.skip_reference else None, refs)
     print(md)
     (out / "results.md").write_text(md)
     (out / "results.json").write_text(json.dumps({
         "machine": info, "profiles": [asdict(p) for p in all_profiles],
         "heapviz": {p: {c: [asdict(r) for r in runs] for c, runs in cmds.items()} for p, cmds in hv.items()},
         "reference": {t: asdict(r) for t, r in ref.items()}, "reference_profile": largest.name,
+        "issue20_reference": {p: asdict(r) for p, r in refs.items()},
     }, indent=1))
     log(f"wrote {out / 'results.md'} and {out / 'results.json'}")
     return 0
