@@ -43,6 +43,7 @@ from heapviz.render.listing import render_text as listing_text
 from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
+from heapviz.report.sources import SourceSettings
 from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings
 from heapviz.report.layout import lay_out
 from heapviz.report.summary_md import threshold_name
@@ -309,7 +310,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
                           filters=tuple(view.filters.describe()), unit=report_unit(args.unit),
-                          layout_timeout_s=args.layout_timeout)
+                          layout_timeout_s=args.layout_timeout,
+                          sources=SourceSettings(args.source_sites, args.source_lines, _source_options(args)))
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
         if subj.mode == "base" else None
     words = view.profile.profile_kind.words

@@ -200,8 +200,13 @@ def _context(text: str) -> int:
     return v
 
 
-def _add_source_options(p: argparse.ArgumentParser) -> None:
+def _add_source_options(p: argparse.ArgumentParser, report: bool = False) -> None:
     g = p.add_argument_group("source files")
+    if report:
+        g.add_argument("--source-sites", type=_context, default=10, metavar="N",
+                       help="show the annotated code of the N largest leak sites (default 10; 0: none)")
+        g.add_argument("--source-lines", type=_context, default=40, metavar="N",
+                       help="source lines shown per leak site, over all its frames (default 40)")
     g.add_argument("--source-path", "--source_path", "-source_path", dest="source_path", action="append",
                    default=[], metavar="DIR[:DIR...]",
                    help="directories to find source files in; each one's parents are tried too "
@@ -210,8 +215,9 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
                    metavar="PREFIX[:PREFIX...]",
                    help="cut this build-machine prefix from recorded source paths before searching "
                         "(default: cut up to the name of a --source-path directory found in the path)")
-    g.add_argument("--context", type=_context, default=4, metavar="N",
-                   help="source lines shown around each line with values (default 4)")
+    if not report:
+        g.add_argument("--context", type=_context, default=4, metavar="N",
+                       help="source lines shown around each line with values (default 4)")
 
 
 def _add_graph_options(p: argparse.ArgumentParser, node_count: int, node_fraction: float, what: str) -> None:
@@ -298,6 +304,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                     help="HTML without the explorer (no embedded samples, no in-page recompute of the graph)")
     _add_graph_options(rp, 80, 0.005, "graph: ")
     _add_edge_options(rp)
+    _add_source_options(rp, report=True)
     _add_input_options(rp)
     _add_fleet_options(rp)
     _add_view_options(rp)

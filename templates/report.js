@@ -153,5 +153,24 @@
     window.addEventListener("mouseup", function () { drag = null; viewport.classList.remove("dragging"); });
   }
   each(document.querySelectorAll(".viewport"), viewer);
+
+  // A link to a leak site's code opens the collapsed sections it sits in, then jumps there.
+  function reveal(id) {
+    var target = id && document.getElementById(id);
+    for (var el = target; el; el = el.parentElement) {
+      if (el.tagName === "DETAILS") { el.open = true; }
+    }
+    return target;
+  }
+  each(document.querySelectorAll("a.src-link"), function (a) {
+    a.addEventListener("click", function (e) {
+      var target = reveal(a.getAttribute("href").slice(1));
+      if (target) { e.preventDefault(); target.scrollIntoView(); history.replaceState(null, "", a.getAttribute("href")); }
+    });
+  });
+  if (location.hash.indexOf("#src-") === 0) {
+    var shown = reveal(decodeURIComponent(location.hash.slice(1)));
+    if (shown) { shown.scrollIntoView(); }
+  }
   window.heapvizReport = { viewer: viewer };  // explore.js sets up the graphs it draws
 })();

@@ -23,6 +23,7 @@ from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Timeline, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_graph, peek_rows
+from heapviz.report.sources import SiteSource, SourceSettings, site_sources
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
@@ -207,6 +208,8 @@ class ReportData:
     # the command line
     groups: list[GroupRow] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # the code of the largest leak sites, by rank (report/sources.py); sites without code are absent
+    site_sources: dict[int, SiteSource] = field(default_factory=dict)
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
         """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU
@@ -233,6 +236,7 @@ class ReportOptions:
     filters: tuple[str, ...] = ()
     unit: str = "auto"  # report_unit(--unit)
     layout_timeout_s: float = 120.0
+    sources: SourceSettings = SourceSettings()  # --source-sites, --source-lines, --source-path, --trim-path
 
 
 def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, sort_cum: bool) -> TopTable:
@@ -466,6 +470,8 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
             header_totals.append((t.type, format_value(hv, t.unit, "auto" if dimension(t.unit) != "count" else "")))
 
     leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit)
+    site_code = site_sources(leaks, stacks, index, opts.node_options, opts.sources,
+                             lambda v: format_value(v, vt.unit, unit))
     seq_text = profile.sequence_text if len(sources) == 1 else ""
     binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
                 for r in reports]
@@ -489,5 +495,6 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=peek_graph(cg)),
+        site_sources=site_code,
     )
 

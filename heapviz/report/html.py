@@ -3,6 +3,7 @@ with the call graph inlined as SVG and data for scripts passed only through JSON
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,6 +137,55 @@ def _value_text(r: ReportData, sample_type: str, sample_unit: str, unit: str) ->
     return lambda v: format_value(v, sample_unit, unit)
 
 
+def _lexer(file: str) -> Any:
+    from pygments.lexers import get_lexer_for_filename
+    from pygments.lexers.special import TextLexer
+    from pygments.util import ClassNotFound
+
+    # stripnl=False: a window that starts or ends with blank lines keeps them (one row per line)
+    try:
+        return get_lexer_for_filename(file, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return TextLexer(stripnl=False, ensurenl=False)
+
+
+def highlighted_sources(r: ReportData) -> tuple[dict[str, list[Markup]], Markup]:
+    """Each source block's lines as highlighted HTML, keyed `rank-frame`, and the style rules
+    for them (inlined in the page: the CSP allows no style sheet from anywhere). Pygments
+    escapes every character of the code it formats; a block whose output does not come back as
+    one line per row is shown escaped by jinja instead, unhighlighted."""
+    if not r.site_sources:
+        return {}, Markup("")
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+
+    formatter = HtmlFormatter(nowrap=True)
+    lexers: dict[str, Any] = {}
+    out: dict[str, list[Markup]] = {}
+    for code in r.site_sources.values():
+        for b in code.blocks:
+            if not b.rows:
+                continue
+            ext = os.path.splitext(b.file)[1] or b.file
+            lexer = lexers.get(ext)
+            if lexer is None:
+                lexer = lexers[ext] = _lexer(os.path.basename(b.file))
+            text = "\n".join(row.text or "" for row in b.rows) + "\n"
+            lines = highlight(text, lexer, formatter).split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            if len(lines) == len(b.rows):
+                out[b_key(code.rank, b.frame)] = [Markup(ln) for ln in lines]
+    # token colours only: no rule for Pygments' error token (a window cut in a comment is not an error)
+    rules = [rule for rule in formatter.get_token_style_defs(".src .code") if not rule.startswith(".src .code .err ")]
+    return out, Markup("\n".join(rules))
+
+
+def b_key(rank: int, frame: int) -> str:
+    """A source block's key and, after `src-`, its element id."""
+    return f"{rank}-{frame}"
+
+
 def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     svg = inline_svg(r.graph_images["svg"]) if "svg" in r.graph_images else ""
     growth_svg = inline_svg(r.growth_images["svg"]) if "svg" in r.growth_images else ""
@@ -146,13 +196,14 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
         flame_svg = Markup(to_svg(flame, _value_text(r, flame.sample_type, flame.sample_unit, r.flame_unit),
                                   REPORT_FLAME))
     totals = {name: exact for name, _, exact in r.totals}
+    code, code_css = highlighted_sources(r)
     template = environment().get_template("report.html.j2")
 
     def page(explorer: dict[str, Any] | None, explorer_json: str, viz: str) -> bytes:
         html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
                                data=summary(r), binaries=binary_groups(r), labels=dump_labels(r),
                                totals=totals, explorer=explorer, explorer_json=Markup(explorer_json),
-                               viz=Markup(viz))
+                               viz=Markup(viz), code=code, code_css=code_css)
         return html.encode("utf-8", "replace")  # undecodable bytes from a binary's names become U+FFFD
 
     if r.explorer is None or not svg:

@@ -36,6 +36,7 @@ from reportlab.platypus import (
     Paragraph,
     Spacer,
     TableStyle,
+    XPreformatted,
 )
 
 from heapviz.kinds import upper_first
@@ -46,6 +47,7 @@ from heapviz.report.collect import Frame as StackFrame
 from heapviz.report.collect import LeakSite, ReportData, TopTable
 from heapviz.report.flame_pdf import TEMPLATE as FLAME_TEMPLATE
 from heapviz.report.flame_pdf import flame_flowables
+from heapviz.report.sources import SiteSource
 from heapviz.growth import Suspect
 
 MARGIN = 15 * mm
@@ -304,6 +306,8 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
                              textColor=colors.HexColor("#b20000"), keepWithNext=1),
         "h3": ParagraphStyle("h3", fontName=fonts.bold, fontSize=9.5, leading=12, spaceBefore=6, spaceAfter=2,
                              keepWithNext=1),
+        # source code: whitespace kept as is (XPreformatted), lines already wrapped by _code_cell
+        "code": ParagraphStyle("code", fontName=fonts.mono, fontSize=7, leading=8.6),
         "warn": ParagraphStyle("warn", fontName=fonts.regular, fontSize=8.5, leading=11,
                                textColor=colors.HexColor("#8a4b00")),
     }
@@ -842,7 +846,74 @@ def _leak_site(site: LeakSite, c: _Context) -> list[Flowable]:
     head: list[Flowable] = [c.p(f"{what}, {r.words.site_verb}:", "body")]
     if prefix:
         head.append(c.lines(path_parts(f"files under {prefix}"), _PAGE_W, "path"))
-    return [KeepTogether([*head, table]), Spacer(1, 5)]
+    out: list[Flowable] = [KeepTogether([*head, table])]
+    code = r.site_sources.get(site.rank)
+    if code is not None:
+        out += _site_code(code, c)
+    return [*out, Spacer(1, 5)]
+
+
+_CODE_WIDTHS = (16 * mm, 16 * mm, 10 * mm)  # this site, all stacks, line number; the code gets the rest
+
+
+def _code_cell(text: str, width: float, c: _Context) -> XPreformatted:
+    """A source line in the code font, whitespace kept, wrapped at `width` points: each
+    continuation starts with a marker, and no character is ever cut off."""
+    st = c.style("code")
+    m = _Markup(c.fonts)
+    marker = "\u21aa " if c.fonts.mono == "HV-Mono" else "+ "  # Courier has no arrow
+    pieces: list[str] = []
+    rest = text
+    while True:
+        room = width - (m.width(marker, st.fontName, st.fontSize) if pieces else 0)
+        if m.width(rest, st.fontName, st.fontSize) <= room or len(rest) <= 1:
+            pieces.append(rest)
+            break
+        cut = max(1, m._fit(rest, room, st.fontName, st.fontSize))
+        space = rest.rfind(" ", 0, cut)
+        if space >= cut // 2 and rest[:space].strip():  # after a space when one is near the edge
+            cut = space + 1
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    lines = [m(pieces[0])] + [f'<font color="#b20000">{m(marker)}</font>{m(p)}' for p in pieces[1:]]
+    return XPreformatted("\n".join(lines), st)
+
+
+def _site_code(code: SiteSource, c: _Context) -> list[Flowable]:
+    """The code of a site's frames in the user's code: a table per frame with the values in a
+    left gutter and the hot line shaded."""
+    code_w = _PAGE_W - sum(_CODE_WIDTHS) - 2 * _CELL_PAD
+    out: list[Flowable] = []
+    for b in code.blocks:
+        head = c.p(f"{b.frame}  {b.function}   {b.file}:{b.line}" + (" (fewer lines: --source-lines)" if b.cut else ""),
+                   "small")
+        if b.missing:
+            out.append(KeepTogether([head, c.p(b.missing, "warn")]))
+            continue
+        data: list[list[Any]] = [["this site", "all stacks", "line", ""]]
+        style = TableStyle([
+            ("FONTNAME", (0, 0), (-1, 0), c.fonts.regular), ("FONTSIZE", (0, 0), (-1, 0), 6.5),
+            ("TEXTCOLOR", (0, 0), (-1, 0), colors.grey),
+            ("FONTNAME", (0, 1), (2, -1), c.fonts.mono), ("FONTSIZE", (0, 1), (2, -1), 7),
+            ("ALIGN", (0, 0), (2, -1), "RIGHT"), ("TEXTCOLOR", (2, 1), (2, -1), colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 0.6),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0.6), ("LINEAFTER", (2, 0), (2, -1), 0.4, colors.HexColor("#cccccc")),
+            ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f8f8f8")),
+            ("BOX", (0, 0), (-1, -1), 0.4, colors.HexColor("#dddddd")),
+        ])
+        for k, row in enumerate(b.rows, 1):
+            data.append([row.site_text, row.all_text, str(row.line), _code_cell(row.text or "", code_w, c)])
+            if row.hot:
+                style.add("BACKGROUND", (0, k), (-1, k), colors.HexColor("#ffe9a8"))
+                style.add("TEXTCOLOR", (0, k), (0, k), colors.HexColor("#b20000"))
+                style.add("FONTNAME", (0, k), (2, k), c.fonts.bold)
+        table = LongTable(data, colWidths=[*_CODE_WIDTHS, None], repeatRows=1)
+        table.setStyle(style)
+        out.append(KeepTogether([head, table]))
+        out.append(Spacer(1, 3))
+    if code.note:
+        out.append(c.p(code.note, "small"))
+    return out
 
 
 def _details(c: _Context) -> list[Flowable]:
