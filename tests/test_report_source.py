@@ -77,15 +77,32 @@ def test_hot_lines_of_every_site_in_html_and_pdf(examples, cxx):
     # the callers' code too: main's lines calling the leaking functions
     assert any(code.strip() == "hv::grow_vector();" for is_hot, _, _, _, code in rows if is_hot)
     assert "hv::grow_vector();" in text
-    # "all stacks" is the line's cum as `heapviz list` sums it (cxx's code is one file)
+    check_all_stacks(examples / "cxx.0002.heap", rows)
+
+
+def check_all_stacks(profile: Path, rows: list[tuple[bool, str, str, int, str]]) -> None:
+    """"all stacks" is the line's cum as `heapviz list` sums it (each example's code is one file)."""
     cum: dict[int, int] = {}
-    for rt in listed(examples / "cxx.0002.heap"):
+    for rt in listed(profile):
         for row in rt["lines"]:  # each routine's rows, with its context lines at 0
             cum[row["line"]] = cum.get(row["line"], 0) + row["cum"]
     shown = [(line, all_) for _, _, all_, line, _ in rows if all_]
-    assert len(shown) > 20
+    assert len(shown) > 10
     for line, all_ in shown:
         assert all_ == format_value(cum[line], "bytes", "auto"), line
+
+
+def test_recursion_counts_each_stack_once(examples, tmp_path):
+    """A recursive function's line is on a stack many times: its cum counts the stack once, and
+    the site shows that line once."""
+    page = tmp_path / "rec.html"
+    r = run_heapviz("report", str(examples / "recursion.0001.heap"), "-o", str(page), "--static")
+    assert r.rc == 0, r.err
+    doc = page.read_text()
+    check_all_stacks(examples / "recursion.0001.heap", code_rows(doc))
+    for block in re.findall(r'<details class="src".*?</details>', doc, re.S):
+        heads = re.findall(r'<code class="loc">([^<]+)</code>', block)
+        assert len(heads) == len(set(heads))
 
 
 def test_site_values_and_links(cxx):
@@ -127,7 +144,7 @@ def test_source_sites_and_lines(examples, tmp_path):
     doc = (tmp_path / "a.html").read_text()
     assert doc.count('class="src-block"') == 2  # site 1's allocating frame fills its 5 lines
     assert len(code_rows(doc)) == 10
-    assert doc.count("code cut to 5 lines (--source-lines): 1 caller frame not shown") == 2
+    assert doc.count("code cut to 5 lines (--source-lines): 1 caller function not shown") == 2
     r = run_heapviz("report", *args, "--source-sites", "0")
     assert r.rc == 0, r.err
     assert 'class="src-block"' not in (tmp_path / "a.html").read_text()

@@ -880,13 +880,13 @@ def _code_cell(text: str, width: float, c: _Context) -> XPreformatted:
 
 
 def _site_code(code: SiteSource, c: _Context) -> list[Flowable]:
-    """The code of a site's frames in the user's code: a table per frame with the values in a
-    left gutter and the hot line shaded."""
+    """The code of a site's functions in the user's code: a table per function with the values
+    in a left gutter and the hot lines shaded."""
     code_w = _PAGE_W - sum(_CODE_WIDTHS) - 2 * _CELL_PAD
     out: list[Flowable] = []
     for b in code.blocks:
-        head = c.p(f"{b.frame}  {b.function}   {b.file}:{b.line}" + (" (fewer lines: --source-lines)" if b.cut else ""),
-                   "small")
+        cut = " (fewer lines: --source-lines)" if b.cut else ""
+        head = c.p(f"{', '.join(map(str, b.frames))}  {b.function}   {b.file}:{b.line}{cut}", "small")
         if b.missing:
             out.append(KeepTogether([head, c.p(b.missing, "warn")]))
             continue
@@ -901,7 +901,12 @@ def _site_code(code: SiteSource, c: _Context) -> list[Flowable]:
             ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f8f8f8")),
             ("BOX", (0, 0), (-1, -1), 0.4, colors.HexColor("#dddddd")),
         ])
-        for k, row in enumerate(b.rows, 1):
+        last = None
+        for row in b.rows:
+            if last is not None and row.line > last + 1:
+                data.append(["", "", "\u22ef" if c.fonts.mono == "HV-Mono" else "...", ""])
+            last = row.line
+            k = len(data)
             data.append([row.site_text, row.all_text, str(row.line), _code_cell(row.text or "", code_w, c)])
             if row.hot:
                 style.add("BACKGROUND", (0, k), (-1, k), colors.HexColor("#ffe9a8"))

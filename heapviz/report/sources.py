@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from heapviz.graph.arrays import sums
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Value
@@ -30,6 +29,7 @@ DEFAULT_SITES = 10  # leak sites whose code a report shows
 DEFAULT_LINES = 40  # source lines shown per site, over all its frames
 CONTEXT = 4  # lines shown on either side of a hot line
 TAB = 8
+_CHUNK_CELLS = 1 << 24  # booleans of line_cums' table at a time
 # C0 controls (but tab) and DEL would draw as nothing, or as markup in reportlab: shown as \xNN
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -45,16 +45,18 @@ class SourceRow:
 
 @dataclass(frozen=True)
 class SourceBlock:
-    """One frame's window of code."""
+    """The code of one function around the lines the site's frames in it are on (one line, or
+    several when it calls itself or its frames are close): one block, as weblist shows it."""
 
-    frame: int  # index of the frame in the site's frames (leaf first)
+    frame: int  # index of its first frame in the site's frames (leaf first): the block's id
     function: str
     file: str  # as recorded
-    line: int
+    line: int  # its first frame's line
     path: str | None  # the file read
-    rows: list[SourceRow] = field(default_factory=list)  # empty when the source is missing
+    rows: list[SourceRow] = field(default_factory=list)  # in line order; empty when the source is missing
     missing: str = ""  # why no code is shown
-    cut: bool = False  # the window was narrowed to fit --source-lines
+    cut: bool = False  # fewer lines around the hot ones, to fit --source-lines
+    frames: tuple[int, ...] = ()  # every frame of the site shown here
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class SiteSource:
     rank: int
     blocks: list[SourceBlock]
     note: str = ""  # what --source-lines left out
+
+    @property
+    def links(self) -> dict[int, int]:
+        """Frame index -> the id (first frame) of the block that shows it."""
+        return {f: b.frame for b in self.blocks for f in b.frames}
 
 
 @dataclass(frozen=True)
@@ -101,92 +108,107 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
     first = np.zeros(n_locs + 1, dtype=np.int64)
     np.cumsum(per_loc, out=first[1:])
     key_of_pair = np.asarray(pair_key, dtype=np.int64)
-    # every (sample, key) of every position whose location has wanted frames
-    locs = table.index.astype(np.int64)
-    sample_of = np.repeat(np.arange(len(table.loc_starts) - 1, dtype=np.int64), np.diff(table.loc_starts))
-    count = per_loc[locs]
-    total = int(count.sum())
-    if total == 0:
+    # the positions (in the samples' location runs) whose location has wanted frames, their
+    # samples, and each one's keys
+    count = per_loc[table.index]
+    pos = np.flatnonzero(count)
+    if not len(pos):
         return {}
-    where = np.repeat(first[:-1][locs], count)
+    count = count[pos]
+    sample_of = np.searchsorted(table.loc_starts, pos, side="right") - 1
+    where = np.repeat(first[:-1][table.index[pos]], count)
     before = np.zeros(len(count) + 1, dtype=np.int64)
     np.cumsum(count, out=before[1:])
-    where += np.arange(total, dtype=np.int64) - np.repeat(before[:-1], count)
-    combined = np.unique(np.repeat(sample_of, count) * len(keys) + key_of_pair[where])  # once per sample
-    weights = stacks.weights(index)[combined // len(keys)]
-    cum = sums(combined % len(keys), weights, len(keys))
-    return {key: cum[i] for key, i in keys.items()}
+    where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
+    sample_of, key_of = np.repeat(sample_of, count), key_of_pair[where]
+    # each sample once per key: a (samples x keys) table of booleans, a chunk of samples at a time
+    # (recursion repeats a line many times in one stack; np.unique over the pairs was slower)
+    weights = stacks.weights(index)
+    n, k = len(table.loc_starts) - 1, len(keys)
+    cum = [weights[:0].sum()] * k
+    step = max(1, _CHUNK_CELLS // k)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        a, b = np.searchsorted(sample_of, (lo, hi))
+        if a == b:
+            continue
+        seen = np.zeros((k, hi - lo), dtype=np.bool_)
+        seen[key_of[a:b], sample_of[a:b] - lo] = True
+        chunk = weights[lo:hi]
+        for j in np.flatnonzero(seen.any(axis=1)).tolist():
+            cum[j] += chunk[seen[j]].sum()
+    return {key: cum[i].item() for key, i in keys.items()}
 
 
-def _window(line: int, size: int, budget: int) -> tuple[int, int]:
-    """How many lines before and after the hot line fit in `budget` lines (the hot line counts),
-    from `size` lines on either side: the callers' context is cut evenly."""
-    before = min(size, (budget - 1) // 2)
-    after = min(size, budget - 1 - before)
-    return min(size, budget - 1 - after), after
+def _shown(hot: list[int], n_lines: int, budget: int) -> tuple[list[int], bool]:
+    """The lines to show around the `hot` ones (1-based, in a file of `n_lines`): CONTEXT lines
+    on either side, fewer when that would pass `budget` lines, and only the first hot lines
+    when even they alone do. Also whether it was narrowed."""
+    for context in range(CONTEXT, -1, -1):
+        lines = sorted({n for h in hot for n in range(max(1, h - context), min(n_lines, h + context) + 1)})
+        if len(lines) <= budget:
+            return lines, context < CONTEXT
+    return sorted(hot)[:budget], True
 
 
 def site_sources(sites: Sequence[LeakSite], stacks: StackTable, index: int, node_options: NodeOptions,
                  settings: SourceSettings, fmt: Callable[[Value], str]) -> dict[int, SiteSource]:
-    """The code of the first `settings.sites` sites, by rank: a block for each frame in the
-    user's own code (the allocating one first, then each caller carrying the stack), at most
-    `settings.lines` lines per site. Each source file is found and read once."""
+    """The code of the first `settings.sites` sites, by rank: a block for each function in the
+    user's own code on the site's stack (the allocating frame's first, then each caller carrying
+    the stack), at most `settings.lines` lines per site. Each source file is found and read once."""
     chosen = list(sites[:max(settings.sites, 0)])
     if not chosen or settings.lines <= 0:
         return {}
     reader = SourceReader(settings.options)
-    frames_of: dict[int, list[tuple[int, str, str, int]]] = {}
+    # per site: its user frames grouped by (function, file), in the order they first appear
+    groups_of: dict[int, dict[tuple[str, str], list[tuple[int, int]]]] = {}
     for site in chosen:
-        seen: set[tuple[str, int]] = set()
-        picked = []
+        groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
         for i, f in enumerate(site.frames):
             file = clean(f.file)
-            if not f.user or not file or (file, f.line) in seen:  # recursion: one block per line
-                continue
-            seen.add((file, f.line))
-            picked.append((i, f.function, file, f.line))
-        frames_of[site.rank] = picked
-    wanted = {(name, file) for picked in frames_of.values() for _, name, file, _ in picked}
+            if f.user and file:
+                groups.setdefault((f.function, file), []).append((i, f.line))
+        groups_of[site.rank] = groups
+    wanted = {key for groups in groups_of.values() for key in groups}
     cums = line_cums(stacks, index, node_options, wanted) if wanted else {}
     out: dict[int, SiteSource] = {}
     for site in chosen:
-        picked = frames_of[site.rank]
-        if not picked:
-            continue
         budget = settings.lines
         blocks: list[SourceBlock] = []
         left_out = 0
         narrowed = False
-        for i, name, file, line in picked:
+        for (name, file), frames in groups_of[site.rank].items():
+            first, line = frames[0]
+            ids = tuple(i for i, _ in frames)
             path, lines, missing = reader.get(file)
             if lines is None:
-                blocks.append(SourceBlock(i, name, file, line, path, missing=missing))
+                blocks.append(SourceBlock(first, name, file, line, path, missing=missing, frames=ids))
                 continue
             if budget <= 0:
                 left_out += 1
                 continue
-            if not 1 <= line <= len(lines):
-                blocks.append(SourceBlock(i, name, file, line, path, missing=(
-                    f"{path} has {len(lines)} lines, but the frame is on line {line}: "
-                    "the source does not match the binary")))
+            hot = sorted({n for _, n in frames})
+            past = [n for n in hot if not 1 <= n <= len(lines)]
+            if past:
+                blocks.append(SourceBlock(first, name, file, line, path, missing=(
+                    f"{path} has {len(lines)} lines, but {name} is on line {past[0]} here: "
+                    "the source does not match the binary"), frames=ids))
                 continue
-            before, after = min(CONTEXT, line - 1), min(CONTEXT, len(lines) - line)
-            cut = before + after + 1 > budget
-            if cut:
-                before, after = _window(line, CONTEXT, budget)
-                before, after = min(before, line - 1), min(after, len(lines) - line)
-                narrowed = True
+            shown, cut = _shown(hot, len(lines), budget)
+            narrowed = narrowed or cut
             rows = []
-            for n in range(line - before, line + after + 1):
+            for n in shown:
                 v = cums.get((name, file, n), 0)
-                rows.append(SourceRow(n, printable(lines[n - 1]), fmt(site.value) if n == line else "",
-                                      fmt(v) if v else "", n == line))
+                rows.append(SourceRow(n, printable(lines[n - 1]), fmt(site.value) if n in hot else "",
+                                      fmt(v) if v else "", n in hot))
             budget -= len(rows)
-            blocks.append(SourceBlock(i, name, file, line, path, rows, cut=cut))
+            blocks.append(SourceBlock(first, name, file, line, path, rows, cut=cut, frames=ids))
+        if not blocks:
+            continue
         note = ""
         if left_out or narrowed:
             note = f"code cut to {settings.lines} lines (--source-lines)"
             if left_out:
-                note += f": {left_out} caller frame{'s' if left_out > 1 else ''} not shown"
+                note += f": {left_out} caller function{'s' if left_out > 1 else ''} not shown"
         out[site.rank] = SiteSource(site.rank, blocks, note)
     return out
