@@ -6,7 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := build
 EXAMPLES := $(BUILD)/examples
-PYTEST_ARGS ?=
+# Two workers, a test file each at a time (module fixtures stay in one process): the suite waits on
+# subprocesses, Graphviz, valgrind and Chromium much of the time, so two workers on two cores
+# take about two thirds of one's time. PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: setup setup-test demo test bench fuzz lint examples clean wheel
 
