@@ -30,7 +30,7 @@ VERSION_TIMEOUT_S = 10.0
 _DEJAVU = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
 # (distribution name, module) of every Python dependency in pyproject.toml
 _PACKAGES = (("numpy", "numpy"), ("networkx", "networkx"), ("jinja2", "jinja2"), ("reportlab", "reportlab"),
-             ("pypdf", "pypdf"), ("pyelftools", "elftools"), ("protobuf", "google.protobuf"))
+             ("pypdf", "pypdf"), ("pyelftools", "elftools"), ("protobuf", "google.protobuf"), ("pygments", "pygments"))
 
 
 @dataclass(frozen=True)
