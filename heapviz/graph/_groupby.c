@@ -209,7 +209,7 @@ static PyObject *bytes_of(const void *p, Py_ssize_t n) {
 }
 
 /* stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum)
- * -> (edge_key, edge_first, edge_sums, residual, direct_first, direct_all).
+ * -> (edge_key, edge_first, edge_sums, residual, direct_first, direct_all, counted).
  *
  * ids: int32 node id per frame; starts: int64, sample i's frames are starts[i]:starts[i + 1], root
  * first; active: one byte per sample (0: skipped); kept: one byte per node (empty: all kept);
@@ -220,7 +220,8 @@ static PyObject *bytes_of(const void *p, Py_ssize_t n) {
  * frame where the edge first appears), the edges numbered in order of first appearance (no self
  * edges); edge_sums, k sums per edge, each edge once per sample; and one byte per edge each:
  * residual (at a first occurrence in a sample, the frames were not adjacent), direct_first (at a
- * first occurrence, the child frame was not inlined) and direct_all (at any occurrence).
+ * first occurrence, the child frame was not inlined) and direct_all (at any occurrence); and one
+ * byte per node, counted: some frame of it was counted (a kept node in an active sample).
  * Sums run in sample order: the additions a loop over the samples makes, in the same order. */
 static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer ids, starts, active, kept, inl, weights, cum;
@@ -234,10 +235,17 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     const int32_t *node = ids.buf;
     const int64_t *st = starts.buf;
     const uint8_t *act = active.buf, *keep = kept.len ? kept.buf : NULL, *in = inl.buf;
-    int32_t *node_stamp = NULL, *edge_stamp = NULL;
-    uint8_t *residual = NULL, *dfirst = NULL, *dall = NULL, *esum = NULL;
-    Py_ssize_t flag_cap[4] = {0, 0, 0, 0}, stamp_cap = 0;
-    Table t = {0};
+    int32_t *node_stamp = NULL;
+    uint8_t *esum = NULL, *residual = NULL, *dfirst = NULL, *dall = NULL, *counted = NULL;
+    Py_ssize_t esum_cap = 0, info_cap = 0;
+    /* Per edge, what every frame touches in one place: a probe finds the key next to its number,
+     * and the stamp sits with the flags (a million edges do not stay in cache). */
+    typedef struct { int64_t key, num; } EdgeSlot; /* num = edge + 1, 0 = empty */
+    typedef struct { int32_t stamp; uint8_t residual, direct_first, direct_all, pad; } EdgeInfo;
+    EdgeSlot *slot = NULL;
+    EdgeInfo *info = NULL;
+    size_t mask = 1023;
+    Table t = {0}; /* the edges' keys and first frames, in order of appearance */
     int failed = 0;
     if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames ||
         (kept.len && kept.len != n_nodes) || n_nodes <= 0 || k <= 0 || weights.len != samples * k * 8 ||
@@ -258,9 +266,8 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
         }
     }
     node_stamp = malloc((size_t)n_nodes * sizeof(int32_t));
-    t.mask = 1023;
-    t.slot = calloc(t.mask + 1, sizeof(int64_t));
-    if (!node_stamp || !t.slot) {
+    slot = calloc(mask + 1, sizeof(EdgeSlot));
+    if (!node_stamp || !slot) {
         PyErr_NoMemory();
         goto done;
     }
@@ -286,42 +293,53 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
             }
             if (prev >= 0 && node[prev] != v) {
                 int64_t key = (int64_t)node[prev] * n_nodes + v;
-                size_t h = key_hash((uint64_t)key) & t.mask;
-                int64_t slot;
-                while ((slot = t.slot[h]) != 0 && t.values[slot - 1] != key) h = (h + 1) & t.mask;
+                size_t h = key_hash((uint64_t)key) & mask;
+                while (slot[h].num != 0 && slot[h].key != key) h = (h + 1) & mask;
                 Py_ssize_t e;
-                if (slot) {
-                    e = slot - 1;
+                if (slot[h].num) {
+                    e = slot[h].num - 1;
                 } else {
                     if (table_append(&t, key, f) < 0) {
                         failed = 1;
                         break;
                     }
                     e = t.count - 1;
-                    if ((size_t)t.count * 2 > t.mask + 1) {
-                        if (table_grow(&t) < 0) {
+                    slot[h].key = key;
+                    slot[h].num = t.count;
+                    if ((size_t)t.count * 2 > mask + 1) {
+                        size_t size = (mask + 1) * 2;
+                        EdgeSlot *grown = calloc(size, sizeof(EdgeSlot));
+                        if (!grown) {
                             failed = 1;
                             break;
                         }
-                    } else {
-                        t.slot[h] = t.count;
+                        mask = size - 1;
+                        for (Py_ssize_t j = 0; j < t.count; j++) {
+                            size_t g = key_hash((uint64_t)t.values[j]) & mask;
+                            while (grown[g].num) g = (g + 1) & mask;
+                            grown[g].key = t.values[j];
+                            grown[g].num = j + 1;
+                        }
+                        free(slot);
+                        slot = grown;
                     }
-                    if (e >= stamp_cap) {
-                        Py_ssize_t c = stamp_cap ? stamp_cap * 2 : 1024;
-                        int32_t *p = realloc(edge_stamp, (size_t)c * sizeof(int32_t));
-                        if (p) edge_stamp = p;
-                        if (!p || grow_u8(&residual, &flag_cap[0], c) < 0 || grow_u8(&dfirst, &flag_cap[1], c) < 0 ||
-                            grow_u8(&dall, &flag_cap[2], c) < 0 || grow_u8(&esum, &flag_cap[3], c * k * 8) < 0) {
+                    if (e >= info_cap) {
+                        Py_ssize_t c = info_cap ? info_cap * 2 : 1024;
+                        EdgeInfo *p = realloc(info, (size_t)c * sizeof(EdgeInfo));
+                        if (p) info = p;
+                        if (!p || grow_u8(&esum, &esum_cap, c * k * 8) < 0) {
                             failed = 1;
                             break;
                         }
-                        for (Py_ssize_t j = stamp_cap; j < c; j++) p[j] = -1;
-                        stamp_cap = c;
+                        memset(p + info_cap, 0, (size_t)(c - info_cap) * sizeof(EdgeInfo));
+                        for (Py_ssize_t j = info_cap; j < c; j++) p[j].stamp = -1;
+                        info_cap = c;
                     }
                 }
                 uint8_t direct = !in[f];
-                if (edge_stamp[e] != s) {
-                    edge_stamp[e] = s;
+                EdgeInfo *ei = &info[e];
+                if (ei->stamp != s) {
+                    ei->stamp = s;
                     if (floats) {
                         double *es = (double *)esum;
                         for (Py_ssize_t j = 0; j < k; j++) es[e * k + j] += wf[i * k + j];
@@ -329,10 +347,10 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
                         int64_t *es = (int64_t *)esum;
                         for (Py_ssize_t j = 0; j < k; j++) es[e * k + j] = (int64_t)((uint64_t)es[e * k + j] + (uint64_t)wi[i * k + j]);
                     }
-                    if (f - prev > 1) residual[e] = 1;
-                    if (direct) dfirst[e] = 1;
+                    if (f - prev > 1) ei->residual = 1;
+                    if (direct) ei->direct_first = 1;
                 }
-                if (direct) dall[e] = 1;
+                if (direct) ei->direct_all = 1;
             }
             prev = f;
         }
@@ -342,12 +360,32 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    result = Py_BuildValue("NNNNNN", bytes_of(t.values, t.count * 8), bytes_of(t.first, t.count * 8),
+    residual = malloc((size_t)(t.count ? t.count : 1));
+    dfirst = malloc((size_t)(t.count ? t.count : 1));
+    dall = malloc((size_t)(t.count ? t.count : 1));
+    if (!residual || !dfirst || !dall) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < t.count; j++) {
+        residual[j] = info[j].residual;
+        dfirst[j] = info[j].direct_first;
+        dall[j] = info[j].direct_all;
+    }
+    counted = malloc((size_t)n_nodes);
+    if (!counted) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n_nodes; j++) counted[j] = node_stamp[j] >= 0;
+    result = Py_BuildValue("NNNNNNN", bytes_of(t.values, t.count * 8), bytes_of(t.first, t.count * 8),
                            bytes_of(esum, t.count * k * 8), bytes_of(residual, t.count), bytes_of(dfirst, t.count),
-                           bytes_of(dall, t.count));
+                           bytes_of(dall, t.count), bytes_of(counted, n_nodes));
 done:
     free(node_stamp);
-    free(edge_stamp);
+    free(counted);
+    free(slot);
+    free(info);
     free(residual);
     free(dfirst);
     free(dall);

@@ -336,26 +336,22 @@ def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: B
     floats = weights.dtype == np.float64
     node_sums = np.zeros((n_nodes, k), dtype=weights.dtype)
     keep = b"" if kept is None else np.ascontiguousarray(kept, dtype=np.bool_).view(np.uint8)
-    raw_keys, raw_first, raw_sums, *flags = _groupby.stack_pass(
+    raw_keys, raw_first, raw_sums, *flags, raw_counted = _groupby.stack_pass(
         np.ascontiguousarray(t.ids, dtype=np.int32), np.ascontiguousarray(t.starts, dtype=np.int64),
         np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8), keep,
         np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, weights, k, floats, node_sums)
     for j, acc in enumerate(cum):
         acc.values = node_sums[:, j].copy()
     # a node has a cum if a frame of it was counted: a kept node in an active sample
-    counted = np.zeros(n_nodes, dtype=np.bool_)
-    frames = active[t.sample_of]
-    if kept is not None:
-        frames &= kept[t.ids]
-    counted[t.ids[frames]] = True
-    has_cum |= counted
+    has_cum |= np.frombuffer(raw_counted, dtype=np.bool_)
     keys, first = np.frombuffer(raw_keys, dtype=np.int64), np.frombuffer(raw_first, dtype=np.int64)
     edge_sums = np.frombuffer(raw_sums, dtype=weights.dtype).reshape(len(keys), k)
     residual, direct_first, direct_all = (np.frombuffer(b, dtype=np.bool_) for b in flags)
     # the edges in the order the chunked numpy pass numbers them
     chunk_starts = np.array([a for a, _ in _chunks(t)], dtype=np.int64)
     chunk = np.searchsorted(chunk_starts, t.sample_of[first], side="right")
-    order = np.lexsort((keys, chunk))
+    # by (chunk, key) as one int64 (keys < nodes**2, chunks < frames): distinct, so any sort will do
+    order = np.argsort(chunk * (n_nodes * n_nodes) + keys) if n_nodes < 2**20 else np.lexsort((keys, chunk))
     sums = []
     for j, i in enumerate(indices):
         acc = KeySums(t.weights(i))
