@@ -78,7 +78,7 @@ def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[Callable[[
         # in place: no second copy of every frame; "clip" as "raise" would buffer the output (ids are valid)
         np.take(of_node, t.ids, out=values[a:b], mode="clip")
     rows = group_part_rows(values, [t.starts for t, _ in tables])
-    first_start, first_end = rows.starts[rows.first_row].tolist(), rows.starts[rows.first_row + 1].tolist()
+    first_start, first_end = rows.starts[rows.first_row], rows.starts[rows.first_row + 1]  # arrays: 250k ints
 
     def key_of(g: int) -> tuple[int, ...]:
         return tuple(reversed(values[first_start[g]:first_end[g]].tolist()))
