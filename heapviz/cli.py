@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from heapviz.cli_args import build_parser
 from heapviz.doctor import checks as doctor_checks
@@ -412,15 +412,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = listing_json(listings, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
     else:
-        unit = report_unit(args.unit)
-
-        def fmt_value(v: Value) -> str:
-            return format_value(v, vt.unit, unit)
-
-        text = listing_text(listings, view.total, fmt_value)
+        text = listing_text(listings, view.total, _each_in_own_unit(vt.unit, args.unit))
     _print_warnings(view.profile)
     _write(args, [(args.output, text)])
     return 0
+
+
+def _each_in_own_unit(sample_unit: str, requested: str) -> Callable[[Value], str]:
+    """pprof's list and disasm print each value in its own unit unless --unit forces one."""
+    unit = report_unit(requested)
+    return lambda v: format_value(v, sample_unit, unit)
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
@@ -435,12 +436,7 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = disasm_json(found, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
     else:
-        unit = report_unit(args.unit)
-
-        def fmt_value(v: Value) -> str:
-            return format_value(v, vt.unit, unit)
-
-        text = disasm_text(found, view.total, fmt_value)
+        text = disasm_text(found, view.total, _each_in_own_unit(vt.unit, args.unit))
     _print_warnings(view.profile)
     _write(args, [(args.output, text)])
     return 0
