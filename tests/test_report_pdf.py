@@ -16,7 +16,8 @@ from conftest import run_heapviz
 from heapviz.graph.nodes import NodeOptions
 from heapviz.model import Function, Line, Location, Mapping, Profile, Sample, ValueType
 from heapviz.report.collect import ReportOptions, collect
-from heapviz.report.pdf import MIN_LABEL_PT, print_scale, write_pdf
+from heapviz.report.pdf import write_pdf
+from heapviz.report.pdf_graph import MIN_LABEL_PT, print_scale
 from heapviz.units import format_value
 
 SERIES = [f"threads.000{i}.heap" for i in (1, 2, 3, 4)]
