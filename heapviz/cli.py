@@ -210,7 +210,7 @@ def cmd_top(args: argparse.Namespace) -> int:
         for n in [n for n in table.cum if table.flat.get(n, 0) < 0 or (table.flat.get(n, 0) == 0 and table.cum[n] < 0)]:
             del table.cum[n]
     top = TopOptions(sort_cum=args.cum, node_count=args.nodecount, node_fraction=args.nodefraction,
-                     unit=args.unit, format=args.format)
+                     unit=args.unit or "minimum", format=args.format)  # pprof -top's default
     with phase(args.timings_obj, "render_text"):
         text = render_top(view.profile, view.sample_index, top_rows(table, top), top)
     _print_warnings(view.profile)
@@ -248,7 +248,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     with phase(args.timings_obj, "graph"):
         cg = trimmed_graph(view.samples, view.sample_index, view.node_options, gopts, view.total,
                            view.profile.size_pairs)
-    unit = choose_unit(vt.unit, args.unit, ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
+    unit = choose_unit(vt.unit, _unit(args), ((cg.flat(n), cg.cum(n)) for n in cg.order), cg.total)
 
     def fmt_value(v: Value) -> str:
         return format_value(v, vt.unit, unit)
@@ -309,7 +309,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                          edge_fraction=args.edgefraction, drop_negative=args.drop_negative)
     ropts = ReportOptions(sample_index=view.sample_index, node_options=view.node_options, graph=gopts,
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
-                          filters=tuple(view.filters.describe()), unit=report_unit(args.unit),
+                          filters=tuple(view.filters.describe()), unit=_unit(args),
                           layout_timeout_s=args.layout_timeout,
                           sources=SourceSettings(args.source_sites, args.source_lines, _source_options(args)))
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
@@ -356,7 +356,7 @@ def cmd_flame(args: argparse.Namespace) -> int:
     title = profile_title(view.profile)
     options = FlameOptions(width=args.width, max_depth=args.max_depth)
     tree = view_tree(subj, view, f"Flame graph of {title}", options.keep_fraction())
-    unit = choose_unit(tree.sample_unit, args.unit, [], tree.total)
+    unit = choose_unit(tree.sample_unit, _unit(args), [], tree.total)
 
     def fmt_value(v: Value) -> str:
         return format_value(v, tree.sample_unit, unit)
@@ -381,7 +381,7 @@ def cmd_peek(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = peek_json(result, view.profile.source, vt.type, vt.unit, view.profile.warnings)
     else:
-        unit = choose_unit(vt.unit, args.unit, ((e.flat, e.cum) for e in result.entries), result.total)
+        unit = choose_unit(vt.unit, _unit(args), ((e.flat, e.cum) for e in result.entries), result.total)
 
         def fmt_value(v: Value) -> str:
             return format_value(v, vt.unit, unit)
@@ -416,6 +416,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     _print_warnings(view.profile)
     _write(args, [(args.output, text)])
     return 0
+
+
+def _unit(args: argparse.Namespace) -> str:
+    """The unit of every view but top (one unit policy): each value in its own unit, unless --unit."""
+    return str(args.unit) if args.unit else "auto"
 
 
 def _each_in_own_unit(sample_unit: str, requested: str) -> Callable[[Value], str]:

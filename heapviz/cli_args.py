@@ -226,8 +226,9 @@ def _add_graph_options(p: argparse.ArgumentParser, node_count: int, node_fractio
     p.add_argument("--nodefraction", "--node-fraction", "-nodefraction", dest="nodefraction", type=_fraction,
                    default=node_fraction, metavar="F",
                    help=f"{what}drop nodes whose cum is below F of the total (default {node_fraction})")
-    p.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
-                   help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    p.add_argument("--unit", choices=UNIT_CHOICES, default=None,
+                   help="unit of the values (bytes 1024-based as pprof labels them, or time); default: top uses "
+                        "pprof's 'minimum' (one unit for the table), other views show each value in its own ('auto')")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -334,8 +335,9 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     pk.add_argument("--format", choices=("text", "json"), default="text",
                     help="text (laid out like pprof -peek, the default) or json")
     pk.add_argument("--cum", action="store_true", help="order by cumulative value instead of flat")
-    pk.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
-                    help="memory unit (1024-based, labelled like pprof); default: pprof's 'minimum'")
+    pk.add_argument("--unit", choices=UNIT_CHOICES, default=None,
+                    help="unit of the values (bytes 1024-based as pprof labels them, or time); default: each value "
+                         "in its own ('auto')")
     pk.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     _add_input_options(pk)
     _add_view_options(pk)

@@ -54,7 +54,13 @@ def test_json_weights_are_the_graph_edges(examples, expected, recursion_graph):
 
 
 def test_text_like_pprof_peek(examples):
-    r = run_heapviz("peek", str(examples / "recursion.0001.heap"), "^p[io]ng$")
+    """pprof -peek's layout; values in bytes with --unit B (by default each value is in its own
+    unit, the reports' policy: 1.66kB for 1700 bytes)."""
+    default = run_heapviz("peek", str(examples / "recursion.0001.heap"), "^p[io]ng$")
+    assert default.rc == 0, default.err
+    ping = next(line for line in default.out.splitlines() if line.endswith("| ping"))
+    assert ping.split()[:5] == ["800B", "21.34%", "45.36%", "1.66kB", "45.36%"]
+    r = run_heapviz("peek", str(examples / "recursion.0001.heap"), "^p[io]ng$", "--unit", "B")
     assert r.rc == 0, r.err
     lines = r.out.splitlines()
     assert "calls calls% + context" in r.out
@@ -68,7 +74,7 @@ def test_text_like_pprof_peek(examples):
     assert sorted((c[-1], c[0]) for c in callers) == [("main", "1700B"), ("pong", "1200B")]
     assert lines[i + 1].split() == ["1500B", "88.24%", "|", "pong"]
     assert not any(line.endswith("| recurse") for line in lines)
-    same = run_heapviz("peek", str(examples / "recursion.0001.heap"), "--regex", "^p[io]ng$")
+    same = run_heapviz("peek", str(examples / "recursion.0001.heap"), "--regex", "^p[io]ng$", "--unit", "B")
     assert same.out == r.out
 
 
