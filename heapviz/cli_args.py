@@ -229,7 +229,7 @@ def _add_graph_options(p: argparse.ArgumentParser, node_count: int, node_fractio
     p.add_argument("--unit", choices=UNIT_CHOICES, default=None,
                    help="unit of the values (bytes 1024-based as pprof labels them, or time); default: top uses "
                         "pprof's 'minimum' (one unit for the table), other views show each value in its own ('auto')")
-    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _add_edge_options(p: argparse.ArgumentParser) -> None:
@@ -319,7 +319,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     fl.add_argument("--width", type=float, default=1200.0, metavar="PX", help="width in pixels (default 1200)")
     fl.add_argument("--max-depth", type=int, default=400, metavar="N", help="draw at most N levels (default 400)")
     fl.add_argument("--unit", choices=UNIT_CHOICES, default="auto", help="memory unit in tooltips (default auto)")
-    fl.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    fl.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_input_options(fl)
     _add_view_options(fl)
     _add_quiet(fl)
@@ -338,7 +338,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     pk.add_argument("--unit", choices=UNIT_CHOICES, default=None,
                     help="unit of the values (bytes 1024-based as pprof labels them, or time); default: each value "
                          "in its own ('auto')")
-    pk.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    pk.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_input_options(pk)
     _add_view_options(pk)
     _add_quiet(pk)
@@ -353,7 +353,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                     help="text (laid out like pprof -list, the default) or json (the same rows)")
     ls.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
                     help="memory unit (1024-based); default: each value in its own unit, as pprof -list")
-    ls.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_source_options(ls)
     _add_input_options(ls)
     _add_view_options(ls)
@@ -370,7 +370,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                     help="text (laid out like pprof -disasm, the default) or json (the same rows)")
     da.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
                     help="memory unit (1024-based); default: each value in its own unit, as pprof -disasm")
-    da.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    da.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_input_options(da)
     _add_view_options(da)
     _add_quiet(da)
@@ -381,7 +381,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     cv.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
     cv.add_argument("-o", "--output", metavar="FILE.pb.gz", required=True,
                     help="profile.proto file, gzipped unless its name ends in .pb; - is stdout")
-    cv.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    cv.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_input_options(cv)
     _add_fleet_options(cv)
     _add_view_options(cv)
@@ -396,6 +396,6 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                                     "parts and the Python packages heapviz uses: version, path, and what a "
                                     "missing one costs. Exits 1 when something required is missing (a "
                                     "symbolizer: llvm-symbolizer or addr2line; a Python package).")
-    dr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    dr.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     dr.set_defaults(func=commands["doctor"])
     return parser

@@ -317,3 +317,13 @@ def test_peek_regex_that_matches_nothing_warns(examples):
     assert doc["functions"] == [] and any("matched nothing" in w for w in doc["warnings"])
     r = run_heapviz("peek", prof, "^ping$")
     assert r.rc == 0 and "matched nothing" not in r.err
+
+
+def test_debug_shows_the_traceback_before_or_after_the_subcommand(tmp_path):
+    garbage = tmp_path / "garbage.heap"
+    garbage.write_bytes(b"not a profile at all\n")
+    plain = run_heapviz("top", str(garbage))
+    assert plain.rc == 1 and "Traceback" not in plain.err and plain.err.startswith("heapviz: error:")
+    for args in (["--debug", "top", str(garbage)], ["top", str(garbage), "--debug"]):
+        r = run_heapviz(*args)
+        assert r.rc == 1 and "Traceback" in r.err and "heapviz: error:" in r.err, args
