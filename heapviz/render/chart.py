@@ -16,6 +16,27 @@ def _scale(values: Sequence[float], lo_px: float, hi_px: float) -> Callable[[flo
     return lambda v: hi_px - (v - lo) / span * (hi_px - lo_px)
 
 
+def _frame(css_class: str, title: str, size: tuple[int, int], margins: tuple[float, float, float, float],
+           ticks: Sequence[float], y: Callable[[float], float], fmt: Callable[[float], str]) -> list[str]:
+    """A chart's opening: the svg element with its title, both axes, 0 and the y ticks labelled
+    with `fmt`; `margins` are (left, right, top, bottom)."""
+    width, height = size
+    left, right, top, bottom = margins
+    parts = [
+        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
+        f'<text x="{left - 6}" y="{height - bottom + 4}" text-anchor="end" font-size="11">0</text>',
+    ]
+    for t in ticks:
+        parts.append(f'<line x1="{left - 3}" y1="{y(t):.1f}" x2="{width - right}" y2="{y(t):.1f}" stroke="#eee"/>')
+        parts.append(f'<text class="tick" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" '
+                     f'font-size="11">{escape(fmt(t))}</text>')
+    return parts
+
+
 def line_chart(values: Sequence[float], labels: Sequence[str], fmt: Callable[[float], str], title: str,
                width: int = 560, height: int = 220) -> str:
     """A line chart with a point and its value per dump; x labels are the dumps' names, the y axis
@@ -39,18 +60,7 @@ def line_chart(values: Sequence[float], labels: Sequence[str], fmt: Callable[[fl
         return left + i * step if n > 1 else left + (width - left - right) / 2
 
     pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
-        f'<text x="{left - 6}" y="{height - bottom + 4}" text-anchor="end" font-size="11">0</text>',
-    ]
-    for t in ticks:
-        parts.append(f'<line x1="{left - 3}" y1="{y(t):.1f}" x2="{width - right}" y2="{y(t):.1f}" stroke="#eee"/>')
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11">{escape(fmt(t))}</text>')
+    parts = _frame("chart", title, (width, height), (left, right, top, bottom), ticks, y, fmt)
     parts.append(f'<polyline fill="none" stroke="#b20000" stroke-width="2" points="{pts}"/>')
     for i, v in enumerate(values):
         parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="#b20000">'
@@ -98,21 +108,8 @@ def timeline_chart(times: Sequence[float], series: Sequence[tuple[str, Sequence[
     def x(t: float) -> float:
         return left + (t - t0) / span * (width - left - right)
 
-    def y(v: float) -> float:
-        return height - bottom - (v / hi if hi else 0) * (height - top - bottom)
-
-    parts = [
-        f'<svg class="chart timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
-        f'<text x="{left - 6}" y="{height - bottom + 4}" text-anchor="end" font-size="11">0</text>',
-    ]
-    for t in ticks:
-        parts.append(f'<line x1="{left - 3}" y1="{y(t):.1f}" x2="{width - right}" y2="{y(t):.1f}" stroke="#eee"/>')
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11">{escape(fmt(t))}</text>')
+    y = _scale([0.0, hi], top, height - bottom)
+    parts = _frame("chart timeline", title, (width, height), (left, right, top, bottom), ticks, y, fmt)
     for k, t in enumerate((t0, (t0 + t1) / 2, t1)):
         anchor = ("start", "middle", "end")[k]
         parts.append(f'<text class="label" x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" '
