@@ -45,12 +45,7 @@ def render_text(listings: list[Listing], total: Value, fmt: Callable[[Value], st
 
 def render_json(listings: list[Listing], total: Value, source: str, sample_type: str, sample_unit: str,
                 warnings: list[str]) -> str:
-    doc = {
-        "profile": source,
-        "sample_index": sample_type,
-        "unit": json_unit(sample_unit),
-        "total": round(total),
-        "routines": [
+    return _json(source, sample_type, sample_unit, total, warnings, [
             {
                 "name": li.routine.name,
                 "file": li.routine.file,
@@ -62,9 +57,14 @@ def render_json(listings: list[Listing], total: Value, source: str, sample_type:
                           for row in li.rows],
             }
             for li in listings
-        ],
-        "warnings": warnings,
-    }
+        ])
+
+
+def _json(source: str, sample_type: str, sample_unit: str, total: Value, warnings: list[str],
+          routines: list[dict[str, object]]) -> str:
+    """list's and disasm's JSON: the profile, its sample type and total, the routines, warnings."""
+    doc = {"profile": source, "sample_index": sample_type, "unit": json_unit(sample_unit), "total": round(total),
+           "routines": routines, "warnings": warnings}
     # surrogates (bytes of a source file that were not UTF-8) as \udcXX escapes, never raw
     return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
 
@@ -100,12 +100,7 @@ def render_disasm_text(routines: list[AsmRoutine], total: Value, fmt: Callable[[
 
 def render_disasm_json(routines: list[AsmRoutine], total: Value, source: str, sample_type: str, sample_unit: str,
                        warnings: list[str]) -> str:
-    doc = {
-        "profile": source,
-        "sample_index": sample_type,
-        "unit": json_unit(sample_unit),
-        "total": round(total),
-        "routines": [
+    return _json(source, sample_type, sample_unit, total, warnings, [
             {
                 "name": r.name,
                 "full_name": r.full_name,
@@ -119,7 +114,4 @@ def render_disasm_json(routines: list[AsmRoutine], total: Value, source: str, sa
                                  for i in r.instructions],
             }
             for r in routines
-        ],
-        "warnings": warnings,
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+        ])
