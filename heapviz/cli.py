@@ -54,7 +54,7 @@ from heapviz.symbolize import SymbolizeOptions
 from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.timing import Timings, phase
 from heapviz.text import TopOptions, render_top, safe, top_rows
-from heapviz.units import choose_unit, format_value, report_unit
+from heapviz.units import choose_unit, format_value
 
 EXIT_THRESHOLD = 3
 
@@ -412,7 +412,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = listing_json(listings, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
     else:
-        text = listing_text(listings, view.total, _each_in_own_unit(vt.unit, args.unit))
+        text = listing_text(listings, view.total, _each_in_own_unit(vt.unit, args))
     _print_warnings(view.profile)
     _write(args, [(args.output, text)])
     return 0
@@ -423,9 +423,9 @@ def _unit(args: argparse.Namespace) -> str:
     return str(args.unit) if args.unit else "auto"
 
 
-def _each_in_own_unit(sample_unit: str, requested: str) -> Callable[[Value], str]:
+def _each_in_own_unit(sample_unit: str, args: argparse.Namespace) -> Callable[[Value], str]:
     """pprof's list and disasm print each value in its own unit unless --unit forces one."""
-    unit = report_unit(requested)
+    unit = _unit(args)
     return lambda v: format_value(v, sample_unit, unit)
 
 
@@ -441,7 +441,7 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = disasm_json(found, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
     else:
-        text = disasm_text(found, view.total, _each_in_own_unit(vt.unit, args.unit))
+        text = disasm_text(found, view.total, _each_in_own_unit(vt.unit, args))
     _print_warnings(view.profile)
     _write(args, [(args.output, text)])
     return 0

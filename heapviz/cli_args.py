@@ -351,7 +351,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     ls.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     ls.add_argument("--format", choices=("text", "json"), default="text",
                     help="text (laid out like pprof -list, the default) or json (the same rows)")
-    ls.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+    ls.add_argument("--unit", choices=UNIT_CHOICES, default=None,
                     help="memory unit (1024-based); default: each value in its own unit, as pprof -list")
     ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_source_options(ls)
@@ -368,7 +368,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     da.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     da.add_argument("--format", choices=("text", "json"), default="text",
                     help="text (laid out like pprof -disasm, the default) or json (the same rows)")
-    da.add_argument("--unit", choices=UNIT_CHOICES, default="minimum",
+    da.add_argument("--unit", choices=UNIT_CHOICES, default=None,
                     help="memory unit (1024-based); default: each value in its own unit, as pprof -disasm")
     da.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_input_options(da)
