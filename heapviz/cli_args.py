@@ -103,6 +103,18 @@ def _examples(command: str) -> str:
     return "examples:\n" + "\n".join(f"  {c}" for c in EXAMPLES[command])
 
 
+def _add_routine_options(p: argparse.ArgumentParser, command: str, regex_help: str, profiles_help: str) -> None:
+    """What `list` and `disasm` share: REGEX PROFILE…, -o, --format text|json and --unit."""
+    p.add_argument("regex", metavar="REGEX", help=regex_help)
+    p.add_argument("profiles", nargs="+", metavar="PROFILE", help=profiles_help)
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help=f"text (laid out like pprof -{command}, the default) or json (the same rows)")
+    p.add_argument("--unit", choices=UNIT_CHOICES, default=None,
+                   help=f"memory unit (1024-based); default: each value in its own unit, as pprof -{command}")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
 def _add_quiet(p: argparse.ArgumentParser) -> None:
     # SUPPRESS: without it the subcommand's default (False) would overwrite `heapviz -q top …`.
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -346,14 +358,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
 
     ls = sub.add_parser("list", help="source lines of matching functions with flat and cum (like pprof -list)",
                         formatter_class=_RAW, epilog=_examples("list"))
-    ls.add_argument("regex", metavar="REGEX", help="functions to list (searched in names as `top` prints them)")
-    ls.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
-    ls.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    ls.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (laid out like pprof -list, the default) or json (the same rows)")
-    ls.add_argument("--unit", choices=UNIT_CHOICES, default=None,
-                    help="memory unit (1024-based); default: each value in its own unit, as pprof -list")
-    ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    _add_routine_options(ls, "list", "functions to list (searched in names as `top` prints them)", many)
     _add_source_options(ls)
     _add_input_options(ls)
     _add_view_options(ls)
@@ -362,15 +367,9 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
 
     da = sub.add_parser("disasm", help="instructions of matching functions with flat and cum (like pprof -disasm)",
                         formatter_class=_RAW, epilog=_examples("disasm"))
-    da.add_argument("regex", metavar="REGEX",
-                    help="functions to disassemble (searched in names as `top` prints them, full names and symbols)")
-    da.add_argument("profiles", nargs="+", metavar="PROFILE", help=many)
-    da.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    da.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (laid out like pprof -disasm, the default) or json (the same rows)")
-    da.add_argument("--unit", choices=UNIT_CHOICES, default=None,
-                    help="memory unit (1024-based); default: each value in its own unit, as pprof -disasm")
-    da.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    _add_routine_options(da, "disasm",
+                         "functions to disassemble (searched in names as `top` prints them, full names and symbols)",
+                         many)
     _add_input_options(da)
     _add_view_options(da)
     _add_quiet(da)
