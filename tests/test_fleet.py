@@ -112,6 +112,36 @@ def test_group_by_totals_and_top_functions_per_host(fleet, tmp_path):
     assert 'id="groups-table"' in page and "&lt;b&gt;x&amp;y" in page and "<b>x&y" not in page
 
 
+def test_group_by_in_the_pdf_and_markdown(fleet, tmp_path):
+    hosts = tmp_path / "hosts"
+    shutil.copytree(fleet / "hosts", hosts)
+    hostile = hosts / "<b>x&y|z"
+    hostile.mkdir()
+    shutil.copy(fleet / "hosts" / "h1" / "threads.0001.heap", hostile)
+    pdf, md, summary = tmp_path / "r.pdf", tmp_path / "r.md", tmp_path / "r.json"
+    r = run_heapviz("report", "--merge", str(hosts), "--group-by", BY_HOST, "-o", str(pdf), "-o", str(md),
+                    "-o", str(summary), timeout=120)
+    assert r.rc == 0, r.err
+    groups = json.loads(summary.read_text())["groups"]
+    from pypdf import PdfReader
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert f"Groups ({len(groups)}, by inuse_space)" in text
+    for g in groups:  # every group's row and its top functions, in the order of the JSON summary
+        assert f"{g['label']}: top functions (flat inuse_space)" in text
+        assert g["top"][0]["name"] in text
+    labels = [g["label"] for g in groups]
+    assert sorted(labels, key=lambda label: text.index(f"{label}: top functions")) == labels
+    lines = md.read_text().splitlines()
+    head = lines.index("### Groups by inuse\\_space")
+    rows = lines[head + 4:head + 4 + len(groups)]
+    assert lines[head + 2].startswith("| Group | Profiles | inuse\\_space | Share |")
+    assert [row.split(" | ")[0] for row in rows] == ["| " + g["label"].replace("<", "\\<").replace(">", "\\>")
+                                                     .replace("&", "\\&").replace("|", "\\|") for g in groups]
+    assert "<b>" not in md.read_text()
+    for g, row in zip(groups, rows, strict=True):
+        assert row.split(" | ")[1] == str(g["profiles"]) and g["top"][0]["name"].replace("_", "\\_") in row
+
+
 def test_a_dask_cluster_gives_the_serial_merge(fleet, serial, cluster, tmp_path):
     address = cluster.scheduler_address
     assert top_json(str(fleet / "hosts"), "--scheduler", address) == serial

@@ -45,6 +45,7 @@ from heapviz.report.collect import Frame as StackFrame
 from heapviz.report.collect import LeakSite, ReportData, TopTable
 from heapviz.report.flame_pdf import TEMPLATE as FLAME_TEMPLATE
 from heapviz.report.flame_pdf import flame_flowables
+from heapviz.report.pdf_groups import group_flowables
 from heapviz.report.pdf_graph import (GRAPH_MARGIN, GraphSlot, GraphTile, draw_form, graph_form,
                                      plan_graph, smallest_font, tile_caption, tile_template)
 from heapviz.report.sources import SiteSource
@@ -246,6 +247,7 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
     story += _answer(ctx)
     story += _checks(ctx)
     story += _growth(ctx)
+    story += group_flowables(ctx, _table_style)
     story.append(heading(f"{r.words.sites} ({min(len(r.leaks), PDF_LEAK_SITES)} largest of {r.leak_sites_total} "
                          "distinct stacks)", 0))
     if r.mode == "base":

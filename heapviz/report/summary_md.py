@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from heapviz.growth import Suspect
 from heapviz.kinds import upper_first
 from heapviz.report.collect import LeakSite, ReportData, Threshold
+from heapviz.report.groups import group_share, group_value_text
 from heapviz.text import safe
 
 MAX_ROWS = 10  # suspects or leak sites in the table
 MAX_DUMPS = 12  # dumps listed one per row; longer series show their first and last ones
 MAX_WARNINGS = 3
+MAX_GROUP_TOP = 3  # functions per --group-by group
 # The characters that would start Markdown or HTML inside a table cell or a line of text:
 # emphasis, code spans, links and images, raw HTML and autolinks, entities, strikethrough, and
 # the pipe that ends a cell. Backslash-escaped, as CommonMark allows for any ASCII punctuation;
@@ -181,10 +183,24 @@ def _changes(r: ReportData) -> list[str]:
     return [f"Since {md(os.path.basename(r.previous))}: " + "; ".join(parts) + "."]
 
 
+def _groups(r: ReportData) -> list[str]:
+    """A fleet's --group-by groups: each group's total and share, and its top functions by flat."""
+    if not r.groups:
+        return []
+    shown = r.groups[:MAX_ROWS]
+    more = f" (first {MAX_ROWS} of {len(r.groups)})" if len(r.groups) > MAX_ROWS else ""
+    skipped = f"; {len(r.skipped)} input{'s' if len(r.skipped) != 1 else ''} skipped" if r.skipped else ""
+    rows = [[md(g.label), str(g.profiles), md(group_value_text(r, g.value)), md(group_share(r, g.value)),
+             ", ".join(f"{md(name)} {md(group_value_text(r, v))}" for name, v in g.top[:MAX_GROUP_TOP])]
+            for g in shown]
+    return [f"### Groups by {md(r.sample_type)}{more}{skipped}", "",
+            *_table(("Group", "Profiles", md(r.sample_type), "Share", "Top functions (flat)"), "lrrrl", rows)]
+
+
 def write_markdown(r: ReportData, options: object = None) -> bytes:
     """The Markdown summary as a report writer (heapviz/writers.py)."""
     lines = [f"## {md(r.title)}", ""]
-    for part in (_verdict(r), _totals(r), _changes(r), _culprits(r)):
+    for part in (_verdict(r), _totals(r), _changes(r), _groups(r), _culprits(r)):
         if part:
             lines += [*part, ""]
     if r.warnings:
