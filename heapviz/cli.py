@@ -323,7 +323,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     data.skipped = subj.skipped
     data.outputs = [(os.path.basename(path), out.format) for path, out in outputs]
     if not args.static and any(out.format == "html" for _, out in outputs):
-        data.explorer = _explorer_input(view, gopts, ropts)
+        data.explorer = _explorer_input(view, gopts, ropts, subj.dumps[-1] if subj.mode == "base" else None)
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     if any(out.laid_out for _, out in outputs):
         with _step(args, "layout", "laying the call graphs out"):
@@ -341,14 +341,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_THRESHOLD if exceeded else 0
 
 
-def _explorer_input(view: View, gopts: GraphOptions, ropts: ReportOptions) -> ExplorerInput:
+def _explorer_input(view: View, gopts: GraphOptions, ropts: ReportOptions, widths: Profile | None) -> ExplorerInput:
     """What the HTML report's explorer starts from: the shown profile's samples, unfiltered (its
-    filter boxes hold the report's filters), and the report's options."""
+    filter boxes hold the report's filters), and the report's options; with --base, the new
+    profile (`widths`), whose samples give the flame graph its widths."""
     p = view.profile
     headers = tuple(tuple(legend_header(p, vt, ())) for vt in p.sample_types)
     return ExplorerInput(p, ExplorerSettings(view.sample_index, view.node_options, view.filters, gopts.node_count,
                                              gopts.node_fraction, gopts.edge_fraction, gopts.drop_negative,
-                                             ropts.unit, headers))
+                                             ropts.unit, headers), widths)
 
 
 def cmd_flame(args: argparse.Namespace) -> int:

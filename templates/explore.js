@@ -269,8 +269,9 @@
     return !!bin && rx.test(bin);
   }
 
-  function compute(o) {
-    var t = o.sample_index, vt = D.sample_types[t];
+  // The samples the filters keep, each as its kept lines (root first) with their inline flags:
+  // every view starts from this. Nodes are numbered in order of first appearance (NodeInfo).
+  function select(o) {
     var focus = regex(o.focus, "focus"), ignore = regex(o.ignore, "ignore"), hide = regex(o.hide, "hide"),
       show = regex(o.show, "show");
     var matched = {focus: false, ignore: false, hide: false, show: false};
@@ -294,11 +295,15 @@
       kept[k] = lines;
     }
     // nodes at the granularity, numbered later in the order of their identity (NodeInfo)
-    var keyOf = new Map(), infos = [], fullNames = [];
-    var lineNode = new Map();
-    function nodeOfLine(j) {
-      var got = lineNode.get(j);
-      if (got !== undefined) { return got; }
+    var keyOf = new Map(), infos = [], fullNames = [], firstLine = [];
+    var lineNode = new Int32Array(D.line_function.length).fill(-1);
+    var named = new Uint8Array(D.line_function.length);
+    function nodeOfLine(j, shown) {  // shown: a sample of the shown profile, whose names the node lists
+      var got = lineNode[j];
+      if (got >= 0) {
+        if (shown && !named[j]) { named[j] = 1; fullNames[got].add(S[D.functions[4 * D.line_function[j] + 2]]); }
+        return got;
+      }
       var fn = D.line_function[j], name = S[D.functions[4 * fn]], file = S[D.functions[4 * fn + 3]];
       var info;
       if (o.granularity === "files") { info = {name: file ? "" : name, file: file, line: 0}; } else if (o.granularity === "lines") {
@@ -311,29 +316,58 @@
         keyOf.set(key, id);
         infos.push(info);
         fullNames.push(new Set());
+        firstLine.push(j);
       }
-      fullNames[id].add(S[D.functions[4 * fn + 2]]);
-      lineNode.set(j, id);
+      if (shown) { named[j] = 1; fullNames[id].add(S[D.functions[4 * fn + 2]]); }
+      lineNode[j] = id;
       return id;
     }
+    function pick(first, end, shown) {
+      var out = [];
+      for (var i = first; i < end; i++) {
+        var locs = stacks[i], focused = false, dropped = false;
+        for (var a = 0; a < locs.length; a++) {
+          var v = verdict[locs[a]];
+          if (v === false) { dropped = true; break; }
+          if (v) { focused = true; }
+        }
+        if (dropped || !focused) { continue; }
+        var lines = [], inline = [], frames = [];
+        for (var b = 0; b < locs.length; b++) {
+          var ls = kept[locs[b]];
+          for (var c = 0; c < ls.length; c++) { lines.push(ls[c]); inline.push(c > 0); frames.push(nodeOfLine(ls[c], shown)); }
+        }
+        if (!lines.length) { continue; }
+        out.push({i: i, lines: lines, inline: inline, frames: frames});
+      }
+      return out;
+    }
+    var nShown = D.widths_from >= 0 ? D.widths_from : stacks.length;
+    var chosen = pick(0, nShown, true);
+    var widths = D.widths_from >= 0 ? pick(nShown, stacks.length, false) : null;
+    var names = infos.map(printable);
+    var warnings = ["focus", "ignore", "hide", "show"].filter(function (k) { return o[k] && !matched[k]; })
+      .map(function (k) { return "--" + k + "=" + o[k] + " matched nothing"; });
+    return {o: o, t: o.sample_index, samples: chosen, widths: widths, infos: infos, names: names,
+            fullNames: fullNames, firstLine: firstLine, warnings: warnings, kept: kept};
+  }
+  function printable(n) {
+    var parts = [];
+    if (n.name) { parts.push(n.name); }
+    if (n.line) { parts.push(n.file + ":" + n.line); } else if (n.file) { parts.push(n.file); }
+    return parts.join(" ") || "<unknown>";
+  }
+
+  function compute(o) { return graphOf(select(o)); }
+
+  function graphOf(sel) {
+    var o = sel.o, t = sel.t, vt = D.sample_types[t];
+    var infos = sel.infos, fullNames = sel.fullNames;
     var values = column(t);
     var cols = D.values.map(function (_, i) { return column(i); });
     var raw = [];
-    for (var i = 0; i < stacks.length; i++) {
-      var locs = stacks[i], focused = false, dropped = false;
-      for (var a = 0; a < locs.length; a++) {
-        var v = verdict[locs[a]];
-        if (v === false) { dropped = true; break; }
-        if (v) { focused = true; }
-      }
-      if (dropped || !focused) { continue; }
-      var frames = [], inline = [];
-      for (var b = 0; b < locs.length; b++) {
-        var ls = kept[locs[b]];
-        for (var c = 0; c < ls.length; c++) { frames.push(nodeOfLine(ls[c])); inline.push(c > 0); }
-      }
-      if (!frames.length) { continue; }
-      var label = "", size = 0;
+    sel.samples.forEach(function (s) {
+      var i = s.i, label = "", size = 0;
       if (D.size_pairs.length) {
         for (var p = 0; p < D.size_pairs.length; p++) {
           var cnt = cols[D.size_pairs[p][0]][i];
@@ -341,8 +375,8 @@
         }
         label = formatValue(size, "bytes", "auto");
       }
-      raw.push([values[i], frames, inline, label, size]);
-    }
+      raw.push([values[i], s.frames, s.inline, label, size]);
+    });
     // reference ids: sorted by (name, file, line)
     var rank = infos.map(function (_, i) { return i; }).sort(function (x, y) {
       return cmpStr(infos[x].name, infos[y].name) || cmpStr(infos[x].file, infos[y].file) ||
@@ -350,12 +384,7 @@
     });
     var number = new Array(infos.length);
     rank.forEach(function (old, i) { number[old] = i; });
-    var names = rank.map(function (old) {
-      var n = infos[old], parts = [];
-      if (n.name) { parts.push(n.name); }
-      if (n.line) { parts.push(n.file + ":" + n.line); } else if (n.file) { parts.push(n.file); }
-      return parts.join(" ") || "<unknown>";
-    });
+    var names = rank.map(function (old) { return sel.names[old]; });
     var sizeOf = {};
     var samples = raw.map(function (s) {
       if (s[3] && !(s[3] in sizeOf)) { sizeOf[s[3]] = s[4]; }
@@ -364,9 +393,7 @@
     var r = heapvizPrune(names, samples, {node_count: o.node_count, node_fraction: o.node_fraction,
                                           edge_fraction: o.edge_fraction, visual: true, cum_sort: false,
                                           drop_negative: o.drop_negative});
-    var total = D.totals[t];
-    var warnings = ["focus", "ignore", "hide", "show"].filter(function (k) { return o[k] && !matched[k]; })
-      .map(function (k) { return "--" + k + "=" + o[k] + " matched nothing"; });
+    var total = D.totals[t], warnings = sel.warnings;
     var graph = {
       nodes: r.order.map(function (n) {
         return {name: names[n], flat: pyRound(r.nodes[n].flat), cum: pyRound(r.nodes[n].cum)};
@@ -446,71 +473,15 @@
     out.push("}");
     graph.dot = out.join("\n") + "\n";
     graph.legend = legend;
+    graph.unit = unit;
     return graph;
   }
 
-  // ---- the page
-  var viz = null;
-  function layout(dot) {
-    if (!viz) { viz = Viz.instance(); }
-    return viz.then(function (v) { return v.renderSVGElement(dot); });
-  }
-  var status = document.getElementById("explorer-status");
-  function field(name) { return form.elements.namedItem(name); }
-  function readForm() {
-    var o = Object.assign({}, D.options);
-    ["focus", "ignore", "hide", "show"].forEach(function (k) { o[k] = field(k).value; });
-    o.sample_index = parseInt(field("sample_index").value, 10);
-    o.granularity = field("granularity").value;
-    o.node_count = parseInt(field("node_count").value, 10) || 0;
-    o.node_fraction = parseFloat(field("node_fraction").value) || 0;
-    return o;
-  }
-  function writeForm(o) {
-    ["focus", "ignore", "hide", "show"].forEach(function (k) { field(k).value = o[k]; });
-    field("sample_index").value = String(o.sample_index);
-    field("granularity").value = o.granularity;
-    field("node_count").value = String(o.node_count);
-    field("node_fraction").value = String(o.node_fraction);
-  }
-  var api = {lastGraph: null, lastDot: "", compute: function (o) { return compute(Object.assign({}, D.options, o)); }};
-  function refine(options) {
-    var o = Object.assign({}, D.options, options || readForm());
-    var g;
-    try {
-      g = compute(o);
-    } catch (e) {
-      status.textContent = e.message;
-      return Promise.resolve(null);
-    }
-    api.lastGraph = g;
-    api.lastDot = g.dot;
-    status.textContent = "Laying out " + g.nodes.length + " nodes…";
-    return layout(g.dot).then(function (svg) {
-      var old = document.getElementById("graph-viewport");
-      var box = document.createElement("div");
-      box.className = "viewport";
-      box.id = "graph-viewport";
-      svg.removeAttribute("width");
-      svg.removeAttribute("height");
-      box.appendChild(svg);
-      old.parentNode.replaceChild(box, old);
-      var bar = document.querySelector(".toolbar[data-for='graph-viewport']");
-      if (bar) { bar.parentNode.replaceChild(bar.cloneNode(true), bar); }  // drops the old viewer's listeners
-      if (window.heapvizReport) { window.heapvizReport.viewer(box); }
-      status.textContent = g.nodes.length + " nodes, " + g.edges.length + " edges" +
-        (g.warnings.length ? "; " + g.warnings.join("; ") : "");
-      return g;
-    }, function (e) {
-      status.textContent = "Graphviz failed: " + e.message;
-      return null;
-    });
-  }
-  api.refine = refine;
-  writeForm(D.options);
-  form.hidden = false;
-  form.addEventListener("submit", function (e) { e.preventDefault(); refine(); });
-  form.addEventListener("change", function () { refine(); });
-  form.addEventListener("reset", function (e) { e.preventDefault(); writeForm(D.options); refine(); });
-  window.heapvizExplorer = api;
+  // ---- the page: state, refinements, the URL fragment, the command line; views register in `views`
+  window.heapvizExplorer = {
+    D: D, S: S, column: column, select: select, graphOf: graphOf, compute: function (o) {
+      return compute(Object.assign({}, D.options, o));
+    }, formatValue: formatValue, percentage: percentage, chooseUnit: chooseUnit, cmpStr: cmpStr,
+    printable: printable, pyRound: pyRound, views: [], lastGraph: null, lastDot: ""
+  };
 })();

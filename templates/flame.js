@@ -91,7 +91,12 @@
   }
 
   groups.forEach(function (g, j) {
-    if (g) { g.addEventListener("click", function () { zoom(j === zoomedTo && j > 0 ? F[j][3] : j); }); }
+    if (!g) { return; }
+    g.addEventListener("click", function (e) {
+      var go = function () { zoom(j === zoomedTo && j > 0 ? F[j][3] : j); };
+      // in the HTML report with its explorer: a menu (focus, ignore, hide, show, sandwich, zoom)
+      if (window.heapvizExplorer && window.heapvizExplorer.frameMenu) { window.heapvizExplorer.frameMenu(e, F[j][5], j > 0, go); } else { go(); }
+    });
   });
   var reset = document.getElementById(P + "-reset");
   var clear = document.getElementById(P + "-clear");

@@ -29,7 +29,7 @@
     }
     return text.toLowerCase();
   }
-  each(document.querySelectorAll("table.sortable"), function (table) {
+  function sortable(table) {
     if (!table.tHead || !table.tBodies.length) { return; }
     var headers = table.tHead.rows[0].cells;
     each(headers, function (th, idx) {
@@ -52,7 +52,8 @@
         keyed.forEach(function (k) { body.appendChild(k[2]); });
       });
     });
-  });
+  }
+  each(document.querySelectorAll("table.sortable"), sortable);
 
   // One filter for every table: a JavaScript RegExp searched in the names of each row (the
   // function, file and binary names in its data-names), like heapviz's --focus.
@@ -172,5 +173,5 @@
     var shown = reveal(decodeURIComponent(location.hash.slice(1)));
     if (shown) { shown.scrollIntoView(); }
   }
-  window.heapvizReport = { viewer: viewer };  // explore.js sets up the graphs it draws
+  window.heapvizReport = { viewer: viewer, sortable: sortable };  // explore.js sets up the graphs it draws
 })();

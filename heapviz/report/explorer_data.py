@@ -21,6 +21,13 @@ the shown profile with everything those steps read, and no more:
               `values[t][i]`: its value for sample type t (`same_as[t]`: a column equal to an
               earlier one is stored once)
 
+  widths      with --base (`widths_from` >= 0): samples `widths_from`… are the new profile's, whose
+              values (in the same sample-type order, totals in `widths_totals`) give the flame
+              graph its widths; the samples before them are the difference every other view shows
+  growth_types, words, command
+              the profile kind's (value, count) types and words, and the profiles of the command
+              line that writes a view (`heapviz graph … PROFILE`)
+
 With `max_bytes`, the smallest samples (by their largest |value|) lose their leaf frame, and
 so move onto their caller's stack, until the table fits; `trimmed` says how many moved. Values,
 totals and every sum above the moved frames stay the same.
@@ -31,6 +38,7 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +47,7 @@ import numpy.typing as npt
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.stacks import LocationTable, sample_values
-from heapviz.model import Profile, profile_title
+from heapviz.model import Profile, Sample, Value, profile_title
 from heapviz.symbolize.demangle import display_name, simplify
 
 FORMAT = "heapviz-explorer/1"
@@ -69,6 +77,8 @@ class ExplorerInput:
 
     profile: Profile
     settings: ExplorerSettings
+    # with --base: the new profile, whose samples give the flame graph its widths (filtered in the page)
+    widths: Profile | None = None
 
 
 class _Strings:
@@ -180,9 +190,21 @@ def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: n
     return enc, moved
 
 
-def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+def _with_widths(profile: Profile, widths: Profile | None) -> tuple[Sequence[Sample], int, list[Value]]:
+    """The samples to embed: the shown profile's, then (with --base) the new profile's with their
+    values in the shown profile's order of sample types; where those start (-1: none); and the
+    new profile's totals."""
+    if widths is None:
+        return profile.samples, -1, []
+    order = [widths.sample_index(vt.type) for vt in profile.sample_types]
+    more = [Sample([s.values[i] for i in order], s.locations, s.labels) for s in widths.samples]
+    return list(profile.samples) + more, len(profile.samples), [widths.total(i) for i in order]
+
+
+def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = DEFAULT_MAX_BYTES,
+                widths: Profile | None = None) -> dict[str, Any]:
     """The explorer's data as plain JSON-ready data (see the module doc)."""
-    samples = profile.samples
+    samples, widths_from, widths_totals = _with_widths(profile, widths)
     values = sample_values(samples)
     table = LocationTable(samples)
     strings = _Strings()
@@ -228,6 +250,11 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
             "unit": settings.unit,
         },
         "legend_headers": [list(h) for h in settings.legend_headers],
+        "widths_from": widths_from, "widths_totals": widths_totals,
+        "growth_types": list(profile.profile_kind.growth_types),
+        "words": {k: getattr(profile.profile_kind.words, k) for k in ("objects", "site_verb", "flat")},
+        "command": {"profiles": profile.source.split(", ") if profile.source else [],
+                    "base": profile.base_source.split(", ") if profile.base_source else []},
         "samples": len(samples),
         "trimmed": 0,
     }

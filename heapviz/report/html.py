@@ -212,5 +212,6 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
     viz = _load_template("vendor/viz-global.js")
     types = [{"type": vt.type} for vt in r.explorer.profile.sample_types]
     rest = len(page({"trimmed": 0, "samples": 0, "sample_types": types}, "{}", viz))
-    table = stack_table(r.explorer.profile, r.explorer.settings, max(MAX_PAGE_BYTES - rest - BUDGET_SLACK, 0))
+    table = stack_table(r.explorer.profile, r.explorer.settings, max(MAX_PAGE_BYTES - rest - BUDGET_SLACK, 0),
+                        r.explorer.widths)
     return page(table, to_json(table), viz)
