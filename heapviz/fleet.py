@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -276,17 +277,39 @@ class FleetError(HeapvizError):
     """The cluster could not be reached or did not finish in time."""
 
 
+def _connect(client_class: Any, address: str, seconds: float) -> Any:
+    """A Dask client of the scheduler at `address`, or FleetError after `seconds`: Dask's own
+    timeout covers the TCP connection, not a peer that accepts it and then never answers, so the
+    handshake runs on a thread of its own that is given up on (it is a daemon: it cannot keep
+    the process alive)."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(address, timeout=f"{seconds}s", set_as_default=False)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=connect, name="heapviz-dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds + 1.0)
+    if thread.is_alive():
+        raise FleetError(f"cannot reach the Dask scheduler at {address}: no answer within {seconds:g} s")
+    error = box.get("error")
+    if isinstance(error, (OSError, TimeoutError)):
+        raise FleetError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    if error is not None:
+        raise FleetError(f"cannot use the Dask scheduler at {address}: {_describe(error)}") from None
+    return box["client"]
+
+
 def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
     try:
         from distributed import Client
     except ImportError:
         raise UsageError(f"--scheduler needs Dask's distributed: pip install '{EXTRA}'") from None
     address = fleet.scheduler
-    try:
-        client = Client(address, timeout=f"{min(fleet.timeout_s, 30.0)}s",  # type: ignore[no-untyped-call]
-                        set_as_default=False)
-    except (OSError, TimeoutError) as e:
-        raise FleetError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+    client = _connect(Client, address, min(fleet.timeout_s, 30.0))
     with client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         futures = [client.submit(load_partition, part, options, fleet.group_by, fleet.strict, pure=False,
@@ -298,9 +321,13 @@ def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
             futures = pairs + futures[len(futures) - len(futures) % 2:]
         try:
             result: Partial = futures[0].result(timeout=fleet.timeout_s)
+        except HeapvizError:  # an input with --strict, raised on a worker
+            raise
         except TimeoutError:
             raise FleetError(f"the Dask cluster at {address} did not finish within {fleet.timeout_s:g} s "
                              "(--timeout)") from None
+        except Exception as e:  # KilledWorker (a task's workers died again and again), a lost scheduler
+            raise FleetError(f"the Dask cluster at {address} failed: {type(e).__name__}: {_describe(e)}") from None
     return result
 
 

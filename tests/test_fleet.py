@@ -5,9 +5,13 @@ counted unless --strict; --group-by totals per host."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,6 +166,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(fleet):
     assert "Traceback" not in r.err
 
 
+def test_a_scheduler_that_accepts_and_never_answers_is_a_clear_error(fleet):
+    with socket.socket() as s:  # takes the connection, then says nothing: Dask's handshake would wait forever
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        started = time.monotonic()
+        r = run_heapviz("top", str(fleet / "hosts"), "--scheduler", f"tcp://127.0.0.1:{s.getsockname()[1]}",
+                        "--timeout", "2", timeout=60)
+    assert r.rc == 1 and "heapviz: error: cannot reach the Dask scheduler" in r.err, r.err
+    assert "no answer within 2 s" in r.err and "Traceback" not in r.err
+    assert time.monotonic() - started < 30
+
+
 def test_without_the_fleet_extra_the_error_names_it(fleet):
     code = ("import sys; sys.modules['distributed'] = None; sys.modules['fsspec'] = None\n"
             "from heapviz.cli import main; sys.exit(main(sys.argv[1:]))")
@@ -214,3 +230,35 @@ def test_a_cluster_that_never_finishes_times_out(fleet):
                         timeout=60)
     assert r.rc == 1 and "did not finish within 2 s (--timeout)" in r.err, r.err
     assert "Traceback" not in r.err
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_the_result_is_the_serial_merge(examples, tmp_path):
+    hosts = tmp_path / "hosts"  # 480 small dumps: 8 partitions of 60, long enough to kill a worker in
+    for h in range(8):
+        (hosts / f"h{h}").mkdir(parents=True)
+        for i in range(60):
+            shutil.copy(examples / f"threads.000{i % 4 + 1}.heap", hosts / f"h{h}" / f"d{i:03d}.heap")
+    # the symbol cache shared by the client and the workers, as the README advises: without it each
+    # dump is symbolized on its own (a fifth of a second each)
+    cache = {"HEAPVIZ_NO_CACHE": "", "HEAPVIZ_CACHE_DIR": str(tmp_path / "cache")}
+    serial = top_json(str(hosts), "--jobs", "1", env=cache)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1", protocol="tcp://") as c, distributed.Client(c) as watcher:
+        env = dict(os.environ, **cache)
+        proc = subprocess.Popen([sys.executable, "-m", "heapviz", "top", str(hosts), "--scheduler",
+                                 c.scheduler_address, "--timeout", "120", "--format", "json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        busy: list[str] = []
+        deadline = time.monotonic() + 60
+        while not busy and proc.poll() is None and time.monotonic() < deadline:
+            busy = [w for w, keys in watcher.processing().items() if any("load_partition" in str(k) for k in keys)]
+            time.sleep(0.01)
+        assert busy, "the run ended before a worker could be killed"
+        pid = watcher.run(os.getpid, workers=busy[:1])[busy[0]]
+        os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; the scheduler reruns the lost tasks
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        assert busy[0] not in watcher.scheduler_info()["workers"]
+    doc = json.loads(out)
+    doc.pop("profile", None)
+    assert doc == serial
