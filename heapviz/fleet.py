@@ -287,7 +287,7 @@ def _connect(client_class: Any, address: str, seconds: float) -> Any:
     def connect() -> None:
         try:
             box["client"] = client_class(address, timeout=f"{seconds}s", set_as_default=False)
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+        except BaseException as e:  # handed to the caller's thread
             box["error"] = e
 
     thread = threading.Thread(target=connect, name="heapviz-dask-connect", daemon=True)
