@@ -264,9 +264,8 @@
   function sandwich(name) { var s = copy(state); s.flame = "sandwich"; s.flame_fn = name; return go(s); }
   X.frameMenu = function (e, name, isFrame, zoom) {
     if (!current) { return; }
-    if (!isFrame) { zoom(); return; }
-    openMenu(e, name, [["sandwich", "Sandwich: its callers and callees", function () { sandwich(name); }],
-                       ["zoom", "Zoom into this frame", zoom]]);
+    zoom();  // a click zooms, as in every flame graph; the menu offers the refinements beside it
+    if (isFrame) { openMenu(e, name, [["sandwich", "Sandwich: its callers and callees", function () { sandwich(name); }]]); }
   };
 
   var down = null;

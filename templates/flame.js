@@ -94,7 +94,7 @@
     if (!g) { return; }
     g.addEventListener("click", function (e) {
       var go = function () { zoom(j === zoomedTo && j > 0 ? F[j][3] : j); };
-      // in the HTML report with its explorer: a menu (focus, ignore, hide, show, sandwich, zoom)
+      // in the HTML report with its explorer: the zoom and a menu (focus, ignore, hide, show, sandwich)
       if (window.heapvizExplorer && window.heapvizExplorer.frameMenu) { window.heapvizExplorer.frameMenu(e, F[j][5], j > 0, go); } else { go(); }
     });
   });
