@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fleet_bench
 import gen_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,14 +142,17 @@ def log(msg: str) -> None:
 
 # ---- building the profiles ------------------------------------------------------------------
 
-def build_program(out: Path, functions: int, shape: str = "layered") -> tuple[Path, dict[str, float]]:
-    """Generate and compile the program; reuse the binary when source and flags are unchanged."""
+def build_program(out: Path, functions: int, shape: str = "layered", seed: int = 9) -> tuple[Path, dict[str, float]]:
+    """Generate and compile the program; reuse the binary when source and flags are unchanged.
+    Another `seed` is another build: the same functions, wired and placed differently."""
     times: dict[str, float] = {}
     t = time.perf_counter()
-    src = gen_program.generate(functions, shape=shape)
+    src = gen_program.generate(functions, seed=seed, shape=shape)
     times["generate_s"] = round(time.perf_counter() - t, 2)
     key = sha((src + " ".join(CFLAGS)).encode())
     exe = out / (f"leakbench-{functions}" if shape == "layered" else f"leakbench-{shape}-{functions}")
+    if seed != 9:
+        exe = exe.with_name(f"{exe.name}-seed{seed}")
     stamp = exe.with_name(exe.name + ".key")
     if exe.exists() and stamp.exists() and stamp.read_text() == key:
         times["compile_s"] = 0.0
@@ -551,6 +555,23 @@ def report(info: dict[str, str], profiles: list[Profile], hv: dict[str, dict[str
     return "\n".join(md) + "\n"
 
 
+def fleet(out: Path, args: argparse.Namespace) -> list[fleet_bench.FleetRun]:
+    """Issue 20's fleet: the builds' pools of stacks, then every size in every mode."""
+    sizes = [int(n) for n in args.fleet_sizes.split(",") if n.strip()]
+    if not sizes:
+        return []
+    bases = []
+    for seed in fleet_bench.BUILD_SEEDS:
+        exe, build = build_program(out, args.fleet_functions, seed=seed)
+        bases.append(Path(heapcheck_profile(out, exe, 2000, build, "fleet base").path))
+    helper = build_measure(out)
+
+    def run(argv: list[str], stdout: Path, timeout: float, env: dict[str, str]) -> tuple[Run, str]:
+        return measure(helper, argv, stdout, timeout, env=env)
+
+    return fleet_bench.run_fleet(out, sizes, bases, run, clean_env(), args.timeout, log)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "build" / "bench"), help="work and results directory")
@@ -582,6 +603,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the reference tools again instead of reusing their cached results")
     ap.add_argument("--report-only", action="store_true",
                     help="rebuild the tables from --out's results.json and cached reference results")
+    ap.add_argument("--fleet-sizes", default="1000,2000",
+                    help="profiles of the generated fleets merged serially, with --jobs 2 and on a 2-worker Dask "
+                         "LocalCluster, comma-separated (issue 20: add 10000 to see the workers' RSS stay flat); "
+                         "empty: none")
+    ap.add_argument("--fleet-functions", type=int, default=300, help="functions in the fleet's generated program")
+    ap.add_argument("--fleet-only", action="store_true", help="run only the fleet part")
     ap.add_argument("--quick", action="store_true",
                     help="tiny sizes, one run, no reference tools: a smoke test of the harness")
     args = ap.parse_args(argv)
@@ -593,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         args.synthetic_commands = "top"  # a 3k-line synthetic graph is as dense
         args.series_iterations, args.series_interval = 2000, 20000
         args.skip_reference = True
+        args.fleet_sizes, args.fleet_functions = "12,24", 120
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
@@ -603,6 +631,14 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown command {c!r}; choose from {', '.join(HEAPVIZ_COMMANDS)}")
     info = machine()
     started = time.perf_counter()
+    if args.fleet_only:
+        runs = fleet(out, args)
+        md = "\n".join(fleet_bench.fleet_table(runs)).lstrip("\n") + "\n"
+        print(md)
+        (out / "fleet.md").write_text(md)
+        (out / "fleet.json").write_text(json.dumps({"machine": info, "fleet": fleet_bench.as_json(runs)}, indent=1))
+        log(f"wrote {out / 'fleet.md'} and {out / 'fleet.json'}")
+        return 0
 
     exe, build = build_program(out, args.functions)
     profiles = [heapcheck_profile(out, exe, int(n), build) for n in args.sizes.split(",")]
@@ -642,12 +678,14 @@ def main(argv: list[str] | None = None) -> int:
                                 tools=(ISSUE20_TOOL,))
             if ISSUE20_TOOL in got:
                 refs[big_rec.name] = got[ISSUE20_TOOL]
+    fleet_runs = [] if args.report_only else fleet(out, args)
     if not args.report_only:
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
 
     all_profiles = profiles + ([synthetic] if synthetic else []) + ([series] if series else [])
     md = report(info, all_profiles, hv, ref, largest if not args.skip_reference else None, refs)
+    md += "\n".join(fleet_bench.fleet_table(fleet_runs)) + ("\n" if fleet_runs else "")
     print(md)
     (out / "results.md").write_text(md)
     (out / "results.json").write_text(json.dumps({
@@ -655,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         "heapviz": {p: {c: [asdict(r) for r in runs] for c, runs in cmds.items()} for p, cmds in hv.items()},
         "reference": {t: asdict(r) for t, r in ref.items()}, "reference_profile": largest.name,
         "issue20_reference": {p: asdict(r) for p, r in refs.items()},
+        "fleet": fleet_bench.as_json(fleet_runs),
     }, indent=1))
     log(f"wrote {out / 'results.md'} and {out / 'results.json'}")
     return 0

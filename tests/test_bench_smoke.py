@@ -38,3 +38,8 @@ def test_quick_bench_prints_heapviz_rows(tmp_path: Path) -> None:
     assert runs[0]["status"] == "ok" and runs[0]["wall_s"] > 0 and runs[0]["rss_mb"] > 0
     assert "parse" in runs[0]["phases"]
     assert results["profiles"][0]["stacks"] > 900  # the generated program leaks along distinct stacks
+    fleet = [ln for ln in out.splitlines() if ln.startswith("| 24 | ")]  # issue 20's fleet, at the quick size
+    assert [ln.split(" | ")[1] for ln in fleet] == ["serial", "jobs 2", "dask 2 workers"], out
+    dask = [r for r in results["fleet"] if r["mode"] == "dask 2 workers"]
+    assert [r["status"] for r in results["fleet"]] == ["ok"] * 6
+    assert len(dask) == 2 and all(len(r["worker_rss_mb"]) == 2 and min(r["worker_rss_mb"]) > 0 for r in dask)
