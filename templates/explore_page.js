@@ -208,7 +208,15 @@
                 return [f.function, f.file, f.line, f.inline, f.user];
               })};
             }),
-            flame: tree(X.buildTree(sel, "top-down", -1).root), unit: g.unit};
+            flame: tree(X.buildTree(sel, "top-down", -1).root), unit: g.unit,
+            sources: X.sources(sel, leaks.sites, function (v) { return X.formatValue(v, D.sample_types[sel.t].unit, g.unit); })
+              .map(function (s) {
+                return {rank: s.rank, blocks: s.blocks.map(function (b) {
+                  return {function: b.function, file: b.file, line: b.line, frames: b.frames, rows: b.rows.map(function (r) {
+                    return [r.line, r.site_text, r.all_text, r.hot, r.code ? r.code.textContent : null];
+                  })};
+                })};
+              })};
   };
   X.current = function () { return current; };
   X.command = function () { return command(state); };

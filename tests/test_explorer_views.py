@@ -166,3 +166,44 @@ def test_bottom_up_flame_starts_at_the_leaf_functions(chromium, examples, tmp_pa
     assert "flame=bottom-up" in page.evaluate("location.hash")
     assert watch.errors == [] and len(watch.requests) == 1
     page.close()
+
+
+@pytest.mark.parametrize(("name", "files", "extra"), PROFILES[:1] + PROFILES[2:], ids=["cxx", "diff"])
+def test_source_view_follows_refinements_and_sample_type(chromium, examples, tmp_path, monkeypatch, name, files,
+                                                         extra):
+    """The leak sites' code recomputed in the page: per-line values equal report/sources.py's for
+    the same options, on every line whose code the page holds (the report's own sites' code)."""
+    paths, extra = _paths(examples, files, extra)
+    report = tmp_path / "r.html"
+    assert heapviz_main(["-q", "report", *paths, *extra, "-o", str(report)]) == 0
+    page, watch = _open(chromium, report)
+    cases = [GRID[0], GRID[1], GRID[2], GRID[4]]
+    snaps = page.evaluate("os => os.map(o => window.heapvizExplorer.snapshot(o))", [_js_options(o) for o in cases])
+    compared = 0
+    for o, js in zip(cases, snaps, strict=True):
+        r = _collected(monkeypatch, paths, extra, o, tmp_path)
+        want = {s.rank: s for s in r.site_sources.values()}
+        assert [s["rank"] for s in js["sources"]] == sorted(want), (name, o)
+        for s in js["sources"]:
+            py_blocks = {(b.function, b.file): b for b in want[s["rank"]].blocks}
+            assert [(b["function"], b["file"]) for b in s["blocks"]] == list(py_blocks), (name, o)
+            for b in s["blocks"]:
+                pb = py_blocks[(b["function"], b["file"])]
+                assert b["frames"] == list(pb.frames) and b["line"] == pb.line
+                py_rows = {row.line: row for row in pb.rows}
+                hot = [row[0] for row in b["rows"] if row[3]]
+                assert hot == [row.line for row in pb.rows if row.hot], (name, o)
+                for line, site_text, all_text, is_hot, text in b["rows"]:
+                    if line in py_rows:
+                        p = py_rows[line]
+                        assert (site_text, all_text, is_hot) == (p.site_text, p.all_text, p.hot), (name, o, line)
+                        if text is not None:
+                            assert text == (p.text or ""), (name, o, line)
+                        compared += 1
+    assert compared > 20
+    # shown: the recomputed sites carry their code, the hot line marked
+    page.evaluate("window.heapvizExplorer.refine({sample_index: 3})")
+    assert page.eval_on_selector_all("#leaks details.leak .src-block tr.hot", "rs => rs.length") > 0
+    assert page.eval_on_selector_all("#leaks details.leak .src-block td.code span", "s => s.length") > 0  # highlighted
+    assert watch.errors == [] and len(watch.requests) == 1
+    page.close()
