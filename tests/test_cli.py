@@ -126,7 +126,7 @@ def test_missing_binary_is_a_warning_and_output_is_written(tmp_path):
     assert r.rc == 0
     assert r.err.startswith(f"heapviz: warning: {p}: cannot symbolize prog")
     text = out.read_text()
-    assert "prog+0xf" in text and "prog+0x1f" in text
+    assert "[prog]" in text  # its unnamed addresses, one node as pprof's
 
 
 def test_csv_and_json_shapes(examples):

@@ -40,10 +40,12 @@ def test_missing_binary_warns_and_still_writes_raw_frames(examples, tmp_path):
     assert warning and "threads_series" in warning[0] and "--binary" in warning[0]
     assert str(prof) in warning[0]
     doc = json.loads(out.read_text())
-    raw = [n for n in names(doc) if n.startswith("threads_series+0x")]
-    # one row per address, not one lump per binary
-    assert len(raw) >= 5
+    # one node for the binary's unnamed addresses, as pprof's [binary]; each address at addresses
+    assert not [n for n in names(doc) if "+0x" in n] and names(doc)["[threads_series]"]["cum"] == 1109114
     assert doc["total"] == 1109114
+    doc, _ = top_json(str(prof), "--granularity", "addresses")
+    raw = [n for n in names(doc) if re.fullmatch(r"[0-9a-f]{16} threads_series\+0x[0-9a-f]+", n)]
+    assert len(raw) >= 5
 
 
 def test_binary_option_and_symbol_path_find_the_moved_binary(examples, tmp_path, expected):
@@ -122,7 +124,7 @@ def test_not_elf_binary_warns(examples, tmp_path):
     prof = relocated(examples, tmp_path, "threads.0002.heap", "threads_series")
     doc, err = top_json(str(prof), "--binary", str(fake))
     assert "not an ELF file" in err
-    assert any(n.startswith("threads_series+0x") for n in names(doc))
+    assert "[threads_series]" in names(doc)
 
 
 @pytest.mark.parametrize("tool", ["addr2line", "llvm-symbolizer"])
@@ -134,6 +136,8 @@ def test_both_symbolizers_agree_on_c_functions(examples, expected, tool):
 
 def test_symbolizer_none_gives_raw_frames(examples):
     doc, _ = top_json(str(examples / "recursion.0001.heap"), "--symbolizer", "none")
+    assert all(re.fullmatch(r"\[[^]]+\]", r["name"]) for r in doc["rows"]) and "[recursion]" in names(doc)
+    doc, _ = top_json(str(examples / "recursion.0001.heap"), "--symbolizer", "none", "--granularity", "lines")
     assert all("+0x" in r["name"] for r in doc["rows"])
 
 

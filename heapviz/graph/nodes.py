@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from heapviz.model import Location, Sample
 from heapviz.symbolize.demangle import display_name
+from heapviz.symbolize.raw import group_name, unnamed_object
 
 GRANULARITIES = ("functions", "files", "lines", "addresses")
 
@@ -71,6 +72,13 @@ class FrameMapper:
 
     def _make(self, loc: Location) -> tuple[Frame, ...]:
         opts = self.options
+        if opts.granularity in ("functions", "files"):
+            # pprof's `[binary]`: the unnamed addresses of one object file are one node; finer
+            # granularities keep each `binary+0xOFFSET`.
+            binary = unnamed_object(loc)
+            if binary:
+                name = group_name(binary)
+                return (Frame(NodeInfo(name), name, inline=False),)
         lines = loc.lines if opts.inlines else loc.lines[-1:]
         out = []
         last = len(lines) - 1

@@ -7,12 +7,13 @@ the profile; nothing here raises for a missing or mismatched binary.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from heapviz.errors import ToolMissing
 from heapviz.model import Function, Line, Location, Mapping, Profile, main_mapping
-from heapviz.symbolize import elf, locate
+from heapviz.symbolize import debuginfod, elf, locate, raw
 from heapviz.symbolize.cache import SymbolCache
 from heapviz.symbolize.demangle import demangle
 from heapviz.symbolize.tools import Frame, Symbolizer, SymbolizerFailed, fallback_symbolizer, find_symbolizer
@@ -43,6 +44,8 @@ class MappingReport:
     addresses: int = 0
     resolved: int = 0
     status: str = ""
+    stripped: bool = False  # no symbol table, no debug info, no debug file: dynamic symbols only
+    debuginfod_problem: str = ""  # why debuginfod gave no debug file, when it was asked
 
 
 def _unsymbolizable(path: str) -> bool:
@@ -73,7 +76,7 @@ class _Builder:
     def raw(self, loc: Location) -> None:
         m = loc.mapping
         if m is not None and m.file and m.limit != _FAKE_LIMIT:
-            name = f"{m.basename}+0x{m.file_offset(loc.address):x}"
+            name = raw.placeholder(m, loc.address)
         else:
             name = f"0x{loc.address:x}"
         loc.lines = (Line(self.function(name, "")),)
@@ -131,8 +134,40 @@ def symbolize(profile: Profile, options: SymbolizeOptions = SymbolizeOptions()) 
                 builder.raw(loc)
             continue
         _symbolize_mapping(profile, mapping, file, locs, options, tool, builder, rep, callers)
+    _warn_stripped(profile, reports, main)
     profile.symbolized = True
     return reports
+
+
+def _warn_stripped(profile: Profile, reports: list[MappingReport], main: Mapping | None) -> None:
+    """One warning per stripped object file that left addresses unnamed (or is the main program):
+    what is missing and the ways to get it."""
+    from heapviz.prune import ALLOCATOR_LIBRARIES  # here: heapviz.prune imports this package
+
+    by_file: dict[str, list[MappingReport]] = defaultdict(list)
+    for rep in reports:
+        if rep.stripped:
+            by_file[rep.symbol_file].append(rep)
+    main_file = main.symbol_file if main is not None else ""
+    for path, reps in by_file.items():
+        total = sum(r.addresses for r in reps)
+        unnamed = total - sum(r.resolved for r in reps)
+        name = os.path.basename(path)
+        if (not unnamed and path != main_file) or ALLOCATOR_LIBRARIES.match(name):
+            continue  # an allocator's frames are dropped by their mapping: their names do not matter
+        bid = next((r.build_id for r in reps if r.build_id), "")
+        asked = next((r.debuginfod_problem for r in reps if r.debuginfod_problem), "")
+        ways = ["install its debug symbols (on Debian its -dbgsym package, which puts them under "
+                "/usr/lib/debug/.build-id/)", "give its debug file (or a directory of them) with --symbol-path DIR"]
+        if not asked:
+            ways.append("set DEBUGINFOD_URLS to fetch it by build id" + (f" {bid}" if bid else "")
+                        + " (needs debuginfod-find, Debian package debuginfod)")
+        what = "names come from its dynamic symbols (exported functions) only, without inline frames or lines"
+        if unnamed:
+            what += (f", and {unnamed} of its {total} addresses have no name (shown as {raw.group_name(name)}, "
+                     f"or {name}+0xOFFSET in stacks)")
+        profile.warn(f"{path} is stripped (no symbol table, no debug info) and no debug file was found for it"
+                     f"{f' ({asked})' if asked else ''}: {what}; to fix, {'; or '.join(ways)}")
 
 
 def _symbolize_mapping(
@@ -169,13 +204,12 @@ def _symbolize_mapping(
         for loc in locs:
             builder.raw(loc)
         return
-    debug = locate.find_debug_file(info, options.symbol_path)
+    debug = _debug_file(profile, info, options, rep)
     target = debug.path if debug else info.path
     rep.debug_file = debug.path if debug else ""
-    stripped = not info.has_debug_info and not debug and not info.has_symtab
-    if stripped and mapping is main_mapping(profile):
-        profile.warn(f"{info.path} is stripped and no debug file was found: names come from its dynamic "
-                     "symbols only, without inline frames or lines; give its debug file with --symbol-path")
+    mini = _minidebuginfo(profile, info) if not (debug or info.has_symtab or info.has_debug_info) else []
+    stripped = not info.has_debug_info and not debug and not info.has_symtab and not mini
+    rep.stripped = stripped
     if mapping.start == 0 and mapping.limit == _FAKE_LIMIT:
         # No memory map: only addresses inside the binary's code can be its frames; the rest
         # (libc, other libraries) stay raw rather than being misnamed after the binary's symbols.
@@ -217,6 +251,8 @@ def _symbolize_mapping(
             for loc in locs:
                 builder.raw(loc)
             return
+    if mini:
+        answers = _name_from(mini, vaddrs, answers)
     resolved = 0
     for loc in locs:
         frames: list[Frame] = answers.get(loc.address - base, [])
@@ -227,9 +263,62 @@ def _symbolize_mapping(
         loc.lines = tuple(Line(builder.function(fn, path), line, col) for fn, path, line, col in frames)
     rep.resolved = resolved
     mapping.has_functions = resolved > 0
-    rep.status = "symbolized (dynamic symbols only)" if stripped else "symbolized"
+    rep.status = ("symbolized (dynamic symbols only)" if stripped else
+                  "symbolized (MiniDebugInfo symbols)" if mini else "symbolized")
     calls = sorted({loc.address - base for loc in judged(locs, callers)})
     _check_match(profile, mapping, info, vaddrs, calls, resolved, len(locs), rep, fix)
+
+
+def _debug_file(profile: Profile, info: elf.ElfInfo, options: SymbolizeOptions,
+                rep: MappingReport) -> elf.ElfInfo | None:
+    """The separate debug file of a binary without DWARF: on disk, else from debuginfod."""
+    if info.has_debug_info:
+        return None
+    debug, problems = locate.find_debug_file(info, options.symbol_path)
+    for problem in problems:
+        profile.warn(f"ignored a debug file of {os.path.basename(info.path)}: {problem}")
+    if debug is not None or not info.build_id or not debuginfod.enabled():
+        return debug
+    path, problem = debuginfod.fetch_debuginfo(info.build_id, min(options.timeout_s, DEBUGINFOD_TIMEOUT_S))
+    if path:
+        debug, problem = locate.check_debug_file(info, path)
+        if problem:
+            problem = f"debuginfod's file is unusable: {problem}"
+    if problem:
+        rep.debuginfod_problem = problem
+    return debug
+
+
+DEBUGINFOD_TIMEOUT_S = 120.0  # per debug file fetched; a slow or dead server is asked no more
+
+
+def _minidebuginfo(profile: Profile, info: elf.ElfInfo) -> list[elf.FunctionSymbol]:
+    """The MiniDebugInfo function symbols of a stripped binary (`.gnu_debugdata`), or []."""
+    if not info.has_debugdata:
+        return []
+    try:
+        return elf.minidebuginfo_symbols(info.path)
+    except (elf.BadDebugData, elf.NotElf, OSError) as e:
+        profile.warn(f"{e}; its static functions stay unnamed")
+        return []
+
+
+def _name_from(symbols: list[elf.FunctionSymbol], vaddrs: list[int],
+               answers: dict[int, list[Frame]]) -> dict[int, list[Frame]]:
+    """answers, with the addresses that lie in one of `symbols` named after it: MiniDebugInfo
+    holds the functions that stripping hid (a symbolizer names them after the nearest dynamic
+    symbol, or not at all)."""
+    out = dict(answers)
+    starts = [s.start for s in symbols]
+    for v in vaddrs:
+        i = bisect_right(starts, v) - 1
+        first = starts[i] if i >= 0 else -1
+        while i >= 0 and starts[i] == first:  # aliases share a start: any that covers v
+            if v < symbols[i].start + symbols[i].size:
+                out[v] = [(symbols[i].name, "", 0, 0)]
+                break
+            i -= 1
+    return out
 
 
 def _check_match(

@@ -1,6 +1,7 @@
-"""A persistent cache of symbolizer answers, one file per object file, keyed by its build id
-(or path, size and mtime when it has none), so that a nightly job's second run over the same
-build skips symbolization. Best effort: a cache that cannot be read or written is ignored."""
+"""A persistent cache of symbolizer answers, one file per object file, keyed by its build id and
+the size of the file looked in (or path, size and mtime when it has none), so that a nightly
+job's second run over the same build skips symbolization. Best effort: a cache that cannot be
+read or written is ignored."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class SymbolCache:
         """Names the answers of `tool` for the object `info` looked up in `target` (its debug file
         or itself)."""
         if info.build_id:
-            ident = f"{info.build_id}|{os.path.basename(target)}|{tool}"
+            # the size tells a stripped copy of a build (other answers) from the unstripped one
+            ident = f"{info.build_id}|{os.path.basename(target)}|{os.stat(target).st_size}|{tool}"
         else:
             st = os.stat(target)
             ident = f"{os.path.abspath(info.path)}|{info.size}|{info.mtime}|{target}|{st.st_size}|{st.st_mtime}|{tool}"

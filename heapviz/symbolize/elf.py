@@ -1,10 +1,13 @@
-"""ELF headers heapviz needs: type, PT_LOAD segments, build id, debug link, debug info.
+"""ELF headers heapviz needs: type, PT_LOAD segments, build id, debug link, debug info, and
+function symbols (.symtab, .dynsym, and the MiniDebugInfo `.gnu_debugdata` section).
 
-Uses pyelftools for headers only; DWARF is left to the external symbolizer.
+Uses pyelftools for headers and symbols only; DWARF is left to the external symbolizer.
 """
 
 from __future__ import annotations
 
+import io
+import lzma
 import os
 from dataclasses import dataclass, field
 
@@ -33,6 +36,8 @@ class ElfInfo:
     segments: list[Segment] = field(default_factory=list)
     build_id: str = ""
     debuglink: str = ""
+    debuglink_crc: int | None = None  # the CRC-32 of the debug file, as .gnu_debuglink records it
+    has_debugdata: bool = False  # a .gnu_debugdata section (MiniDebugInfo: an xz-compressed .symtab)
     has_debug_info: bool = False
     has_symtab: bool = False
     size: int = 0
@@ -86,6 +91,13 @@ def _read(path: str, st: os.stat_result) -> ElfInfo:
                 elif name == ".gnu_debuglink":
                     data = sec.data()
                     info.debuglink = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                    # the name, NUL-padded to 4 bytes, then the CRC in the file's byte order
+                    at = (data.index(b"\0") // 4 + 1) * 4 if b"\0" in data else len(data)
+                    if len(data) >= at + 4:
+                        crc = data[at:at + 4]
+                        info.debuglink_crc = int.from_bytes(crc, "little" if elf.little_endian else "big")
+                elif name == ".gnu_debugdata" and sec["sh_type"] != "SHT_NOBITS":
+                    info.has_debugdata = sec["sh_size"] > 0
                 elif name in (".debug_info", ".zdebug_info") and sec["sh_type"] != "SHT_NOBITS":
                     info.has_debug_info = sec["sh_size"] > 0
                 elif name == ".symtab":
@@ -134,19 +146,76 @@ class FunctionSymbol:
 
 
 def function_symbols(path: str) -> list[FunctionSymbol]:
-    """The functions of an ELF file with their address ranges, from .symtab (or .dynsym when the
-    file is stripped), in address order; functions of size 0 are left out."""
+    """The functions of an ELF file with their address ranges, from .symtab (or, when the file is
+    stripped, .dynsym and the MiniDebugInfo symbols), in address order; functions of size 0 are
+    left out."""
     out: dict[tuple[int, str], FunctionSymbol] = {}
     with open(path, "rb") as f:
         try:
             elf = ELFFile(f)
-            tables = [s for s in (elf.get_section_by_name(".symtab"), elf.get_section_by_name(".dynsym"))
-                      if s is not None and s["sh_type"] != "SHT_NOBITS"]
-            for table in tables[:1]:
-                for sym in table.iter_symbols():  # type: ignore[attr-defined]
-                    if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] > 0 and sym["st_shndx"] != "SHN_UNDEF":
-                        out.setdefault((sym["st_value"], sym.name), FunctionSymbol(sym.name, sym["st_value"],
-                                                                                     sym["st_size"]))
+            has_symtab = _add_symbols(elf, out)
+            debugdata = elf.get_section_by_name(".gnu_debugdata")
         except Exception as e:  # pyelftools raises assorted errors on truncated files
             raise NotElf(f"{path}: malformed ELF file ({type(e).__name__}: {e})") from e
+        if not has_symtab and debugdata is not None and debugdata["sh_type"] != "SHT_NOBITS":
+            for sym in minidebuginfo_symbols(path):
+                out.setdefault((sym.start, sym.name), sym)
     return sorted(out.values(), key=lambda s: (s.start, s.name))
+
+
+def _add_symbols(elf: ELFFile, out: dict[tuple[int, str], FunctionSymbol]) -> bool:
+    """Add the defined, sized functions of .symtab (else .dynsym) to out; whether .symtab was there."""
+    tables = [s for s in (elf.get_section_by_name(".symtab"), elf.get_section_by_name(".dynsym"))
+              if s is not None and s["sh_type"] != "SHT_NOBITS"]
+    for table in tables[:1]:
+        for sym in table.iter_symbols():  # type: ignore[attr-defined]
+            if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] > 0 and sym["st_shndx"] != "SHN_UNDEF":
+                out.setdefault((sym["st_value"], sym.name), FunctionSymbol(sym.name, sym["st_value"], sym["st_size"]))
+    return bool(tables) and tables[0].name == ".symtab"
+
+
+# MiniDebugInfo is small (Fedora's hold function names only); anything far larger is not one.
+MAX_DEBUGDATA_BYTES = 256 << 20
+
+
+class BadDebugData(Exception):
+    pass
+
+
+_mini_before: dict[tuple[str, int, int], list[FunctionSymbol]] = {}
+
+
+def minidebuginfo_symbols(path: str) -> list[FunctionSymbol]:
+    """The functions in the `.gnu_debugdata` section of an ELF file: an xz-compressed ELF file
+    whose .symtab holds the names that stripping removed (Fedora keeps the functions that are not
+    in .dynsym there). [] when there is no such section; BadDebugData when it cannot be read."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    got = _mini_before.get(key)
+    if got is not None:
+        return got
+    with open(path, "rb") as f:
+        try:
+            sec = ELFFile(f).get_section_by_name(".gnu_debugdata")
+            packed = sec.data() if sec is not None and sec["sh_type"] != "SHT_NOBITS" else b""
+        except Exception as e:  # pyelftools raises assorted errors on truncated files
+            raise NotElf(f"{path}: malformed ELF file ({type(e).__name__}: {e})") from e
+    out: dict[tuple[int, str], FunctionSymbol] = {}
+    if packed:
+        try:
+            dec = lzma.LZMADecompressor()
+            data = dec.decompress(packed, max_length=MAX_DEBUGDATA_BYTES)
+        except lzma.LZMAError as e:
+            raise BadDebugData(f"{path}: its .gnu_debugdata section is not xz data ({e})") from e
+        if not dec.eof:
+            raise BadDebugData(f"{path}: its .gnu_debugdata section is truncated or larger than "
+                               f"{MAX_DEBUGDATA_BYTES >> 20} MiB")
+        if not data.startswith(b"\x7fELF"):
+            raise BadDebugData(f"{path}: its .gnu_debugdata section does not hold an ELF file")
+        try:
+            _add_symbols(ELFFile(io.BytesIO(data)), out)
+        except Exception as e:  # pyelftools raises assorted errors on truncated files
+            raise BadDebugData(f"{path}: its .gnu_debugdata section holds a malformed ELF file "
+                               f"({type(e).__name__}: {e})") from e
+    syms = _mini_before[key] = sorted(out.values(), key=lambda s: (s.start, s.name))
+    return syms

@@ -2,12 +2,13 @@
 
 Searches like pprof's PPROF_BINARY_PATH: --symbol-path directories (build-id layouts,
 basename, full path, .debug files), then the path recorded in the profile; debug files via
-build id, .gnu_debuglink and /usr/lib/debug.
+build id, .gnu_debuglink (with its CRC) and /usr/lib/debug.
 """
 
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 
 from heapviz.symbolize import elf
@@ -61,33 +62,72 @@ def find_binary(
     return None, problems
 
 
-def find_debug_file(info: elf.ElfInfo, dirs: Sequence[str]) -> elf.ElfInfo | None:
-    """A separate debug file for a binary without DWARF, or None."""
+def find_debug_file(info: elf.ElfInfo, dirs: Sequence[str]) -> tuple[elf.ElfInfo | None, list[str]]:
+    """A separate debug file for a binary without DWARF, or None; and what was wrong with the
+    candidates that exist. Looked up as gdb does: by build id (`DIR/.build-id/xx/yyyy.debug`, and
+    `DIR/xx/yyyy.debug`) in the --symbol-path directories and /usr/lib/debug, then by the name in
+    .gnu_debuglink beside the binary, in its `.debug/` directory and under those directories. A
+    file found by name must have the binary's build id or, when either has none, the CRC that
+    .gnu_debuglink records."""
     if info.has_debug_info:
-        return None
-    cands: list[str] = []
+        return None, []
+    cands: list[tuple[str, bool]] = []  # (path, found by name)
     all_dirs = [*dirs, *SYSTEM_DEBUG_DIRS]
     if info.build_id:
         bid = info.build_id
         for d in all_dirs:
-            cands.append(os.path.join(d, ".build-id", bid[:2], bid[2:] + ".debug"))
-            cands.append(os.path.join(d, bid[:2], bid[2:] + ".debug"))
+            cands.append((os.path.join(d, ".build-id", bid[:2], bid[2:] + ".debug"), False))
+            cands.append((os.path.join(d, bid[:2], bid[2:] + ".debug"), False))
     if info.debuglink:
         here = os.path.dirname(os.path.abspath(info.path))
-        cands.append(os.path.join(here, info.debuglink))
-        cands.append(os.path.join(here, ".debug", info.debuglink))
+        cands.append((os.path.join(here, info.debuglink), True))
+        cands.append((os.path.join(here, ".debug", info.debuglink), True))
         for d in all_dirs:
-            cands.append(os.path.join(d, here.lstrip("/"), info.debuglink))
-            cands.append(os.path.join(d, info.debuglink))
-    for cand in cands:
-        if not os.path.isfile(cand) or os.path.abspath(cand) == os.path.abspath(info.path):
+            cands.append((os.path.join(d, here.lstrip("/"), info.debuglink), True))
+            cands.append((os.path.join(d, info.debuglink), True))
+    problems: list[str] = []
+    seen: set[str] = set()
+    for cand, by_name in cands:
+        if cand in seen or not os.path.isfile(cand) or os.path.abspath(cand) == os.path.abspath(info.path):
             continue
+        seen.add(cand)
+        dbg, problem = check_debug_file(info, cand, by_name)
+        if dbg is not None:
+            return dbg, problems
+        if problem:
+            problems.append(problem)
+    return None, problems
+
+
+def check_debug_file(info: elf.ElfInfo, path: str, by_name: bool = False) -> tuple[elf.ElfInfo | None, str]:
+    """The debug file at path when it belongs to the binary `info` and has symbols; else None and
+    why not ("" when it is not worth saying)."""
+    try:
+        dbg = elf.read(path)
+    except elf.NotElf as e:
+        return None, str(e)
+    except OSError as e:
+        return None, f"{path}: cannot read ({e.strerror or e})"
+    if info.build_id and dbg.build_id:
+        if dbg.build_id != info.build_id:
+            return None, f"{path}: build id {dbg.build_id} differs from {os.path.basename(info.path)}'s {info.build_id}"
+    elif by_name and info.debuglink_crc is not None:
         try:
-            dbg = elf.read(cand)
-        except (elf.NotElf, OSError):
-            continue
-        if info.build_id and dbg.build_id and dbg.build_id != info.build_id:
-            continue
-        if dbg.has_debug_info or dbg.has_symtab:
-            return dbg
-    return None
+            crc = file_crc(path)
+        except OSError as e:
+            return None, f"{path}: cannot read ({e.strerror or e})"
+        if crc != info.debuglink_crc:
+            return None, (f"{path}: its CRC {crc:08x} differs from the {info.debuglink_crc:08x} that "
+                          f"{os.path.basename(info.path)}'s .gnu_debuglink records: it is another build's")
+    if not (dbg.has_debug_info or dbg.has_symtab):
+        return None, f"{path} has neither debug info nor a symbol table"
+    return dbg, ""
+
+
+def file_crc(path: str) -> int:
+    """The CRC-32 of a file's contents, as .gnu_debuglink records it (zlib's polynomial)."""
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
