@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from heapviz.errors import InputError
 from heapviz.graph.arrays import IntArray, group_part_rows
-from heapviz.graph.stacks import LocationTable
-from heapviz.model import Label, Location, Mapping, Profile, Sample, Value
+from heapviz.model import Label, Location, Mapping, Profile
+from heapviz.sample_table import SampleTable
 
 LocKey = Hashable
 
@@ -32,33 +34,32 @@ def location_key(loc: Location) -> LocKey:
     return ("", loc.address)
 
 
-def stack_numbers(profiles: Sequence[Profile]) -> tuple[list[list[int]], list[tuple[int, int]]]:
-    """Each sample's stack (and labels) numbered across the profiles by its locations' keys, in order of first
+def stack_numbers(tables: Sequence[SampleTable]) -> tuple[list[IntArray], list[tuple[int, int]]]:
+    """Each sample's stack (and labels) numbered across the profiles' samples by its locations' keys, in order of first
     appearance: (per profile, each sample's number; per number, where it first appears as
     (profile, sample)). Each location is keyed once; the stacks are grouped by the compiled row
     hashing (graph/arrays.group_part_rows)."""
     numbers: dict[LocKey, int] = {}
     label_numbers: dict[tuple[Label, ...], int] = {}
-    labelled = any(s.labels for p in profiles for s in p.samples)
+    labelled = any(t.has_labels() for t in tables)
     rows: list[IntArray] = []
     starts: list[IntArray] = []
-    for p in profiles:
-        table = LocationTable(p.samples)
+    for table in tables:
         code = np.array([numbers.setdefault(location_key(loc), len(numbers)) for loc in table.locations],
                         dtype=np.int64)
-        row = code[table.index] if len(code) else np.zeros(0, dtype=np.int64)
-        row_starts = table.loc_starts
+        row = code[table.loc_index] if len(code) else np.zeros(0, dtype=np.int64)
+        row_starts = table.starts
         if labelled:
             # samples with different labels are different samples (pprof's merge): each row ends
             # with its labels' number, negative so that it never equals a location's
-            tags = np.array([-1 - label_numbers.setdefault(s.labels, len(label_numbers)) for s in p.samples],
-                            dtype=np.int64)
-            row = np.insert(row, row_starts[1:], tags)
+            tag_of = np.array([-1 - label_numbers.setdefault(labels, len(label_numbers)) for labels in table.labels],
+                              dtype=np.int64)
+            row = np.insert(row, row_starts[1:], tag_of[table.sample_labels()])
             row_starts = row_starts + np.arange(len(row_starts), dtype=np.int64)
         rows.append(row)
         starts.append(row_starts)
     grouped = group_part_rows(np.concatenate(rows), starts)
-    return [part.tolist() for part in grouped.per_part], grouped.first_at
+    return grouped.per_part, grouped.first_at
 
 
 def _common_types(profiles: Sequence[Profile], weights: Sequence[int]) -> list[str]:
@@ -92,14 +93,14 @@ def combine(profiles: Sequence[Profile], weights: Sequence[int] | None = None) -
     shown = [p for p, w in zip(profiles, weights, strict=True) if w > 0] or list(profiles)
     bases = [p for p, w in zip(profiles, weights, strict=True) if w < 0]
     lead = shown[0]
-    numbered, first = stack_numbers(profiles)
-    sums: list[list[Value]] = [[0] * len(names) for _ in first]  # per stack number, in order of appearance
-    for profile, weight, stack_of in zip(profiles, weights, numbered, strict=True):
-        idx = [profile.sample_index(n) for n in names]
-        for g, s in zip(stack_of, profile.samples, strict=True):
-            acc = sums[g]
-            for j, i in enumerate(idx):
-                acc[j] += weight * s.values[i]
+    tables = [SampleTable.from_samples(p.samples) for p in profiles]
+    numbered, first = stack_numbers(tables)
+    floats = any(t.values.dtype.kind == "f" for t in tables)
+    sums = np.zeros((len(first), len(names)), dtype=np.float64 if floats else np.int64)
+    for table, profile, weight, stack_of in zip(tables, profiles, weights, numbered, strict=True):
+        if len(table):
+            # in profile and sample order, one addition at a time: floats add up as a loop would
+            np.add.at(sums, stack_of, table.values[:, [profile.sample_index(n) for n in names]] * weight)
     out = Profile(
         sample_types=[lead.sample_types[lead.sample_index(n)] for n in names],
         default_sample_type=lead.default_sample_type,
@@ -128,27 +129,49 @@ def combine(profiles: Sequence[Profile], weights: Sequence[int] | None = None) -
                 out.header_totals[name] = out.header_totals.get(name, 0) + v
     if bases:
         out.comments.append(f"difference: {out.source} minus base {out.base_source}")
-    # Copies with fresh ids: the inputs' own mappings and locations stay as they were.
-    mappings: dict[int, Mapping] = {}
+    mappings: dict[int, Mapping] = {}  # copies with fresh ids: the inputs' own stay as they were
     for p in profiles:
         for m in p.mappings:
             if id(m) not in mappings:
                 mappings[id(m)] = dataclasses.replace(m, id=len(mappings) + 1)
     out.mappings = list(mappings.values())
-    copies: dict[int, Location] = {}
-
-    def copy(loc: Location) -> Location:
-        c = copies.get(id(loc))
-        if c is None:
-            mapping = mappings[id(loc.mapping)] if loc.mapping is not None else None
-            c = copies[id(loc)] = Location(len(copies) + 1, loc.address, mapping, loc.lines)
-        return c
-
-    for values, (k, i) in zip(sums, first, strict=True):
-        if all(v == 0 for v in values):
-            continue
-        first_sample = profiles[k].samples[i]
-        out.samples.append(Sample(values, tuple(copy(loc) for loc in first_sample.locations), first_sample.labels))
-    out.locations = list(copies.values())
+    out.samples = _table_of_sums(tables, sums, first, mappings)
+    out.locations = list(out.samples.locations)
     out.functions = list(dict.fromkeys(f for p in profiles for f in p.functions))
+    return out
+
+
+def _table_of_sums(tables: Sequence[SampleTable], sums: npt.NDArray[Any], first: list[tuple[int, int]],
+                   mappings: dict[int, Mapping]) -> SampleTable:
+    """The combined samples: each stack's sum (stacks whose values all cancel out are dropped) on
+    its first appearance's stack and labels, over copies of the inputs' locations and mappings
+    with fresh ids (`mappings`: each input mapping's copy, by id)."""
+    kept = np.flatnonzero((sums != 0).any(axis=1)) if len(sums) else np.zeros(0, dtype=np.int64)
+    where = np.array(first, dtype=np.int64).reshape(-1, 2)[kept]
+    # every input location once (by object), as candidates; the table keeps those used
+    candidates: list[Location] = []
+    number: dict[int, int] = {}
+    index_parts: list[npt.NDArray[Any]] = []
+    lens_parts: list[IntArray] = []
+    label_sets: dict[tuple[Label, ...], int] = {(): 0}
+    label_parts: list[npt.NDArray[Any]] = []
+    for k, table in enumerate(tables):
+        for loc in table.locations:
+            if id(loc) not in number:
+                number[id(loc)] = len(candidates)
+                candidates.append(loc)
+        local = np.array([number[id(loc)] for loc in table.locations], dtype=np.int32)
+        rows = where[where[:, 0] == k, 1]
+        index, starts = table.stacks_of(rows)
+        index_parts.append(local[index] if len(index) else index)
+        lens_parts.append(np.diff(starts))
+        label_code = np.array([label_sets.setdefault(ls, len(label_sets)) for ls in table.labels], dtype=np.int32)
+        label_parts.append(label_code[table.sample_labels()[rows]])
+    lens = np.concatenate(lens_parts)
+    starts = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=starts[1:])
+    label_of = np.concatenate(label_parts) if len(label_sets) > 1 else None
+    out = SampleTable(candidates, np.concatenate(index_parts), starts, sums[kept], list(label_sets), label_of)
+    out.locations = [Location(k + 1, loc.address, mappings[id(loc.mapping)] if loc.mapping is not None else None,
+                              loc.lines) for k, loc in enumerate(out.locations)]
     return out

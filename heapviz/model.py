@@ -8,7 +8,9 @@ mappings. It holds data only; parsing, symbolization and views live elsewhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from heapviz.kinds import HEAP, ProfileKind
 
@@ -94,7 +96,9 @@ class Timeline:
 @dataclass
 class Profile:
     sample_types: list[ValueType]
-    samples: list[Sample] = field(default_factory=list)
+    # Parsers append Sample objects; formats.load turns them into a SampleTable (sample_table.py),
+    # the columnar form every view reads.
+    samples: Sequence[Sample] = field(default_factory=list)
     locations: list[Location] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     mappings: list[Mapping] = field(default_factory=list)
@@ -129,6 +133,10 @@ class Profile:
     timeline: Timeline | None = None  # the run's totals over time, when the producer measured them
     time_ns: int = 0
 
+    def add(self, sample: Sample) -> None:
+        """Add a sample while parsing (formats.load then makes the samples a SampleTable)."""
+        cast("list[Sample]", self.samples).append(sample)
+
     def sample_index(self, name: str) -> int:
         for i, vt in enumerate(self.sample_types):
             if vt.type == name:
@@ -137,6 +145,9 @@ class Profile:
 
     def total(self, index: int) -> Value:
         """pprof's total: the sum of |value| over samples."""
+        table_total = getattr(self.samples, "total", None)  # a SampleTable sums its column
+        if table_total is not None:
+            return cast(Value, table_total(index))
         return sum(abs(s.values[index]) for s in self.samples)
 
     def total_of(self, name: str) -> Value:
@@ -160,13 +171,21 @@ class Profile:
         (a full check costs about a microsecond per sample, a third of a fast parse).
         """
         n = len(self.sample_types)
-        if any(len(s.values) != n for s in self.samples):
-            raise ValueError(f"a sample does not have {n} values")
-        step = max(1, len(self.samples) // 20_000)
         known = set(map(id, self.locations))
-        for s in self.samples[::step]:
-            if not known.issuperset(map(id, s.locations)):
+        table_locations = getattr(self.samples, "locations", None)  # a SampleTable's, each used
+        if table_locations is not None:
+            values = getattr(self.samples, "values")  # noqa: B009 (not a Sample list's attribute)
+            if len(self.samples) and values.shape[1] != n:
+                raise ValueError(f"a sample does not have {n} values")
+            if not known.issuperset(map(id, table_locations)):
                 raise ValueError("a sample refers to a location missing from the profile")
+        else:
+            if any(len(s.values) != n for s in self.samples):
+                raise ValueError(f"a sample does not have {n} values")
+            step = max(1, len(self.samples) // 20_000)
+            for s in self.samples[::step]:
+                if not known.issuperset(map(id, s.locations)):
+                    raise ValueError("a sample refers to a location missing from the profile")
         mappings = {id(m) for m in self.mappings}
         for loc in self.locations:
             if loc.mapping is not None and id(loc.mapping) not in mappings:

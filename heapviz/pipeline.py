@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -166,7 +166,7 @@ class View:
     profile: Profile
     reports: list[MappingReport]
     sample_index: int
-    samples: list[Sample]  # after --focus/--ignore/--hide/--show
+    samples: Sequence[Sample]  # after --focus/--ignore/--hide/--show
     total: Value  # of the unfiltered samples, as pprof's percentages
     node_options: NodeOptions
     filters: FilterOptions

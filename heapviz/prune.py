@@ -9,12 +9,15 @@ inside an allocator library's mapping are dropped even when that library is stri
 from __future__ import annotations
 
 import dataclasses
-import operator
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from heapviz.model import Location, Profile, Sample
+import numpy as np
+
+from heapviz.graph.arrays import BoolArray, IntArray
+from heapviz.model import Location, Profile
+from heapviz.sample_table import SampleTable
 from heapviz.symbolize.demangle import simplify
 
 # Matched against the whole short name (no parameters, no template arguments).
@@ -92,7 +95,8 @@ def drop_allocator_frames(profile: Profile, options: PruneOptions = PruneOptions
 
 def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
     """Cut frames matching `parts` by pprof's rule; with `allocator`, also strip what is left of
-    the allocator and the standard library at each stack's leaf."""
+    the allocator and the standard library at each stack's leaf. Decided once per location,
+    then applied to every sample's stack at once over the sample table's arrays."""
     drop = _compile(parts)
     keep_rx = profile.keep_frames or (KEEP_FRAMES if allocator else "")
     keep = re.compile(f"^(?:{keep_rx})$") if keep_rx else None
@@ -122,92 +126,138 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
                     copy = Location(loc.id, loc.address, loc.mapping, loc.lines[i + 1 :])
                     replaced[id(loc)] = locations[k] = copy
                 break
-    std_cache: dict[str, bool] = {}
-
-    def is_std(name: str) -> bool:
-        hit = std_cache.get(name)
-        if hit is None:
-            hit = std_cache[name] = simplify(name).startswith(STDLIB_PREFIXES)
-        return hit
-
-    trimmed: dict[tuple[int, int], Location] = {}
-
-    def trim(loc: Location, k: int) -> Location:
-        """A copy of loc without its k innermost (standard-library) lines."""
-        got = trimmed.get((loc.id, k))
-        if got is None:
-            got = Location(id=len(locations) + 1, address=loc.address, mapping=loc.mapping, lines=loc.lines[k:])
-            locations.append(got)
-            trimmed[(loc.id, k)] = got
-        return got
-
-    # Only a stack with a marked location can be cut, and only one whose leaf is in an allocator
-    # library or the standard library can be stripped (locations by object: every sample's are
-    # in the profile's list). Most stacks of a big profile are neither and are passed over.
-    marked = {id(loc) for loc in profile.locations if loc.id in prune or loc.id in prune_beneath}
-    leaves = {id(loc) for loc in profile.locations
-              if (loc.mapping is not None and ALLOCATOR_LIBRARIES.match(loc.mapping.basename))
-              or (loc.lines and is_std(loc.lines[0].function.name))} if allocator else set()
-    changed = 0
-    samples = []
-    for sample in profile.samples:
-        locs = sample.locations
-        if marked.isdisjoint(map(id, locs)):
-            if not locs or id(locs[0]) not in leaves:
-                samples.append(sample)
-                continue
-            new = locs
-        else:
-            new = _cut(locs, prune, prune_beneath)
-            if replaced:
-                new = tuple(replaced.get(id(loc), loc) for loc in new)
-        if allocator:
-            new = _strip_library_leaves(new)
-            new = _strip_std_leaves(new, is_std, trim)
-        if len(new) == len(locs) and all(map(operator.is_, new, locs)):
-            samples.append(sample)
-        else:
-            changed += 1
-            samples.append(Sample(sample.values, new, sample.labels))
-    # Samples and locations not cut are shared with the input, which stays as it was.
-    out = dataclasses.replace(profile, samples=samples, locations=locations)
+    table = SampleTable.from_samples(profile.samples)
+    flags = _LocationFlags(table.locations, prune, prune_beneath, allocator)
+    start, trimmed = _cuts(table, flags, allocator)
+    # the result's locations: the table's, the copies cut inside, the leaves trimmed of std lines
+    candidates = list(table.locations)
+    loc_map = np.arange(len(candidates), dtype=np.int32)
+    for k, loc in enumerate(table.locations):
+        inside = replaced.get(id(loc))
+        if inside is not None:
+            loc_map[k] = len(candidates)
+            candidates.append(inside)
+    leaf_pos = table.starts[:-1] + start
+    trim_of = np.full(len(table.locations), -1, dtype=np.int32)
+    if trimmed.any():
+        rows = np.flatnonzero(trimmed)
+        trim_locs = table.loc_index[leaf_pos[rows]]
+        _, first = np.unique(trim_locs, return_index=True)
+        for k in trim_locs[np.sort(first)].tolist():  # in order of the first sample needing it
+            loc = table.locations[k]
+            copy = Location(id=len(locations) + 1, address=loc.address, mapping=loc.mapping,
+                            lines=loc.lines[int(flags.std_lines[k]):])
+            locations.append(copy)
+            trim_of[k] = len(candidates)
+            candidates.append(copy)
+    lens = table.lens
+    total = len(table.loc_index)
+    sample_of = np.repeat(np.arange(len(table), dtype=np.int64), lens)
+    pos = np.arange(total, dtype=np.int64) - np.repeat(table.starts[:-1], lens)
+    kept = pos >= start[sample_of]
+    index = loc_map[table.loc_index]
+    if trimmed.any():
+        rows = np.flatnonzero(trimmed)
+        index[leaf_pos[rows]] = trim_of[table.loc_index[leaf_pos[rows]]]
+    touched = np.zeros(len(table), dtype=np.bool_)
+    if replaced:
+        moved = np.flatnonzero(kept & (loc_map[table.loc_index] != np.arange(len(loc_map))[table.loc_index]))
+        touched[sample_of[moved]] = True
+    changed_rows = (start > 0) | trimmed | touched
+    changed = int(changed_rows.sum())
+    if not changed:
+        out = dataclasses.replace(profile, locations=locations)
+    else:
+        new_lens = lens - start
+        new_starts = np.zeros(len(table) + 1, dtype=np.int64)
+        np.cumsum(new_lens, out=new_starts[1:])
+        samples = SampleTable(candidates, index[kept], new_starts, table.values, table.labels, table.label_of)
+        # Locations not cut are shared with the input, which stays as it was.
+        out = dataclasses.replace(profile, samples=samples, locations=locations)
     return Pruned(out, changed, tuple(sorted(name for name, hit in cache.items() if hit)))
 
 
-def _cut(locs: tuple[Location, ...], prune: set[int], beneath: set[int]) -> tuple[Location, ...]:
-    found_user = False
-    for i in range(len(locs) - 1, -1, -1):
-        lid = locs[i].id
-        if lid not in prune and lid not in beneath:
-            found_user = True
-            continue
-        if not found_user:
-            continue
-        if lid in prune:
-            return locs[i + 1 :]
-        return locs[i:]
-    return locs
+class _LocationFlags:
+    """Per location of a sample table, what the cut and the leaf stripping need to know."""
+
+    def __init__(self, locations: Sequence[Location], prune: set[int], beneath: set[int], allocator: bool) -> None:
+        n = len(locations)
+        self.prune = np.fromiter((loc.id in prune for loc in locations), dtype=np.bool_, count=n)
+        self.marked = self.prune | np.fromiter((loc.id in beneath for loc in locations), dtype=np.bool_, count=n)
+        self.library = np.zeros(n, dtype=np.bool_)
+        self.std_lines = np.zeros(n, dtype=np.int32)  # leading (innermost) standard-library lines
+        self.all_std = np.zeros(n, dtype=np.bool_)  # every line is the standard library's
+        if not allocator:
+            return
+        std_cache: dict[str, bool] = {}
+
+        def is_std(name: str) -> bool:
+            hit = std_cache.get(name)
+            if hit is None:
+                hit = std_cache[name] = simplify(name).startswith(STDLIB_PREFIXES)
+            return hit
+
+        for k, loc in enumerate(locations):
+            self.library[k] = loc.mapping is not None and bool(ALLOCATOR_LIBRARIES.match(loc.mapping.basename))
+            j = 0
+            while j < len(loc.lines) and is_std(loc.lines[j].function.name):
+                j += 1
+            self.std_lines[k] = j
+            self.all_std[k] = j > 0 and j == len(loc.lines)
 
 
-def _strip_std_leaves(
-    locs: tuple[Location, ...], is_std: Callable[[str], bool], trim: Callable[[Location, int], Location]
-) -> tuple[Location, ...]:
-    for i, loc in enumerate(locs):
-        k = 0
-        while k < len(loc.lines) and is_std(loc.lines[k].function.name):
-            k += 1
-        if k == 0:
-            return locs[i:] if i else locs
-        if k < len(loc.lines):
-            return (trim(loc, k), *locs[i + 1 :])
-    return locs  # nothing but the standard library: keep it all
+def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool) -> tuple[IntArray, BoolArray]:
+    """Per sample, where its stack now starts (leaf first positions cut away), and whether the
+    new leaf is a copy without its standard-library lines.
+
+    pprof's cut, scanning from the root: the first marked frame below the rootmost unmarked
+    one is cut with everything leafward (kept itself when only frames inlined into it matched).
+    Then, for heap profiles, allocator-library frames at the leaf go (keeping the last frame),
+    and standard-library frames at the leaf go while whole locations are the standard
+    library's (a location partly so loses those lines), unless nothing else is left."""
+    n = len(table)
+    lens = table.lens
+    sample_of = np.repeat(np.arange(n, dtype=np.int64), lens)
+    pos = np.arange(len(table.loc_index), dtype=np.int64) - np.repeat(table.starts[:-1], lens)
+    loc = table.loc_index
+    marked = flags.marked[loc]
+    rootmost_user = _last_where(~marked, sample_of, pos, n)
+    cut = _last_where(marked & (pos < rootmost_user[sample_of]), sample_of, pos, n)
+    has_cut = cut >= 0
+    start = np.zeros(n, dtype=np.int64)
+    cut_loc = loc[table.starts[:-1][has_cut] + cut[has_cut]]
+    start[has_cut] = cut[has_cut] + flags.prune[cut_loc]
+    trimmed = np.zeros(n, dtype=np.bool_)
+    if not allocator:
+        return start, trimmed
+    after = pos >= start[sample_of]
+    first_own = _first_where(~flags.library[loc] & after, sample_of, pos, n)
+    start = np.where(first_own >= 0, first_own, np.maximum(lens - 1, 0))
+    not_std = _first_where(~flags.all_std[loc] & (pos >= start[sample_of]), sample_of, pos, n)
+    found = not_std >= 0
+    start = np.where(found, not_std, start)
+    leaf = loc[table.starts[:-1][found] + start[found]]
+    trimmed[found] = flags.std_lines[leaf] > 0
+    return start, trimmed
 
 
-def _strip_library_leaves(locs: tuple[Location, ...]) -> tuple[Location, ...]:
-    i = 0
-    while i < len(locs) - 1:
-        m = locs[i].mapping
-        if m is None or not ALLOCATOR_LIBRARIES.match(m.basename):
-            break
-        i += 1
-    return locs[i:] if i else locs
+def _last_where(cond: BoolArray, sample_of: IntArray, pos: IntArray, n: int) -> IntArray:
+    """Per sample, the last position where cond holds, or -1."""
+    hit = np.flatnonzero(cond)
+    out = np.full(n, -1, dtype=np.int64)
+    if len(hit):
+        owner = sample_of[hit]
+        last = np.concatenate((owner[1:] != owner[:-1], [True]))
+        out[owner[last]] = pos[hit[last]]
+    return out
+
+
+def _first_where(cond: BoolArray, sample_of: IntArray, pos: IntArray, n: int) -> IntArray:
+    """Per sample, the first position where cond holds, or -1."""
+    hit = np.flatnonzero(cond)
+    out = np.full(n, -1, dtype=np.int64)
+    if len(hit):
+        owner = sample_of[hit]
+        first = np.concatenate(([True], owner[1:] != owner[:-1]))
+        out[owner[first]] = pos[hit[first]]
+    return out

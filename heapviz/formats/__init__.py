@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, BinaryIO, cast
 
 from heapviz.errors import HeapvizError, InputError, UnrecognizedFormat
+from heapviz.sample_table import as_table
 from heapviz.formats import go_heap, gperftools_cpu, gperftools_heap, heapcheck_log, jemalloc_heap, pprof_proto
 from heapviz.formats import valgrind_massif, valgrind_memcheck, valgrind_memcheck_xml
 from heapviz.model import Profile
@@ -282,6 +283,7 @@ def load_stream_series(raw: BinaryIO, path: str, limits: ReadLimits = ReadLimits
             profile.sequence, profile.sequence_text = k + 1, f"snapshot {k + 1} of {len(profiles)}"
         if limits.thread is not None and not getattr(fmt, "SUPPORTS_THREAD", False):
             profile.warn(f"--thread applies to jemalloc profiles only; ignored for this {fmt.NAME} profile")
+        profile.samples = as_table(profile.samples)  # the columnar table every view reads
         profile.validate()
     return profiles
 

@@ -329,39 +329,20 @@ static PyObject *Scanner_addresses(Scanner *s, PyObject *Py_UNUSED(ignored)) {
     return PyBytes_FromStringAndSize((const char *)s->addr, s->naddr * (Py_ssize_t)sizeof(uint64_t));
 }
 
-PyDoc_STRVAR(stacks_doc,
-"stacks(items) -> list of tuples: each group's stack with every address id replaced by\n"
-"items[id] (the Location objects), in group order.");
+PyDoc_STRVAR(table_doc,
+"table() -> (bytes, bytes): every group's stack as address ids, one group after another\n"
+"(int32), and where each group starts in them (int64, one entry more than groups).");
 
-static PyObject *Scanner_stacks(Scanner *s, PyObject *items) {
-    if (!PyList_Check(items) || PyList_GET_SIZE(items) < s->naddr) {
-        PyErr_SetString(PyExc_ValueError, "stacks() needs a list with one item per address");
-        return NULL;
-    }
-    PyObject *out = PyList_New(s->ngroups);
-    if (!out) return NULL;
-    for (Py_ssize_t g = 0; g < s->ngroups; g++) {
-        Py_ssize_t a = s->gstart[g], b = s->gstart[g + 1];
-        PyObject *t = PyTuple_New(b - a);
-        if (!t) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        for (Py_ssize_t k = a; k < b; k++) {
-            PyObject *it = PyList_GET_ITEM(items, s->frames[k]);
-            Py_INCREF(it);
-            PyTuple_SET_ITEM(t, k - a, it);
-        }
-        PyList_SET_ITEM(out, g, t);
-    }
-    return out;
+static PyObject *Scanner_table(Scanner *s, PyObject *Py_UNUSED(ignored)) {
+    return Py_BuildValue("(y#y#)", (const char *)s->frames, s->gstart[s->ngroups] * (Py_ssize_t)sizeof(int32_t),
+                         (const char *)s->gstart, (s->ngroups + 1) * (Py_ssize_t)sizeof(int64_t));
 }
 
 static PyMethodDef Scanner_methods[] = {
     {"feed", (PyCFunction)Scanner_feed, METH_VARARGS, feed_doc},
     {"group", (PyCFunction)Scanner_group, METH_VARARGS, group_doc},
     {"addresses", (PyCFunction)Scanner_addresses, METH_NOARGS, addresses_doc},
-    {"stacks", (PyCFunction)Scanner_stacks, METH_O, stacks_doc},
+    {"table", (PyCFunction)Scanner_table, METH_NOARGS, table_doc},
     {NULL, NULL, 0, NULL},
 };
 

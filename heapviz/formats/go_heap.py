@@ -162,4 +162,4 @@ def _build(profile: Profile, raw: list[tuple[list[Value], list[int], dict[int, l
                 unknown = Location(len(profile.locations) + 1, 0, None, (Line(fn),))
                 profile.locations.append(unknown)
             stack = [unknown]
-        profile.samples.append(Sample(values, tuple(stack)))
+        profile.add(Sample(values, tuple(stack)))

@@ -216,9 +216,8 @@ def _build(profile: Profile, records: list[tuple[int, list[int]]]) -> None:
         unknown = (Location(id=len(profile.locations) + 1, address=0, lines=(Line(fn),)),)
         profile.locations.append(unknown[0])
     period = profile.period
-    profile.samples.extend(
-        Sample([count, count * period], tuple(map(locations.__getitem__, key)) if key else unknown)
-        for key, count in counts.items())
+    profile.samples = [Sample([count, count * period], tuple(map(locations.__getitem__, key)) if key else unknown)
+                       for key, count in counts.items()]
 
 
 def _cut_signal_frames(stacks: list[list[int]]) -> list[int]:

@@ -10,10 +10,14 @@ import array
 import os
 import re
 from collections.abc import Callable
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import numpy as np
 
 from heapviz.formats import procmaps
 from heapviz.formats.heap_values import MAX_STACK_DEPTH, SAMPLE_TYPES, unsample_v2
+from heapviz.sample_table import SampleTable
 from heapviz.model import (
     TRUNCATED_STACK,
     UNKNOWN_STACK,
@@ -272,30 +276,40 @@ class _Samples:
                 acc[k] += v
 
     def build(self, profile: Profile) -> None:
+        """The profile's locations and its samples as a SampleTable: each group a sample, its
+        stack the group's address ids; an empty stack gets [unknown stack] and one cut at the
+        unwinder's depth limit a [truncated stack] root."""
         index = procmaps.MappingIndex(profile.mappings)
         table: _StackTable = self._py_stacks if self.scanner is None else self.scanner
         addresses = memoryview(table.addresses()).cast("Q").tolist()
         locs = [Location(id=k + 1, address=a, mapping=index.find(a)) for k, a in enumerate(addresses)]
         profile.locations.extend(locs)
-        stacks = table.stacks(locs)
-        lengths = list(map(len, stacks))
-        n_truncated = 0
-        if lengths and (min(lengths) == 0 or max(lengths) >= MAX_STACK_DEPTH):
-            odd = [g for g, n in enumerate(lengths) if n == 0 or n >= MAX_STACK_DEPTH]
-            unknown: Location | None = None
-            truncated: Location | None = None
-            for g in odd:
-                if not stacks[g]:
-                    # Kept, not dropped: its bytes are real even if nobody knows who allocated them.
-                    unknown = unknown or _pseudo(profile, UNKNOWN_STACK)
-                    stacks[g] = (unknown,)
-                else:
-                    # The unwinder stopped at the depth limit: the callers above are unknown, and
-                    # the graph shows that as an explicit root instead of a misleading one.
-                    truncated = truncated or _pseudo(profile, TRUNCATED_STACK)
-                    stacks[g] = (*stacks[g], truncated)
-                    n_truncated += 1
-        profile.samples.extend(map(Sample, self.values, stacks))
+        raw_frames, raw_starts = table.table()
+        frames = np.frombuffer(raw_frames or b"", dtype=np.int32)
+        starts = np.frombuffer(raw_starts, dtype=np.int64)
+        lens = np.diff(starts)
+        empty, deep = lens == 0, lens >= MAX_STACK_DEPTH
+        n_truncated = int(deep.sum())
+        if empty.any() or n_truncated:
+            # Kept, not dropped: their bytes are real even if nobody knows who allocated them. A
+            # stack cut at the depth limit gets an explicit root instead of a misleading one.
+            pseudo = np.where(empty, len(locs), len(locs) + 1).astype(np.int32)
+            locs.append(_pseudo(profile, UNKNOWN_STACK) if empty.any() else locs[0])
+            locs.append(_pseudo(profile, TRUNCATED_STACK) if n_truncated else locs[0])
+            extra = (empty | deep).astype(np.int64)
+            new_starts = np.zeros(len(starts), dtype=np.int64)
+            np.cumsum(lens + extra, out=new_starts[1:])
+            out = np.empty(int(new_starts[-1]), dtype=np.int32)
+            out[np.repeat(new_starts[:-1] - starts[:-1], lens) + np.arange(len(frames), dtype=np.int64)] = frames
+            odd = np.flatnonzero(extra)
+            out[new_starts[odd] + lens[odd]] = pseudo[odd]
+            frames, starts = out, new_starts
+        values = np.array(self.values) if self.values else np.zeros((0, len(profile.sample_types)), dtype=np.int64)
+        if values.dtype.kind in "if" and values.ndim == 2:
+            profile.samples = SampleTable(locs, frames, starts, values)
+        else:  # counts beyond int64: sample objects, which hold any int
+            stacks = [tuple(locs[k] for k in frames[a:b].tolist()) for a, b in pairwise(starts.tolist())]
+            profile.samples = list(map(Sample, self.values, stacks))
         if n_truncated:
             profile.warn(f"{n_truncated} stacks reached gperftools' limit of {MAX_STACK_DEPTH} frames; their "
                          f"missing callers are shown as {TRUNCATED_STACK}")
@@ -321,7 +335,7 @@ class _StackTable(Protocol):
     def addresses(self) -> bytes:
         ...
 
-    def stacks(self, items: list[Location]) -> list[tuple[Location, ...]]:
+    def table(self) -> tuple[bytes, bytes]:
         ...
 
 
@@ -351,9 +365,12 @@ class _PyStacks:
     def addresses(self) -> bytes:
         return array.array("Q", self._ids).tobytes()
 
-    def stacks(self, items: list[Location]) -> list[tuple[Location, ...]]:
-        pick = items.__getitem__
-        return [tuple(map(pick, st)) for st in self._stacks]
+    def table(self) -> tuple[bytes, bytes]:
+        frames = array.array("i", (k for st in self._stacks for k in st))
+        starts = array.array("q", [0])
+        for st in self._stacks:
+            starts.append(starts[-1] + len(st))
+        return frames.tobytes(), starts.tobytes()
 
 
 def _check_totals(profile: Profile) -> None:
@@ -363,7 +380,8 @@ def _check_totals(profile: Profile) -> None:
         stated = profile.header_totals.get(vt.type)
         if stated is None:
             continue
-        summed = sum(s.values[i] for s in profile.samples)
+        column = getattr(profile.samples, "column", None)
+        summed = column(i).sum().item() if column is not None else sum(s.values[i] for s in profile.samples)
         if stated - summed > max(1e-6 * abs(stated), 0.5):
             profile.warn(
                 f"header states {vt.type} {_fmt(stated)} but the sample lines sum to {_fmt(summed)}; "

@@ -138,7 +138,7 @@ def _build(profile: Profile, blocks: list[_Block]) -> None:
     for b in blocks:
         values: list[Value] = [b.count, b.size, b.count, b.size]
         if not b.frames:
-            profile.samples.append(Sample(values, (pseudo_location(UNKNOWN_STACK),)))
+            profile.add(Sample(values, (pseudo_location(UNKNOWN_STACK),)))
             continue
         stack: list[Location] = []
         for addr, symbol in b.frames:
@@ -162,7 +162,7 @@ def _build(profile: Profile, blocks: list[_Block]) -> None:
         if len(b.frames) >= MAX_STACK_DEPTH:
             stack.append(pseudo_location(TRUNCATED_STACK))
             n_truncated += 1
-        profile.samples.append(Sample(values, tuple(stack)))
+        profile.add(Sample(values, tuple(stack)))
     if n_unnamed:
         profile.warn(f"{n_unnamed} addresses in the heap-checker log have no symbol (the checker did not "
                      "find pprof: set PPROF_PATH=/usr/bin/google-pprof when running the program) and the log "

@@ -164,7 +164,7 @@ def _build(profile: Profile, raw: list[tuple[list[Value], list[int]]]) -> None:
                 profile.functions.append(fn)
                 unknown = Location(id=len(profile.locations) + 1, address=0, lines=(Line(fn),))
                 profile.locations.append(unknown)
-            profile.samples.append(Sample(values, (unknown,)))
+            profile.add(Sample(values, (unknown,)))
             continue
         stack = []
         for a in addrs:
@@ -174,7 +174,7 @@ def _build(profile: Profile, raw: list[tuple[list[Value], list[int]]]) -> None:
                 by_addr[a] = loc
                 profile.locations.append(loc)
             stack.append(loc)
-        profile.samples.append(Sample(values, tuple(stack)))
+        profile.add(Sample(values, tuple(stack)))
 
 
 def _check_totals(profile: Profile) -> None:

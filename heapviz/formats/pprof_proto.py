@@ -242,7 +242,7 @@ class _Converter:
                     has_size_label = True  # the object size, which heapviz derives from the values
                 else:
                     labels.append((key, text) if label.str else (key, label.num, unit))
-            p.samples.append(Sample(values, stack, tuple(labels)))
+            p.add(Sample(values, stack, tuple(labels)))
         if has_size_label:
             # pprof's `bytes` label is the object size, which heapviz derives from each pair.
             names = [vt.type for vt in p.sample_types]

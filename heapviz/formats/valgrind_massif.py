@@ -213,6 +213,6 @@ def _profile(path: str, header: dict[str, str], snap: _Snapshot, n_snapshots: in
                 stack = (*(stacks.stack(list(frames)) if frames else ()), stacks.pseudo(BELOW_THRESHOLD))
             else:
                 stack = stacks.stack(list(frames)) if frames else (stacks.pseudo("[massif: no stack]"),)
-            profile.samples.append(Sample([own, node.places], stack))
+            profile.add(Sample([own, node.places], stack))
         todo.extend((c, (*frames, c.frame) if c.frame is not None else frames) for c in reversed(node.seen))
     return profile

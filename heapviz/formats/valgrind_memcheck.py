@@ -351,7 +351,7 @@ def build(profile: Profile, checks: list[LeakCheck]) -> None:
                 listed[k][1] += int(values[index[k] + 1])
             values[0] = values[index["definite"]] + values[index["indirect"]]
             values[1] = values[index["definite"] + 1] + values[index["indirect"] + 1]
-            profile.samples.append(Sample(values, stacks.stack(r.frames)))
+            profile.add(Sample(values, stacks.stack(r.frames)))
         if check.summary is not None:
             have_summary = True
             for k, (b, n) in check.summary.items():
@@ -392,6 +392,6 @@ def _unlisted(profile: Profile, stacks: Stacks, summary: dict[str, tuple[int, in
     if missing:
         values[0] = values[index["definite"]] + values[index["indirect"]]
         values[1] = values[index["definite"] + 1] + values[index["indirect"] + 1]
-        profile.samples.append(Sample(values, (stacks.pseudo(NOT_LISTED),)))
+        profile.add(Sample(values, (stacks.pseudo(NOT_LISTED),)))
         profile.warn("valgrind's LEAK SUMMARY counts " + ", ".join(missing) + " that no loss record lists "
                      f"(run valgrind with --show-leak-kinds=all to see their stacks); shown as {NOT_LISTED}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING, Any
@@ -274,7 +274,7 @@ def _remove_redundant_edges(g: nx.DiGraph, order: list[NodeInfo]) -> None:
                 g.remove_edge(u, n)
 
 
-def trimmed_graph(samples: list[Sample], index: int, node_options: NodeOptions, options: GraphOptions,
+def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptions, options: GraphOptions,
                   total: Value, size_pairs: tuple[tuple[int, int], ...] = (),
                   stacks: StackTable | None = None) -> CallGraph:
     """Build and prune; size_pairs (Profile.size_pairs) turns on object-size nodelets. `stacks`:

@@ -7,6 +7,8 @@ new locations where hide/show removed inline frames.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import re
 from dataclasses import dataclass
 
@@ -53,11 +55,11 @@ def _loc_matches(rx: re.Pattern[str], loc: Location) -> bool:
 
 @dataclass
 class FilterResult:
-    samples: list[Sample]
+    samples: Sequence[Sample]
     warnings: list[str]
 
 
-def apply(samples: list[Sample], options: FilterOptions) -> FilterResult:
+def apply(samples: Sequence[Sample], options: FilterOptions) -> FilterResult:
     """Keep samples through focus (any frame matches) and ignore (no frame matches); remove
     frames matching hide, or all but those matching show. Samples left without frames go."""
     if not options.active:

@@ -3,6 +3,8 @@ call graph's edges (each edge counted once per sample, no self edges). No format
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,7 +48,7 @@ def _edge_key(e: PeekEdge) -> tuple[float, str]:
     return (-abs(e.weight), e.name)
 
 
-def peek(samples: list[Sample], index: int, options: NodeOptions, total: Value, regex: str = "",
+def peek(samples: Sequence[Sample], index: int, options: NodeOptions, total: Value, regex: str = "",
          sort_cum: bool = False, limit: int = 0, graph: nx.DiGraph | None = None) -> PeekResult:
     """Functions matching `regex` (searched in the short and full names; all when empty), sorted by
     flat (or cum) like pprof's list, each with its callers and callees."""

@@ -17,17 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from heapviz.graph.arrays import (BoolArray, IntArray, KeySums, distinct, first_seen, hashing, in_order_of_appearance,
-                                  index_of)
+from heapviz.graph.arrays import (BoolArray, IntArray, KeySums, distinct, hashing, index_of)
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Location, Sample, Value
+from heapviz.sample_table import SampleTable, values_matrix
 
 try:
     from heapviz.graph import _groupby  # type: ignore[attr-defined]
@@ -35,65 +34,26 @@ except ImportError:  # built without a C compiler: hashing() is False and the nu
     _groupby = None
 
 _locations_of = attrgetter("locations")
-_values_of = attrgetter("values")
 _id_field_of = attrgetter("id")
 
 
 def sample_values(samples: Sequence[Sample]) -> npt.NDArray[Any]:
     """The samples' values as an (n, types) array: int64, or float64 if any value is a float."""
-    if not samples:
-        return np.zeros((0, 0), dtype=np.int64)
-    values = np.array(list(map(_values_of, samples)))
-    if values.dtype.kind not in "if" or values.ndim != 2:  # ints beyond int64, or ragged rows
-        values = np.array(list(map(_values_of, samples)), dtype=np.float64)
-    return values
+    return values_matrix(samples)
 
 
 class LocationTable:
     """The samples' locations as dense indices: `locations[k]` is a distinct location object and
-    `index[loc_starts[i]:loc_starts[i + 1]]` are sample i's locations, leaf first. Per-frame
-    arrays are int32 (frames and distinct locations fit) to keep big profiles small."""
+    `index[loc_starts[i]:loc_starts[i + 1]]` are sample i's locations, leaf first: a
+    SampleTable's own arrays (sample objects are made into one first)."""
 
     def __init__(self, samples: Sequence[Sample]) -> None:
-        n = len(samples)
-        lens = np.fromiter(map(len, map(_locations_of, samples)), dtype=np.int64, count=n)
-        self.loc_starts: IntArray = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lens, out=self.loc_starts[1:])
-        count = int(self.loc_starts[-1])
-        chained = chain.from_iterable
-        objects = np.fromiter(map(id, chained(map(_locations_of, samples))), dtype=np.int64, count=count)
-        if hashing():
-            # one pass: the location objects grouped by a hash table, numbered as they appear
-            inverse, first = first_seen(objects)
-            self.index: npt.NDArray[np.int32] = inverse.astype(np.int32)
-            del objects, inverse
-        else:
-            # Sorting millions of object addresses is slow; parsers number their locations
-            # densely: group by that number, then check that each number is one object. Where it
-            # is not (filters may copy a location, with fewer inline frames, keeping its
-            # number), group by object.
-            try:
-                numbers = np.fromiter(map(_id_field_of, chained(map(_locations_of, samples))), dtype=np.int64,
-                                      count=count)
-            except OverflowError:  # ids beyond int64 (a pprof profile may use any uint64)
-                numbers = np.zeros(count, dtype=np.int64)
-            _, first, inverse = index_of(numbers)
-            del numbers
-            owner = objects[first]
-            step = CHUNK_FRAMES
-            if not all(np.array_equal(owner[inverse[k:k + step]], objects[k:k + step])
-                       for k in range(0, count, step)):
-                _, first, inverse = index_of(objects)
-            del objects, owner
-            # numbered in order of first appearance, so that nothing depends on memory addresses
-            renumbered, first = in_order_of_appearance(first, inverse)
-            self.index = renumbered.astype(np.int32)
-            del inverse, renumbered
-        owner = np.searchsorted(self.loc_starts, first, side="right") - 1
-        starts = self.loc_starts
-        self.locations: list[Location] = [samples[s].locations[p - starts[s]]
-                                          for s, p in zip(owner.tolist(), first.tolist(), strict=True)]
-        self.lens = lens
+        table = SampleTable.from_samples(samples)
+        self.table = table
+        self.loc_starts: IntArray = table.starts
+        self.index: npt.NDArray[np.int32] = table.loc_index
+        self.locations: list[Location] = table.locations
+        self.lens: IntArray = table.lens
         self.samples = samples
 
     def __len__(self) -> int:
@@ -119,7 +79,7 @@ class StackTable:
         self.locations = locs
         self.samples = samples
         self.options = options
-        self.values = values if values is not None else sample_values(samples)
+        self.values = values if values is not None else locs.table.values
         mapper = FrameMapper(options)
         node_ids: dict[NodeInfo, int] = {}
         frame_ids: dict[FrameInfo, int] = {}

@@ -4,6 +4,8 @@ caller -> callee edges behind pprof's "(inline)" marks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -28,12 +30,12 @@ class NodeTable:
         return {n: ("(inline)" if v == 1 else "(partial-inline)") for n, v in self.callee_inline.items() if v & 1}
 
 
-def node_table(samples: list[Sample], index: int, options: NodeOptions, total: Value | None = None) -> NodeTable:
+def node_table(samples: Sequence[Sample], index: int, options: NodeOptions, total: Value | None = None) -> NodeTable:
     """flat/cum per node over samples; total defaults to theirs (pass the unfiltered one)."""
     return node_tables(samples, (index,), options, None if total is None else (total,))[index]
 
 
-def node_tables(samples: list[Sample], indices: tuple[int, ...], options: NodeOptions,
+def node_tables(samples: Sequence[Sample], indices: tuple[int, ...], options: NodeOptions,
                 totals: tuple[Value, ...] | None = None, stacks: StackTable | None = None) -> dict[int, NodeTable]:
     """node_table for several sample types from one stack table (`stacks`: the samples' table at
     `options`, when the caller has made it already).

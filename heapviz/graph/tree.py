@@ -8,7 +8,7 @@ carries the change on its path from the difference samples, for colouring growth
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,7 +143,7 @@ def _add(root: TreeNode, t: StackTable, index: int, min_fraction: float) -> None
         depth += 1
 
 
-def _add_delta(root: TreeNode, samples: list[Sample], index: int, mapper: FrameMapper) -> None:
+def _add_delta(root: TreeNode, samples: Sequence[Sample], index: int, mapper: FrameMapper) -> None:
     for s in samples:
         v = s.values[index]
         if v == 0:
@@ -166,8 +166,8 @@ def draw_fraction(width: float, min_width: float) -> float:
     return min_width / width / 2 if width > 0 else 0.0
 
 
-def build_tree(samples: list[Sample], index: int, options: NodeOptions, total: Value, sample_type: str,
-               sample_unit: str, delta_samples: list[Sample] | None = None, delta_index: int = 0,
+def build_tree(samples: Sequence[Sample], index: int, options: NodeOptions, total: Value, sample_type: str,
+               sample_unit: str, delta_samples: Sequence[Sample] | None = None, delta_index: int = 0,
                title: str = "", min_fraction: float = 0.0, stacks: StackTable | None = None,
                words: Words = HEAP.words) -> FlameTree:
     """The call tree of `samples` (widths); with `delta_samples`, each node's change as well.

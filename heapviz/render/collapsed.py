@@ -7,6 +7,8 @@ summed per identical stack and rounded to integers only once summed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.model import Sample, Value
 
@@ -18,7 +20,7 @@ def frame_name(name: str) -> str:
     return name.translate(_UNSAFE) or "<unknown>"
 
 
-def to_collapsed(samples: list[Sample], index: int, options: NodeOptions, drop_negative: bool = False) -> str:
+def to_collapsed(samples: Sequence[Sample], index: int, options: NodeOptions, drop_negative: bool = False) -> str:
     """One `frames value` line per distinct stack, sorted by stack; zero-valued stacks are left out."""
     mapper = FrameMapper(options)
     sums: dict[str, Value] = {}

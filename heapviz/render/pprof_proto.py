@@ -7,6 +7,8 @@ Output is deterministic: no timestamps, ids numbered in order of first use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import gzip
 import math
 
@@ -40,7 +42,7 @@ class _Strings:
         return i
 
 
-def to_proto(profile: Profile, samples: list[Sample] | None = None, default_sample_type: str = "",
+def to_proto(profile: Profile, samples: Sequence[Sample] | None = None, default_sample_type: str = "",
              compress: bool = True, demangle: str = "default") -> bytes:
     """profile.proto bytes for `samples` (default: all of the profile's).
 

@@ -3,7 +3,7 @@ call tree, and the top functions by cum with their callers and callees as format
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,7 +44,7 @@ class PeekRow:
     callees: list[PeekEdgeRow]
 
 
-def flame_tree(profile: Profile, samples: list[Sample], index: int, options: NodeOptions, title: str,
+def flame_tree(profile: Profile, samples: Sequence[Sample], index: int, options: NodeOptions, title: str,
                stacks: StackTable | None = None, total: Value | None = None) -> FlameTree:
     """The report's call tree, without what its flame graphs are too narrow to draw (`total`:
     profile.total(index), when the caller has it)."""
@@ -65,7 +65,7 @@ def peek_graph(cg: CallGraph, limit: int = REPORT_PEEK_FUNCTIONS) -> nx.DiGraph:
     return cg.full_graph(around=sorted(nodes, key=key)[:limit] if limit > 0 else None)
 
 
-def peek_rows(samples: list[Sample], index: int, options: NodeOptions, total: Value,
+def peek_rows(samples: Sequence[Sample], index: int, options: NodeOptions, total: Value,
               fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS,
               graph: nx.DiGraph | None = None) -> list[PeekRow]:
     result = peek(samples, index, options, total, sort_cum=True, limit=limit, graph=graph)
