@@ -34,7 +34,7 @@ from heapviz.render.flame import FlameOptions, to_svg
 from heapviz.render.graph_json import to_json as graph_json
 from heapviz.render.peek import render_json as peek_json
 from heapviz.render.peek import render_text as peek_text
-from heapviz.disasm import find_objdump
+from heapviz.disasm import attach_source, find_objdump
 from heapviz.disasm import routines as disasm_routines
 from heapviz.render.listing import render_disasm_json as disasm_json
 from heapviz.render.listing import render_disasm_text as disasm_text
@@ -436,13 +436,17 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     _, view = _subject_and_view(args, series=False)
     vt = view.profile.sample_types[view.sample_index]
     with phase(args.timings_obj, "disasm"):
-        found = disasm_routines(view.samples, view.sample_index, re.compile(args.regex), args.demangle, objdump)
+        found = disasm_routines(view.samples, view.sample_index, re.compile(args.regex), args.demangle, objdump,
+                                inlines=args.source)
     if not found:
         raise UsageError(f"no function with values matches {args.regex!r} in the binaries' symbol tables")
+    if args.source:
+        attach_source(found, SourceReader(_source_options(args)))
     if args.format == "json":
-        text = disasm_json(found, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings)
+        text = disasm_json(found, view.total, view.profile.source, vt.type, vt.unit, view.profile.warnings,
+                           args.source)
     else:
-        text = disasm_text(found, view.total, _each_in_own_unit(vt.unit, args))
+        text = disasm_text(found, view.total, _each_in_own_unit(vt.unit, args), args.source)
     _print_warnings(view.profile)
     _write(args, [(args.output, text)])
     return 0

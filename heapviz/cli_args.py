@@ -212,7 +212,7 @@ def _context(text: str) -> int:
     return v
 
 
-def _add_source_options(p: argparse.ArgumentParser, report: bool = False) -> None:
+def _add_source_options(p: argparse.ArgumentParser, report: bool = False, context: bool = True) -> None:
     g = p.add_argument_group("source files")
     if report:
         g.add_argument("--source-sites", type=_context, default=10, metavar="N",
@@ -227,7 +227,7 @@ def _add_source_options(p: argparse.ArgumentParser, report: bool = False) -> Non
                    metavar="PREFIX[:PREFIX...]",
                    help="cut this build-machine prefix from recorded source paths before searching "
                         "(default: cut up to the name of a --source-path directory found in the path)")
-    if not report:
+    if not report and context:
         g.add_argument("--context", type=_context, default=4, metavar="N",
                        help="source lines shown around each line with values (default 4)")
 
@@ -370,6 +370,10 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     _add_routine_options(da, "disasm",
                          "functions to disassemble (searched in names as `top` prints them, full names and symbols)",
                          many)
+    da.add_argument("--source", action="store_true",
+                    help="show each instruction group's source line (file:line and its text, when the file is "
+                         "found) and the callers its code is inlined into; the plain layout stays pprof's")
+    _add_source_options(da, context=False)
     _add_input_options(da)
     _add_view_options(da)
     _add_quiet(da)

@@ -13,12 +13,25 @@ from dataclasses import dataclass, field
 
 from heapviz.errors import ToolMissing
 from heapviz.model import Mapping, Sample, Value
+from heapviz.source import SourceReader, clean
 from heapviz.symbolize import elf
 from heapviz.symbolize.demangle import demangle_many, display_name, simplify
 
 _INSN = re.compile(r"^\s*([0-9a-fA-F]+):\s+(.*)$")
 _FILE_LINE = re.compile(r"^(.*):(\d+)(?: \(discriminator \d+\))?$")
 _FUNCTION = re.compile(r"^(\S.*):$")
+# objdump --inlines: the function above was inlined at FILE:LINE into CALLER (a linkage name)
+_INLINED_BY = re.compile(r"^inlined by (.*):(\d+)(?: \(discriminator \d+\))? \((.*)\)$")
+
+
+@dataclass
+class InlinedInto:
+    """One step out of inlined code: the caller it was inlined into, at its call's file:line."""
+
+    function: str
+    file: str
+    line: int
+    source: str | None = None  # the line's text, when --source found the file
 
 
 @dataclass
@@ -30,6 +43,9 @@ class Instruction:
     line: int = 0
     flat: Value = 0
     cum: Value = 0
+    # with --source: the callers the code was inlined into, innermost first, and the line's text
+    inlined: list[InlinedInto] = field(default_factory=list)
+    source: str | None = None
 
 
 @dataclass
@@ -101,7 +117,7 @@ def _open(m: Mapping) -> _Binary | None:
 
 
 def routines(samples: list[Sample], sample_index: int, regex: re.Pattern[str], demangle: str,
-             objdump: str | None = None, timeout_s: float = 120.0) -> list[Routine]:
+             objdump: str | None = None, timeout_s: float = 120.0, inlines: bool = False) -> list[Routine]:
     """The functions with samples whose name matches `regex` (the name as `top` prints it, the
     full demangled name or the symbol), with their instructions and values, by name."""
     out: list[Routine] = []
@@ -124,7 +140,7 @@ def routines(samples: list[Sample], sample_index: int, regex: re.Pattern[str], d
             if not (regex.search(short) or regex.search(full) or regex.search(sym.name)):
                 continue
             r = Routine(short, full, b.path, sym.start, sym.start + sym.size)
-            r.instructions = disassemble(b.path, r.start, r.end, objdump, timeout_s)
+            r.instructions = disassemble(b.path, r.start, r.end, objdump, timeout_s, inlines)
             _annotate(r, b)
             out.append(r)
     return sorted(out, key=lambda r: (r.name, r.binary, r.start))
@@ -158,11 +174,11 @@ def find_objdump() -> str:
 
 
 def disassemble(path: str, start: int, end: int, objdump: str | None = None,
-                timeout_s: float = 120.0) -> list[Instruction]:
+                timeout_s: float = 120.0, inlines: bool = False) -> list[Instruction]:
     """objdump's instructions in [start, end), each with the function and file:line objdump
-    gives for it (--line-numbers)."""
+    gives for it (--line-numbers); with `inlines`, also the callers inlined code sits in."""
     cmd = [objdump or find_objdump(), "--disassemble", "--demangle", "--no-show-raw-insn", "--line-numbers",
-           f"--start-address={start:#x}", f"--stop-address={end:#x}", path]
+           *(["--inlines"] if inlines else []), f"--start-address={start:#x}", f"--stop-address={end:#x}", path]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="surrogateescape", timeout=timeout_s,
                               check=False)
@@ -174,12 +190,23 @@ def disassemble(path: str, start: int, end: int, objdump: str | None = None,
 def parse_objdump(text: str) -> list[Instruction]:
     insts: list[Instruction] = []
     function, file, line = "", "", 0
+    chain: list[InlinedInto] = []  # objdump repeats the `inlined by` lines before each instruction
+    after_insn = False
     for raw in text.splitlines():
         s = raw.strip()
         m = _INSN.match(s)
         if m:
-            insts.append(Instruction(int(m.group(1), 16), m.group(2).strip(), function, file, line))
+            insts.append(Instruction(int(m.group(1), 16), m.group(2).strip(), function, file, line, inlined=chain))
+            after_insn = True
             continue
+        m = _INLINED_BY.match(s)
+        if m:
+            if after_insn:
+                chain, after_insn = [], False
+            chain.append(InlinedInto(m.group(3), m.group(1), int(m.group(2))))
+            continue
+        after_insn = False
+        chain = []
         m = _FILE_LINE.match(s)
         if m and not s.endswith(">:"):
             file, line = m.group(1), int(m.group(2))
@@ -191,4 +218,33 @@ def parse_objdump(text: str) -> list[Instruction]:
             function = simplify(m.group(1))
             continue
         function, file, line = "", "", 0
+    _name_callers(insts)
     return insts
+
+
+def _name_callers(insts: list[Instruction]) -> None:
+    """The linkage names objdump gives for the callers of inlined code, as the functions' names
+    are shown (demangled, simplified)."""
+    raw = sorted({c.function for inst in insts for c in inst.inlined})
+    names = dict(zip(raw, (simplify(n) for n in demangle_many(raw)), strict=True)) if raw else {}
+    for chain in {id(inst.inlined): inst.inlined for inst in insts}.values():  # shared by an instruction group
+        for c in chain:
+            c.function = names.get(c.function, c.function)
+
+
+def attach_source(routines: list[Routine], reader: SourceReader) -> None:
+    """Each instruction's source line and each of its inlining callers' lines, where the file is
+    found (source.py's search, relative paths also under the binary's compilation directories)."""
+    for r in routines:
+        for inst in r.instructions:
+            inst.source = _line_text(reader, inst.file, inst.line, r.binary)
+            for c in inst.inlined:
+                if c.source is None:
+                    c.source = _line_text(reader, c.file, c.line, r.binary)
+
+
+def _line_text(reader: SourceReader, file: str, line: int, binary: str) -> str | None:
+    if not file or line <= 0:
+        return None
+    _, lines, _ = reader.get(clean(file), (binary,))
+    return lines[line - 1] if lines is not None and line <= len(lines) else None

@@ -11,6 +11,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from heapviz import dwarf_dirs
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Sample, Value
 
@@ -206,12 +207,21 @@ class SourceReader:
 
     def __init__(self, options: SourceOptions) -> None:
         self.options = options
-        self._files: dict[str, tuple[str | None, list[str] | None, str]] = {}
+        self._files: dict[tuple[str, tuple[str, ...]], tuple[str | None, list[str] | None, str]] = {}
 
-    def get(self, recorded: str) -> tuple[str | None, list[str] | None, str]:
-        got = self._files.get(recorded)
+    def get(self, recorded: str, binaries: Iterable[str] = ()) -> tuple[str | None, list[str] | None, str]:
+        """(the file read, its lines, why not) for a recorded path; a relative one not found along
+        the search path is tried under the compilation directories of the `binaries` it came from."""
+        key = (recorded, tuple(sorted(binaries)))
+        got = self._files.get(key)
         if got is None:
             found = locate(recorded, self.options)
+            if found.path is None:
+                for cand in dwarf_dirs.candidates(recorded, key[1]):
+                    found.searched.append(cand)
+                    if os.path.exists(cand):
+                        found.path = cand
+                        break
             if found.path is None:
                 why = (f"source not found: {recorded} (use --source-path; searched "
                        f"{_searched_text(found.searched)})")
@@ -219,7 +229,7 @@ class SourceReader:
             else:
                 lines, why = read_lines(found.path)
                 got = (found.path, lines, f"source not read: {why}" if lines is None else "")
-            self._files[recorded] = got
+            self._files[key] = got
         return got
 
 
@@ -235,7 +245,7 @@ def listing(routine: Routine, reader: SourceReader, context: int = DEFAULT_CONTE
     if not routine.file:
         rows = [ShownLine(n, v.flat, v.cum, None) for n, v in sorted(routine.lines.items())]
         return Listing(routine, rows, None, "no source information: the symbolizer gave no file")
-    path, lines, missing = reader.get(routine.file)
+    path, lines, missing = reader.get(routine.file, routine.binaries)
     valued = sorted(routine.lines)
     if lines is None:
         rows = [ShownLine(n, routine.lines[n].flat, routine.lines[n].cum, None) for n in valued]

@@ -365,7 +365,7 @@
     var infos = sel.infos, fullNames = sel.fullNames;
     var values = column(t);
     var cols = D.values.map(function (_, i) { return column(i); });
-    var raw = [];
+    var raw = [], labels = new Map();
     sel.samples.forEach(function (s) {
       var i = s.i, label = "", size = 0;
       if (D.size_pairs.length) {
@@ -373,7 +373,8 @@
           var cnt = cols[D.size_pairs[p][0]][i];
           if (cnt !== 0) { size = Math.trunc(cols[D.size_pairs[p][1]][i] / cnt + 1e-9); break; }
         }
-        label = formatValue(size, "bytes", "auto");
+        label = labels.get(size);
+        if (label === undefined) { label = formatValue(size, "bytes", "auto"); labels.set(size, label); }
       }
       raw.push([values[i], s.frames, s.inline, label, size]);
     });

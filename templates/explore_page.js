@@ -374,5 +374,8 @@
     var s = fromFragment(location.hash);
     if (s && viewKey(s) + s.flame + s.flame_fn !== viewKey(state) + state.flame + state.flame_fn) { go(s); }
   });
-  X.ready = go(fromFragment(location.hash) || initialState());
+  // after the first paint: the report reads (and scrolls) while the explorer computes its state
+  X.ready = new Promise(function (resolve) {
+    setTimeout(function () { resolve(go(fromFragment(location.hash) || initialState())); }, 0);
+  });
 })();

@@ -28,24 +28,27 @@
 
   function cmpNum(a, b) { return a < b ? -1 : (a > b ? 1 : 0); }
 
-  function key(u, v) { return u + "," + v; }
+  var KEYS = 1;  // node ids are below this: an edge's key is one number (Maps of numbers are fast)
+  function key(u, v) { return u * KEYS + v; }
 
   function sums(samples, kept) {
     var g = {flat: new Map(), cum: new Map(), tags: new Map(), weight: new Map(), residual: new Map(),
              inline: new Map(), ends: new Map()};
     var direct = new Map();
+    var stamp = new Int32Array(KEYS).fill(-1), edgeStamp = new Map();  // what a sample has counted
+    var seqPos = [], seqNode = [];
     for (var s = 0; s < samples.length; s++) {
       var value = samples[s][0], frames = samples[s][1], inline = samples[s][2], label = samples[s][3];
       if (value === 0) continue;
-      var seq = [];
+      seqPos.length = 0;
+      seqNode.length = 0;
       for (var p = 0; p < frames.length; p++) {
-        if (kept === null || kept.has(frames[p])) seq.push([p, frames[p]]);
+        if (kept === null || kept.has(frames[p])) { seqPos.push(p); seqNode.push(frames[p]); }
       }
-      var once = new Set();
-      for (var i = 0; i < seq.length; i++) {
-        var node = seq[i][1];
-        if (once.has(node)) continue;
-        once.add(node);
+      for (var i = 0; i < seqNode.length; i++) {
+        var node = seqNode[i];
+        if (stamp[node] === s) continue;
+        stamp[node] = s;
         g.cum.set(node, (g.cum.has(node) ? g.cum.get(node) : 0) + value);
       }
       if (frames.length && (kept === null || kept.has(frames[frames.length - 1]))) {
@@ -57,13 +60,12 @@
           tags.set(label, (tags.has(label) ? tags.get(label) : 0) + value);
         }
       }
-      var seen = new Set();
-      for (var j = 0; j + 1 < seq.length; j++) {
-        var pPos = seq[j][0], parent = seq[j][1], cPos = seq[j + 1][0], child = seq[j + 1][1];
+      for (var j = 0; j + 1 < seqNode.length; j++) {
+        var pPos = seqPos[j], parent = seqNode[j], cPos = seqPos[j + 1], child = seqNode[j + 1];
         if (parent === child) continue;
         var e = key(parent, child);
-        if (seen.has(e)) continue;
-        seen.add(e);
+        if (edgeStamp.get(e) === s) continue;
+        edgeStamp.set(e, s);
         g.weight.set(e, (g.weight.has(e) ? g.weight.get(e) : 0) + value);
         g.residual.set(e, (g.residual.get(e) || false) || cPos - pPos > 1);
         direct.set(e, (direct.get(e) || false) || !inline[cPos]);
@@ -107,13 +109,8 @@
     return score;
   }
 
-  function score(g, n) {
-    var ins = [], outs = [];
-    g.weight.forEach(function (w, e) {
-      var ends = g.ends.get(e);
-      if (ends[1] === n) ins.push(w);
-      if (ends[0] === n) outs.push(w);
-    });
+  function score(g, n, around) {
+    var ins = around.ins.get(n) || [], outs = around.outs.get(n) || [];
     var s = ins.length ? entropy(ins, 0) : 1;
     s += outs.length ? entropy(outs, g.flat.get(n)) : 1;
     return Math.trunc(s * g.cum.get(n)) + Math.trunc(g.flat.get(n));
@@ -122,8 +119,15 @@
   function order(g, names, visual, cumSort) {
     var nodes = nodesOf(g);
     if (visual) {
-      var sc = new Map();
-      nodes.forEach(function (n) { sc.set(n, score(g, n)); });
+      var sc = new Map(), around = {ins: new Map(), outs: new Map()};
+      g.weight.forEach(function (w, e) {  // each node's edge weights in and out, in the edges' order
+        var ends = g.ends.get(e);
+        if (!around.ins.has(ends[1])) around.ins.set(ends[1], []);
+        if (!around.outs.has(ends[0])) around.outs.set(ends[0], []);
+        around.ins.get(ends[1]).push(w);
+        around.outs.get(ends[0]).push(w);
+      });
+      nodes.forEach(function (n) { sc.set(n, score(g, n, around)); });
       return nodes.sort(function (a, b) {
         return cmpNum(-sc.get(a), -sc.get(b)) || cmpStr(names[a], names[b]) ||
           cmpNum(-Math.abs(g.cum.get(a)), -Math.abs(g.cum.get(b))) || cmpNum(a, b);
@@ -178,6 +182,7 @@
     var o = Object.assign({node_count: 80, node_fraction: 0.005, edge_fraction: 0.001, visual: true,
                            cum_sort: false, drop_negative: false}, options || {});
     if (!o.visual) samples = samples.map(function (s) { return [s[0], s[1], s[2], ""]; });
+    KEYS = names.length + 1;
     var g = sums(samples, null);
     var total = 0;
     nodesOf(g).forEach(function (n) { total += g.flat.get(n); });  // in id order, as Python's

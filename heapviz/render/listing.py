@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from heapviz.disasm import Instruction
 from heapviz.disasm import Routine as AsmRoutine
 from heapviz.model import Value
 from heapviz.source import Listing
@@ -77,10 +78,35 @@ def _where(function: str, file: str, line: int) -> str:
     return text
 
 
-def render_disasm_text(routines: list[AsmRoutine], total: Value, fmt: Callable[[Value], str]) -> str:
+def _source_lines(inst: Instruction) -> list[str]:
+    """--source: the `;function file:line  text` line of an instruction group, then one per
+    caller its code is inlined into, innermost first."""
+    def text(src: str | None) -> str:
+        return f"  {safe(src.strip())}" if src and src.strip() else ""
+
+    out = [f"{'':34s};{safe(_where(inst.function, inst.file, inst.line))}{text(inst.source)}"]
+    out += [f"{'':34s};  inlined into {safe(_where(c.function, c.file, c.line))}{text(c.source)}"
+            for c in inst.inlined]
+    return out
+
+
+def render_disasm_text(routines: list[AsmRoutine], total: Value, fmt: Callable[[Value], str],
+                       source: bool = False) -> str:
+    """pprof -disasm's layout; with `source`, each group of instructions from one source line
+    comes under that line's file:line and text, and the lines of the callers it is inlined into."""
     out = [f"Total: {fmt(total)}"]
     for r in routines:
         out += routine_header(r.name, "", r.flat, r.cum, total, fmt)
+        if source:
+            group = None
+            for inst in r.instructions:
+                key = (inst.function, inst.file, inst.line, tuple((c.function, c.file, c.line) for c in inst.inlined))
+                if key != group:
+                    out += _source_lines(inst)
+                    group = key
+                out.append(f"{_dot(inst.flat, fmt):>10s} {_dot(inst.cum, fmt):>10s} {inst.address:10x}: "
+                           f"{safe(inst.text)}")
+            continue
         last = None
         for inst in r.instructions:
             key = (inst.function, inst.file, inst.line)
@@ -98,9 +124,19 @@ def render_disasm_text(routines: list[AsmRoutine], total: Value, fmt: Callable[[
     return "\n".join(out) + "\n"
 
 
-def render_disasm_json(routines: list[AsmRoutine], total: Value, source: str, sample_type: str, sample_unit: str,
-                       warnings: list[str]) -> str:
-    return _json(source, sample_type, sample_unit, total, warnings, [
+def _instruction_json(i: Instruction, source: bool) -> dict[str, object]:
+    row: dict[str, object] = {"address": i.address, "text": i.text, "function": i.function, "file": i.file,
+                              "line": i.line, "flat": round(i.flat), "cum": round(i.cum)}
+    if source:  # --source: the line's text and the callers the code is inlined into, innermost first
+        row["source"] = i.source
+        row["inlined"] = [{"function": c.function, "file": c.file, "line": c.line, "source": c.source}
+                          for c in i.inlined]
+    return row
+
+
+def render_disasm_json(routines: list[AsmRoutine], total: Value, profile: str, sample_type: str, sample_unit: str,
+                       warnings: list[str], source: bool = False) -> str:
+    return _json(profile, sample_type, sample_unit, total, warnings, [
             {
                 "name": r.name,
                 "full_name": r.full_name,
@@ -109,9 +145,7 @@ def render_disasm_json(routines: list[AsmRoutine], total: Value, source: str, sa
                 "end": r.end,
                 "flat": round(r.flat),
                 "cum": round(r.cum),
-                "instructions": [{"address": i.address, "text": i.text, "function": i.function, "file": i.file,
-                                  "line": i.line, "flat": round(i.flat), "cum": round(i.cum)}
-                                 for i in r.instructions],
+                "instructions": [_instruction_json(i, source) for i in r.instructions],
             }
             for r in routines
         ])
