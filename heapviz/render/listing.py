@@ -100,10 +100,10 @@ def render_disasm_text(routines: list[AsmRoutine], total: Value, fmt: Callable[[
         if source:
             group = None
             for inst in r.instructions:
-                key = (inst.function, inst.file, inst.line, tuple((c.function, c.file, c.line) for c in inst.inlined))
-                if key != group:
+                here = (inst.function, inst.file, inst.line, tuple((c.function, c.file, c.line) for c in inst.inlined))
+                if here != group:
                     out += _source_lines(inst)
-                    group = key
+                    group = here
                 out.append(f"{_dot(inst.flat, fmt):>10s} {_dot(inst.cum, fmt):>10s} {inst.address:10x}: "
                            f"{safe(inst.text)}")
             continue
