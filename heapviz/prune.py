@@ -128,7 +128,14 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
                 break
     table = SampleTable.from_samples(profile.samples)
     flags = _LocationFlags(table.locations, prune, prune_beneath, allocator)
-    start, trimmed = _cuts(table, flags, allocator)
+    hits = tuple(sorted(name for name, hit in cache.items() if hit))
+    if not (flags.marked.any() or flags.library.any() or flags.std_lines.any()):
+        return Pruned(dataclasses.replace(profile, locations=locations), 0, hits)  # no stack has a frame to cut
+    lens = table.lens
+    sample_of = np.repeat(np.arange(len(table), dtype=np.int64), lens)
+    pos = np.arange(len(table.loc_index), dtype=np.int64)
+    pos -= table.starts[sample_of]
+    start, trimmed = _cuts(table, flags, allocator, sample_of, pos)
     # the result's locations: the table's, the copies cut inside, the leaves trimmed of std lines
     candidates = list(table.locations)
     loc_map = np.arange(len(candidates), dtype=np.int32)
@@ -150,10 +157,6 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
             locations.append(copy)
             trim_of[k] = len(candidates)
             candidates.append(copy)
-    lens = table.lens
-    total = len(table.loc_index)
-    sample_of = np.repeat(np.arange(len(table), dtype=np.int64), lens)
-    pos = np.arange(total, dtype=np.int64) - np.repeat(table.starts[:-1], lens)
     kept = pos >= start[sample_of]
     index = loc_map[table.loc_index]
     if trimmed.any():
@@ -174,7 +177,7 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
         samples = SampleTable(candidates, index[kept], new_starts, table.values, table.labels, table.label_of)
         # Locations not cut are shared with the input, which stays as it was.
         out = dataclasses.replace(profile, samples=samples, locations=locations)
-    return Pruned(out, changed, tuple(sorted(name for name, hit in cache.items() if hit)))
+    return Pruned(out, changed, hits)
 
 
 class _LocationFlags:
@@ -206,7 +209,8 @@ class _LocationFlags:
             self.all_std[k] = j > 0 and j == len(loc.lines)
 
 
-def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool) -> tuple[IntArray, BoolArray]:
+def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool, sample_of: IntArray,
+          pos: IntArray) -> tuple[IntArray, BoolArray]:
     """Per sample, where its stack now starts (leaf first positions cut away), and whether the
     new leaf is a copy without its standard-library lines.
 
@@ -214,15 +218,14 @@ def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool) -> tuple[I
     one is cut with everything leafward (kept itself when only frames inlined into it matched).
     Then, for heap profiles, allocator-library frames at the leaf go (keeping the last frame),
     and standard-library frames at the leaf go while whole locations are the standard
-    library's (a location partly so loses those lines), unless nothing else is left."""
+    library's (a location partly so loses those lines), unless nothing else is left. `sample_of`
+    and `pos`: each frame's sample and position in it."""
     n = len(table)
     lens = table.lens
-    sample_of = np.repeat(np.arange(n, dtype=np.int64), lens)
-    pos = np.arange(len(table.loc_index), dtype=np.int64) - np.repeat(table.starts[:-1], lens)
     loc = table.loc_index
     marked = flags.marked[loc]
-    rootmost_user = _last_where(~marked, sample_of, pos, n)
-    cut = _last_where(marked & (pos < rootmost_user[sample_of]), sample_of, pos, n)
+    rootmost_user = _last_where(~marked, table.starts, pos)
+    cut = _last_where(marked & (pos < rootmost_user[sample_of]), table.starts, pos)
     has_cut = cut >= 0
     start = np.zeros(n, dtype=np.int64)
     cut_loc = loc[table.starts[:-1][has_cut] + cut[has_cut]]
@@ -231,9 +234,9 @@ def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool) -> tuple[I
     if not allocator:
         return start, trimmed
     after = pos >= start[sample_of]
-    first_own = _first_where(~flags.library[loc] & after, sample_of, pos, n)
+    first_own = _first_where(~flags.library[loc] & after, table.starts, pos)
     start = np.where(first_own >= 0, first_own, np.maximum(lens - 1, 0))
-    not_std = _first_where(~flags.all_std[loc] & (pos >= start[sample_of]), sample_of, pos, n)
+    not_std = _first_where(~flags.all_std[loc] & (pos >= start[sample_of]), table.starts, pos)
     found = not_std >= 0
     start = np.where(found, not_std, start)
     leaf = loc[table.starts[:-1][found] + start[found]]
@@ -241,23 +244,23 @@ def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool) -> tuple[I
     return start, trimmed
 
 
-def _last_where(cond: BoolArray, sample_of: IntArray, pos: IntArray, n: int) -> IntArray:
-    """Per sample, the last position where cond holds, or -1."""
-    hit = np.flatnonzero(cond)
-    out = np.full(n, -1, dtype=np.int64)
-    if len(hit):
-        owner = sample_of[hit]
-        last = np.concatenate((owner[1:] != owner[:-1], [True]))
-        out[owner[last]] = pos[hit[last]]
-    return out
+def _last_where(cond: BoolArray, starts: IntArray, pos: IntArray) -> IntArray:
+    """Per sample (stacks at `starts`), the last position where cond holds, or -1."""
+    return _per_sample(np.where(cond, pos, -1), starts, np.maximum, -1)
 
 
-def _first_where(cond: BoolArray, sample_of: IntArray, pos: IntArray, n: int) -> IntArray:
-    """Per sample, the first position where cond holds, or -1."""
-    hit = np.flatnonzero(cond)
-    out = np.full(n, -1, dtype=np.int64)
-    if len(hit):
-        owner = sample_of[hit]
-        first = np.concatenate(([True], owner[1:] != owner[:-1]))
-        out[owner[first]] = pos[hit[first]]
+def _first_where(cond: BoolArray, starts: IntArray, pos: IntArray) -> IntArray:
+    """Per sample (stacks at `starts`), the first position where cond holds, or -1."""
+    none = np.iinfo(np.int64).max
+    first = _per_sample(np.where(cond, pos, none), starts, np.minimum, none)
+    first[first == none] = -1
+    return first
+
+
+def _per_sample(values: IntArray, starts: IntArray, op: np.ufunc, empty: int) -> IntArray:
+    """op reduced over each sample's run of values (`empty` for a sample without frames)."""
+    out = np.full(len(starts) - 1, empty, dtype=np.int64)
+    nonempty = np.flatnonzero(np.diff(starts) > 0)
+    if len(nonempty):
+        out[nonempty] = op.reduceat(values, starts[nonempty])
     return out
