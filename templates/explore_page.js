@@ -179,6 +179,14 @@
     if (frag !== location.hash && (frag || location.hash.indexOf("#explore") === 0)) {
       history.replaceState(null, "", frag || location.pathname + location.search);
     }
+    var note = document.getElementById("explorer-note");
+    if (note) {  // the answer at the top stays the report's: say which view the sections below show
+      note.hidden = ctx.initial && s.flame === "top-down";
+      var what = [types[s.sample_index]].concat(KINDS.filter(function (k) { return s[k].length; }).map(function (k) { return k + "=" + s[k].join("|"); }));
+      if (s.granularity !== INITIAL.granularity) { what.push(s.granularity); }
+      note.textContent = "The explorer shows another view (" + what.join(", ") + "): the call graph and the sections after it follow it; " +
+        "this summary is the report as written. Reset (at the call graph) returns to it.";
+    }
     var cmd = document.getElementById("explorer-command");
     if (cmd) { cmd.textContent = command(s); }
     return renderGraph(ctx);
