@@ -55,6 +55,7 @@ from heapviz.symbolize.cache import default_dir as default_cache_dir
 from heapviz.timing import Timings, phase
 from heapviz.text import TopOptions, render_top, safe, top_rows
 from heapviz.units import choose_unit, format_value
+from heapviz.wrappers import WrapperOptions, warning as wrapper_warning
 
 EXIT_THRESHOLD = 3
 
@@ -301,6 +302,12 @@ def _thresholds(args: argparse.Namespace, data: ReportData) -> list[Threshold]:
     return out
 
 
+def _wrapper_options(args: argparse.Namespace) -> WrapperOptions:
+    for rx in args.alloc_wrappers:
+        _check_regex(rx, "--alloc-wrappers")
+    return WrapperOptions(enabled=args.wrappers_enabled, extra=tuple(args.alloc_wrappers))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     outputs = _report_outputs(args.output)
     previous = _read_previous(args.previous) if args.previous else None
@@ -311,7 +318,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                           command_line=tuple(sys.argv[1:]) if args.record_command else (),
                           filters=tuple(view.filters.describe()), unit=_unit(args),
                           layout_timeout_s=args.layout_timeout,
-                          sources=SourceSettings(args.source_sites, args.source_lines, _source_options(args)))
+                          sources=SourceSettings(args.source_sites, args.source_lines, _source_options(args)),
+                          wrappers=_wrapper_options(args))
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
         if subj.mode == "base" else None
     words = view.profile.profile_kind.words
@@ -334,6 +342,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         with _step(args, f"render_{out.format}", f"writing the {out.format.upper()} report"):
             files.append((path, report_writer(out)(data, render_opts)))
     _print_warnings(view.profile)
+    if data.wrappers:
+        print(f"heapviz: warning: {safe(wrapper_warning(data.wrappers, data.wrappers_hide))}", file=sys.stderr)
     _write(args, files)
     exceeded = [t for t in data.thresholds if t.exceeded]
     for t in exceeded:

@@ -315,6 +315,12 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                     help="do not record the heapviz command line in the report")
     rp.add_argument("--static", action="store_true",
                     help="HTML without the explorer (no embedded samples, no in-page recompute of the graph)")
+    rp.add_argument("--alloc-wrappers", dest="alloc_wrappers", action="append", default=[], metavar="REGEX",
+                    help="functions matching REGEX (whole short name) are allocation wrappers too: leak sites "
+                         "and suspects are named after their callers (the graph keeps them)")
+    rp.add_argument("--no-alloc-wrappers", dest="wrappers_enabled", action="store_false",
+                    help="no built-in list of allocation wrappers (g_malloc, xmalloc, PyMem_Malloc …) and no "
+                         "detection of the program's own; only --alloc-wrappers")
     _add_graph_options(rp, 80, 0.005, "graph: ")
     _add_edge_options(rp)
     _add_source_options(rp, report=True)

@@ -4,7 +4,10 @@ A suspect is one distinct stack at function granularity (allocator frames alread
 Its in-use bytes per dump are scored by how steadily they grow: the share of steps that grow,
 how well a straight line fits them, and its share of the series' total growth; a stack that
 shrank at some step is discounted by the share of such steps. In-use values only: alloc values
-are not monotonic between gperftools dumps.
+are not monotonic between gperftools dumps. A stack's allocation wrappers (wrappers.py) are cut
+from its leaf first, so a suspect is named after the wrapper's caller. When the last dump
+collapses (gperftools' dump at exit, after the program freed its heap), growth up to the dump
+before it counts as well.
 """
 
 from __future__ import annotations
@@ -20,9 +23,36 @@ from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.arrays import IntArray, group_part_rows, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
+from heapviz.wrappers import NO_WRAPPERS, Wrappers, table_cut
 
 # Weights of the score's parts; they sum to 1 so that a perfect steady grower scores 1.
 W_STEPS, W_LINEAR, W_SHARE = 0.45, 0.25, 0.30
+
+# The last dump of a series "collapses" when it holds at most half of the dump before it and no
+# more than the first dump: the program freed what it had grown (gperftools' dump at exit). A
+# spike freed before the last dump leaves the steady growth above the first dump: no collapse.
+COLLAPSE_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """The last dump fell sharply (most often gperftools' dump at exit, after the heap was freed)."""
+
+    drop_fraction: float  # how much the last dump fell from the one before it, 0 to 1
+    before: int  # the dump before the last: its in-use bytes
+    last: int  # the last dump's
+    growth_before: int  # from the first dump to the one before the last
+
+
+def collapse_of(totals: Sequence[Value]) -> Collapse | None:
+    """Whether a series of three dumps or more ends in a collapse: the last dump holds at most
+    COLLAPSE_FRACTION of the one before it, which grew since the first, and no more than the first."""
+    if len(totals) < 3:
+        return None
+    before, last, first = float(totals[-2]), float(totals[-1]), float(totals[0])
+    if before <= 0 or before <= first or last > COLLAPSE_FRACTION * before or last > first:
+        return None
+    return Collapse(round(1 - last / before, 4), round(before), round(last), round(before - first))
 
 
 @dataclass(frozen=True)
@@ -36,6 +66,8 @@ class Suspect:
     growth_bytes: int  # last minus first
     score: float  # 0 to 1
     steady: bool  # over three dumps or more: grew at most steps and is still there in the last dump
+    wrappers: tuple[str, ...] = ()  # the allocation wrappers cut from the leaf of its stack, leaf first
+    growth_before_collapse: int | None = None  # when the last dump collapsed: first to the one before it
 
 
 def _r_squared(ys: list[float]) -> float:
@@ -66,18 +98,18 @@ def score_series(values: list[float], total_growth: float) -> float:
     return round(max(0.0, min(1.0, score * (1 - shrank))), 4)
 
 
-def _group_stacks(tables: list[tuple[StackTable, IntArray]]) -> tuple[Callable[[int], tuple[int, ...]],
-                                                                       list[IntArray], list[tuple[int, int]]]:
-    """The distinct stacks of several dumps: (each stack's key, leaf first, with frames coded by
-    `tables[d][1]`, made when asked for; each dump's samples as stack numbers; where each stack
-    first appears, as (dump, sample)). Stacks are numbered in order of first appearance, dump
-    by dump."""
-    ends = np.cumsum([0] + [len(t.ids) for t, _ in tables])
+def _group_stacks(tables: list[tuple[IntArray, IntArray, IntArray]]) -> tuple[Callable[[int], tuple[int, ...]],
+                                                                              list[IntArray], list[tuple[int, int]]]:
+    """The distinct stacks of several dumps, each given as (frame ids root first, sample starts,
+    code of each id): (each stack's key, leaf first, with frames coded, made when asked for;
+    each dump's samples as stack numbers; where each stack first appears, as (dump, sample)).
+    Stacks are numbered in order of first appearance, dump by dump."""
+    ends = np.cumsum([0] + [len(ids) for ids, _, _ in tables])
     values = np.empty(int(ends[-1]), dtype=np.int64)
-    for (t, of_node), a, b in zip(tables, ends, ends[1:], strict=False):
+    for (ids, _, of_node), a, b in zip(tables, ends, ends[1:], strict=False):
         # in place: no second copy of every frame; "clip" as "raise" would buffer the output (ids are valid)
-        np.take(of_node, t.ids, out=values[a:b], mode="clip")
-    rows = group_part_rows(values, [t.starts for t, _ in tables])
+        np.take(of_node, ids, out=values[a:b], mode="clip")
+    rows = group_part_rows(values, [starts for _, starts, _ in tables])
     first_start, first_end = rows.starts[rows.first_row], rows.starts[rows.first_row + 1]  # arrays: 250k ints
 
     def key_of(g: int) -> tuple[int, ...]:
@@ -105,11 +137,36 @@ def suspect_options(options: NodeOptions) -> NodeOptions:
     return NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines)
 
 
+def _without_wrappers(t: StackTable, wrappers: Wrappers) -> tuple[IntArray, IntArray, IntArray]:
+    """The table's frame ids and sample starts with each sample's wrapper frames cut from its
+    leaf (the end: frames are root first), and how many were cut per sample."""
+    cut = table_cut(t, wrappers) if (wrappers.names or wrappers.pattern) else np.zeros(len(t.starts) - 1, np.int64)
+    if not cut.any():
+        return t.ids, t.starts, cut
+    lens = np.diff(t.starts) - cut
+    keep = np.arange(len(t.ids)) < np.repeat(t.starts[1:] - cut, np.diff(t.starts))
+    starts = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=starts[1:])
+    return t.ids[keep], starts, cut
+
+
+def _score(vals: list[Value], total_growth: float, collapse: Collapse | None,
+           growth_before: float) -> tuple[float, bool]:
+    """A stack's score and whether the score is the one up to the dump before a collapse."""
+    full = score_series([float(x) for x in vals], total_growth)
+    if collapse is None:
+        return full, False
+    before = score_series([float(x) for x in vals[:-1]], growth_before)
+    return (before, True) if before > full else (full, False)
+
+
 def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
-             stacks: Sequence[StackTable | None] = (), limit: int = 0) -> tuple[list[Suspect], int]:
+             stacks: Sequence[StackTable | None] = (), limit: int = 0,
+             wrappers: Wrappers = NO_WRAPPERS) -> tuple[list[Suspect], int]:
     """Every stack that holds memory in some dump, ranked (steady growers first), and how many
     there are. With `limit`, only the first `limit` and those that grew are returned.
-    `stacks[i]`: dump i's stack table at suspect_options(options), when the caller has one."""
+    `stacks[i]`: dump i's stack table at suspect_options(options), when the caller has one.
+    Stacks are told apart below their allocation `wrappers`."""
     n = len(dumps)
     node_options = suspect_options(options)
     tables: list[tuple[StackTable, int, int] | None] = []
@@ -127,7 +184,9 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     names = sorted({node.name for entry in tables if entry is not None for node in entry[0].nodes})
     number = {name: k for k, name in enumerate(names)}
     present = [(i, entry) for i, entry in enumerate(tables) if entry is not None]
-    stacks_of = [(t, np.array([number[node.name] for node in t.nodes], dtype=np.int64)) for _, (t, _, _) in present]
+    cut_tables = [_without_wrappers(t, wrappers) for _, (t, _, _) in present]
+    stacks_of = [(ids, starts, np.array([number[node.name] for node in t.nodes], dtype=np.int64))
+                 for (ids, starts, _), (_, (t, _, _)) in zip(cut_tables, present, strict=True)]
     key_of, group, first_seen_at = _group_stacks(stacks_of)
     n_groups = len(first_seen_at)
     space_of: list[Sequence[Value]] = [[0] * n_groups] * n  # [dump][group]
@@ -139,13 +198,20 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     space = [list(v) for v in zip(*space_of, strict=True)] if n_groups else []  # [group][dump]
     objects = list(zip(*objects_of, strict=True)) if n_groups else []
     total_growth = sum(max(0, v[-1] - v[0]) for v in space)
+    collapse = collapse_of([sum(v[d] for v in space) for d in range(n)]) if n_groups else None
+    growth_before = float(sum(max(0, v[-2] - v[0]) for v in space)) if collapse is not None else 0.0
+
+    def grew(v: list[Value]) -> bool:
+        return v[-1] > v[0] or (collapse is not None and v[-2] > v[0])
+
     # Growers score above 0 and rank first; the rest follow by size, ties by stack names. With a
     # limit only the first few of the rest are needed, and only those that can make the cut get
     # their key made.
-    growers = [(-score_series([float(x) for x in v], float(total_growth)), -(v[-1] - v[0]), -max(v), key_of(g), g)
-               for g, v in enumerate(space) if v[-1] > v[0]]
+    scored = {g: _score(v, float(total_growth), collapse, growth_before) for g, v in enumerate(space) if grew(v)}
+    growers = [(-scored[g][0], -max(v[-1] - v[0], v[-2] - v[0] if scored[g][1] else 0), -max(v), key_of(g), g)
+               for g, v in enumerate(space) if g in scored]
     growers.sort()
-    rest = [g for g, v in enumerate(space) if v[-1] <= v[0] and any(v)]
+    rest = [g for g, v in enumerate(space) if not grew(v) and any(v)]
     n_rest = len(rest)
     wanted = max(0, limit - len(growers)) if limit else len(rest)
     if wanted < len(rest):
@@ -155,18 +221,25 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     out = []
     for rank, (neg_score, _, _, key, g) in enumerate(ranked, 1):
         vals = space[g]
-        steps = [b - a for a, b in pairwise(vals)]
+        before = g in scored and scored[g][1]
+        trend = vals[:-1] if before else vals  # up to the collapse, when that is what scored
+        steps = [b - a for a, b in pairwise(trend)]
         score = -neg_score + 0.0
         # two points are not a trend: a comparison with a base says "grew", never "steady"
-        steady = n >= 3 and score > 0 and vals[-1] > 0 and sum(1 for d in steps if d > 0) * 2 >= len(steps)
+        steady = (len(trend) >= 3 and score > 0 and trend[-1] > 0
+                  and sum(1 for d in steps if d > 0) * 2 >= len(steps))
         d, k = first_seen_at[g]
         t = present[d][1][0]
-        frames = t.frames[t.starts[k]:t.starts[k + 1]].tolist()
+        cut = int(cut_tables[d][2][k])
+        end = int(t.starts[k + 1]) - cut
+        frames = t.frames[t.starts[k]:end].tolist()
+        cut_names = tuple(t.nodes[x].name for x in reversed(t.ids[end:end + cut].tolist()))
         stack = tuple(names[x] for x in key)
         out.append(Suspect(
             rank=rank, function=stack[0] if stack else "", stack=stack,
             full_stack=tuple(t.frame_info[f].full_name for f in reversed(frames)),
             inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[g]),
-            growth_bytes=round(vals[-1] - vals[0]), score=score, steady=steady,
+            growth_bytes=round(vals[-1] - vals[0]), score=score, steady=steady, wrappers=cut_names,
+            growth_before_collapse=round(vals[-2] - vals[0]) if collapse is not None else None,
         ))
     return out, len(growers) + n_rest

@@ -19,6 +19,18 @@
     return !starts(file, ["./", "../"]);
   }
   function basename(p) { return p.split("/").pop(); }
+  // the report's allocation wrappers (heapviz/wrappers.py): sites are keyed below them
+  var WRAPPERS = new Set(D.wrappers || []);
+  var UNNAMED = /^(\[.*\]|0x[0-9a-f]+|[^\s+]+\+0x[0-9a-f]+|\?\?|)$/;
+  function wrapperCut(s) {  // wrappers.leaf_cut: leading wrapper lines (and unnamed ones before a wrapper)
+    if (!WRAPPERS.size) { return 0; }
+    var n = s.lines.length, cut = 0;
+    for (var i = 0; i < n; i++) {
+      var name = S[D.functions[4 * D.line_function[s.lines[n - 1 - i]]]];
+      if (WRAPPERS.has(name)) { cut = i + 1; } else if (!UNNAMED.test(name)) { break; }
+    }
+    return cut >= n ? 0 : cut;
+  }
   function countText(v, noun) { var n = X.pyRound(v); return n + " " + noun + (Math.abs(n) === 1 ? "" : "s"); }
 
   // the location of each line (the table stores lines per location)
@@ -47,23 +59,32 @@
     var bytesCol = iBytes >= 0 ? X.column(iBytes) : null, objsCol = iObjs >= 0 ? X.column(iObjs) : null;
     // each location's kept frames as one id, numbered in location order (as collect does)
     var tupleId = new Map(), locId = new Int32Array(sel.kept.length);
-    for (var k = 0; k < sel.kept.length; k++) {
-      var key = sel.kept[k].map(function (j, c) {
+    function tupleKey(lines) {
+      return lines.map(function (j, c) {
         var f = frameOf(j, c > 0);
         return [f.function, f.full_name, f.file, f.line, f.inline, f.binary, f.user].join("\u0001");
       }).join("\u0002");
+    }
+    function idOf(key) {
       var id = tupleId.get(key);
       if (id === undefined) { id = tupleId.size; tupleId.set(key, id); }
-      locId[k] = id;
+      return id;
     }
+    for (var k = 0; k < sel.kept.length; k++) { locId[k] = idOf(tupleKey(sel.kept[k])); }
     var groups = new Map(), list = [];
     sel.samples.forEach(function (s) {
       var v = values[s.i];
       if (v === 0) { return; }
-      // the stack as location ids, leaf first; a location's kept lines are consecutive in s.lines
-      var ids = [];
-      for (var a = s.lines.length - 1; a >= 0; a--) {
-        if (a === s.lines.length - 1 || !s.inline[a + 1]) { ids.push(locId[lineLoc[s.lines[a]]]); }
+      // the stack as location ids, leaf first; a location's kept lines are consecutive in s.lines.
+      // Below the wrappers: a location cut partway stands for its lines left (as collect does)
+      var ids = [], keep = s.lines.length - wrapperCut(s);
+      for (var a = keep - 1; a >= 0; a--) {
+        if (a === keep - 1 && keep < s.lines.length && s.inline[keep]) {
+          var b = a;
+          while (b > 0 && s.inline[b]) { b--; }
+          ids.push(idOf(tupleKey(s.lines.slice(b, keep))));
+          a = b;
+        } else if (a === keep - 1 || !s.inline[a + 1]) { ids.push(locId[lineLoc[s.lines[a]]]); }
       }
       var key = ids.join(",");
       var g = groups.get(key);
@@ -79,10 +100,10 @@
       return x.ids.length - y.ids.length;
     });
     return {total: list.length, sites: list.slice(0, MAX_LEAK_SITES).map(function (g, r) {
-      var s = g.sample, frames = [];
-      for (var a = s.lines.length - 1; a >= 0; a--) { frames.push(frameOf(s.lines[a], s.inline[a])); }
+      var s = g.sample, frames = [], wrappers = [], keep = s.lines.length - wrapperCut(s);
+      for (var a = s.lines.length - 1; a >= 0; a--) { (a < keep ? frames : wrappers).push(frameOf(s.lines[a], s.inline[a])); }
       return {rank: r + 1, value: g.value, bytes: iBytes >= 0 ? g.bytes : null, objects: iObjs >= 0 ? g.objects : null,
-              frames: frames, sample: s};
+              frames: frames, wrappers: wrappers, sample: s};
     })};
   }
   X.leakSites = leakSites;

@@ -4,6 +4,8 @@ lay it out. Numbers are computed here once and never again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import heapq
 import os
 from dataclasses import dataclass, field
@@ -14,11 +16,11 @@ import numpy as np
 from heapviz import __version__
 from heapviz.graph.build import CallGraph, GraphOptions, trimmed_graph
 from heapviz.graph.tree import FlameTree
-from heapviz.growth import Suspect, suspect_options, suspects
+from heapviz.growth import Collapse, Suspect, collapse_of, suspect_options, suspects
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.tables import NodeTable, node_tables
-from heapviz.graph.arrays import factorize_rows, index_of, sums
-from heapviz.graph.stacks import StackTable
+from heapviz.graph.arrays import IntArray, factorize_rows, index_of, sums
+from heapviz.graph.stacks import LocationTable, StackTable
 from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Timeline, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
@@ -27,6 +29,7 @@ from heapviz.report.sources import SiteSource, SourceSettings, site_sources
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
+from heapviz.wrappers import NO_WRAPPERS, Wrapper, WrapperOptions, Wrappers, cut_rows, detect, hidden_allocations
 
 if TYPE_CHECKING:
     from heapviz.fleet import GroupRow
@@ -104,6 +107,7 @@ class LeakSite:
     frames: list[Frame]  # leaf first
     objects_text: str = ""  # "1 object", "3 objects"
     bytes_text: str = ""  # in the report's unit
+    wrappers: tuple[Frame, ...] = ()  # the allocation wrapper frames cut from the leaf, leaf first
 
     @property
     def user_frame(self) -> Frame | None:
@@ -210,6 +214,12 @@ class ReportData:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # the code of the largest leak sites, by rank (report/sources.py); sites without code are absent
     site_sources: dict[int, SiteSource] = field(default_factory=dict)
+    # the allocation wrappers found in the profile (largest share first), the --hide regex that
+    # removes them, a series' collapsed last dump, and notes on what the profiler cannot see
+    wrappers: list[Wrapper] = field(default_factory=list)
+    wrappers_hide: str = ""
+    collapse: Collapse | None = None
+    notes: list[str] = field(default_factory=list)
 
     def bytes_text(self, v: Value, signed: bool = False) -> str:
         """A growth value (heap: bytes) as every figure of the report shows it (`35.71kB`, CPU
@@ -237,6 +247,7 @@ class ReportOptions:
     unit: str = "auto"  # report_unit(--unit)
     layout_timeout_s: float = 120.0
     sources: SourceSettings = SourceSettings()  # --source-sites, --source-lines, --source-path, --trim-path
+    wrappers: WrapperOptions = WrapperOptions()  # --alloc-wrappers, --no-alloc-wrappers
 
 
 def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, sort_cum: bool) -> TopTable:
@@ -262,7 +273,7 @@ def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, 
 
 
 def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOptions, total: Value,
-                unit: str) -> tuple[list[LeakSite], int]:
+                unit: str, wrappers: Wrappers = NO_WRAPPERS) -> tuple[list[LeakSite], int]:
     unit_bytes = report_unit(opts.unit)
     words = profile.profile_kind.words
     """Distinct symbolized stacks (function, file, line of every frame), largest first."""
@@ -283,11 +294,14 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
                              is_user_code(fr.full_name, fr.node.file, path))
                        for fr in mapper.frames(loc))
         of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
-    frames_by_id = list(frame_ids)
     # each sample's stack of frame ids (leaf first), numbered; then the stacks of counted samples
     table = stacks.locations
     frame_rows = np.asarray(of_location, dtype=np.int64)[table.index]
-    stack_of, _ = factorize_rows(frame_rows, table.loc_starts)
+    starts = table.loc_starts
+    # keyed below the allocation wrappers: a location cut partway stands for its frames left
+    frame_rows, starts, cut = _below_wrappers(frame_rows, starts, frame_ids, wrappers)
+    frames_by_id = list(frame_ids)
+    stack_of, _ = factorize_rows(frame_rows, starts)
     w = stacks.weights(index)
     wanted = np.flatnonzero(w != 0)
     _, first, groups = index_of(stack_of[wanted])
@@ -303,7 +317,6 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
     if n > MAX_LEAK_SITES:
         size = np.abs(np.asarray(value, dtype=np.float64))
         candidates = np.flatnonzero(size >= np.partition(size, n - MAX_LEAK_SITES)[n - MAX_LEAK_SITES]).tolist()
-    starts = table.loc_starts
 
     def key_of(g: int) -> tuple[int, ...]:
         s = int(wanted[first[g]])
@@ -321,8 +334,32 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
             frames=[f for k in key for f in frames_by_id[k]],
             objects_text=count_text(objects[g], words.objects) if i_objs is not None else "",
             bytes_text=format_value(space[g], vt_space.unit, unit_bytes) if i_bytes is not None else "",
+            wrappers=_cut_frames(table, of_location, frames_by_id, int(wanted[first[g]]), int(cut[wanted[first[g]]])),
         ))
     return sites, n
+
+
+def _below_wrappers(rows: IntArray, starts: IntArray, frame_ids: dict[tuple[Frame, ...], int],
+                    wrappers: Wrappers) -> tuple[IntArray, IntArray, IntArray]:
+    """Stacks of interned frame tuples with their leading wrapper frames cut (wrappers.cut_rows);
+    a tuple cut partway is interned as what is left of it."""
+    if not wrappers.found and not wrappers.names:
+        return rows, starts, np.zeros(len(starts) - 1, dtype=np.int64)
+    tuples = list(frame_ids)
+
+    def trim(k: int, drop: int) -> int:
+        return frame_ids.setdefault(tuples[k][drop:], len(frame_ids))
+
+    return cut_rows(rows, starts, [tuple(f.function for f in t) for t in tuples], wrappers, trim)
+
+
+def _cut_frames(table: LocationTable, of_location: list[int], frames_by_id: list[tuple[Frame, ...]],
+                sample: int, cut: int) -> tuple[Frame, ...]:
+    """The `cut` wrapper frames of a sample, leaf first."""
+    if not cut:
+        return ()
+    ids = table.index[table.loc_starts[sample]:table.loc_starts[sample + 1]].tolist()
+    return tuple(f for k in ids for f in frames_by_id[of_location[k]])[:cut]
 
 
 def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
@@ -430,9 +467,10 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                          _dump_label(p) if p.source in shared else os.path.basename(p.source))
                  for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
+    wrappers = _wrappers(profile, samples, stacks if same else None, dumps, opts)
     ranked, suspect_stacks = suspects(dumps, opts.node_options,
                                       [stacks if same and p.samples is samples else None for p in dumps],
-                                      limit=MAX_SUSPECTS)
+                                      limit=MAX_SUSPECTS, wrappers=wrappers)
     growth_dot, growth_legend = "", list[str]()
     if growth is not None and mode == "series":
         try:
@@ -469,7 +507,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
             hv = profile.header_totals[t.type]
             header_totals.append((t.type, format_value(hv, t.unit, "auto" if dimension(t.unit) != "count" else "")))
 
-    leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit)
+    leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit, wrappers)
     site_code = site_sources(leaks, stacks, index, opts.node_options, opts.sources,
                              lambda v: format_value(v, vt.unit, unit))
     seq_text = profile.sequence_text if len(sources) == 1 else ""
@@ -496,5 +534,28 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
                        graph=peek_graph(cg)),
         site_sources=site_code,
+        wrappers=list(wrappers.found), wrappers_hide=wrappers.hide_regex(),
+        collapse=collapse_of([d.inuse_space for d in dump_rows]) if mode == "series" else None,
+        notes=hidden_allocations(profile),
     )
+
+
+def _wrappers(profile: Profile, samples: Sequence[Sample], stacks: StackTable | None, dumps: list[Profile],
+              opts: ReportOptions) -> Wrappers:
+    """The allocation wrappers of a heap profile's stacks (none for CPU profiles), found in the
+    shown samples, or in a series' largest dump (a collapsed last dump holds little)."""
+    kind = profile.profile_kind
+    if not kind.drop_allocator_frames:
+        return NO_WRAPPERS
+    value_type, count_type = kind.growth_types
+    largest = max(dumps, key=lambda p: abs(p.total_of(value_type)) if value_type in
+                  [t.type for t in p.sample_types] else 0)
+    if largest is not profile and len(dumps) > 1:
+        profile, samples, stacks = largest, largest.samples, None
+    names = [t.type for t in profile.sample_types]
+    if value_type not in names:
+        return NO_WRAPPERS
+    table = stacks if stacks is not None else StackTable(samples, suspect_options(opts.node_options))
+    return detect(table, names.index(value_type), names.index(count_type) if count_type in names else None,
+                  opts.wrappers)
 

@@ -414,7 +414,14 @@ def _headline(r: ReportData) -> list[str]:
     out = []
     if r.mode in ("series", "base") and r.suspects:
         grown = [s for s in r.suspects if s.growth_bytes > 0]
-        if not grown:
+        before = [s for s in r.suspects if (s.growth_before_collapse or 0) > 0]
+        if not grown and r.collapse is not None and before:
+            s = before[0]
+            out.append(f"Top suspect before the last dump collapsed: {s.function}, "
+                       f"{r.bytes_text(s.growth_before_collapse or 0, signed=True)} from the first dump to the one "
+                       f"before the last ({r.bytes_text(s.inuse_space[0])} → {r.bytes_text(s.inuse_space[-2])}; "
+                       f"score {s.score:.2f}).")
+        elif not grown:
             out.append("Nothing grew from the first to the last dump.")
         elif r.base or r.mode == "base":
             s = max(grown, key=lambda s: (s.growth_bytes, -s.rank))
@@ -435,6 +442,12 @@ def _headline(r: ReportData) -> list[str]:
                 at = f", from {where.function}{at}"
         label = "Largest change by stack" if r.mode == "base" else r.words.largest_site
         out.append(f"{label}: {site.frames[0].function}, {_site_amount(r, site)}{at}.")
+    if r.collapse is not None:
+        k = r.collapse
+        out.append(f"The last dump fell by {k.drop_fraction * 100:.0f}% ({r.bytes_text(k.before)} → "
+                   f"{r.bytes_text(k.last)}): probably the dump at exit, after the program freed its heap. Before "
+                   f"it, the heap grew by {r.bytes_text(k.growth_before, signed=True)} since the first dump; "
+                   "suspects are ranked on their growth up to the collapse as well as from first to last.")
     top = r.tables[0].rows[0] if r.tables and r.tables[0].rows else None
     if top is not None and top.flat and r.mode not in ("series", "base"):  # there the suspects say it
         out.append(f"{r.words.holds} {r.sample_type} in the function itself: {top.name}, {top.flat_text} "
@@ -464,6 +477,13 @@ def _answer(c: _Context) -> list[Flowable]:
         out += _suspects_answer(c)
     elif r.leaks:
         out += _sites_answer(c)
+    if r.wrappers:
+        names = ", ".join(w.name + (" (detected)" if w.detected else "") for w in r.wrappers[:12])
+        more = f" and {len(r.wrappers) - 12} more" if len(r.wrappers) > 12 else ""
+        out.append(c.p(f"Allocation wrappers: {names}{more}. {r.words.sites} and suspects are named after their "
+                       f"callers; the graph and tables keep them (--hide '{r.wrappers_hide}' removes them; "
+                       "--no-alloc-wrappers turns this off).", "small"))
+    out += [c.p(note, "small") for note in r.notes]
     if r.warnings:
         out.append(c.heading("Warnings", 0))
         out += [c.p("• " + w, "warn") for w in r.warnings]
@@ -715,6 +735,8 @@ def _leak_site(site: LeakSite, c: _Context) -> list[Flowable]:
                                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e0e0e0")),
                                ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
     head: list[Flowable] = [c.p(f"{what}, {r.words.site_verb}:", "body")]
+    if site.wrappers:
+        head.append(c.p("allocated through " + " ← ".join(f.function for f in site.wrappers), "small"))
     if prefix:
         head.append(c.lines(path_parts(f"files under {prefix}"), _PAGE_W, "path"))
     out: list[Flowable] = [KeepTogether([*head, table])]

@@ -36,6 +36,8 @@ def summary(r: ReportData) -> dict[str, Any]:
                 "growth_bytes": s.growth_bytes,
                 "score": s.score,
                 "steady": s.steady,
+                "wrappers": list(s.wrappers),
+                "growth_before_collapse": s.growth_before_collapse,
             }
             for s in r.suspects[:MAX_SUSPECTS]
         ],
@@ -53,6 +55,12 @@ def summary(r: ReportData) -> dict[str, Any]:
             {"name": t.name, "limit": t.limit, "value": t.value, "exceeded": t.exceeded} for t in r.thresholds
         ],
         "warnings": list(r.warnings),
+        "wrappers": [{"name": w.name, "reason": w.reason, "share": round(w.share, 4), "callers": w.callers,
+                      "detected": w.detected} for w in r.wrappers],
+        "collapse": None if r.collapse is None else {
+            "drop_fraction": r.collapse.drop_fraction, "before": r.collapse.before, "last": r.collapse.last,
+            "growth_before": r.collapse.growth_before},
+        "notes": list(r.notes),
         "skipped": {"count": len(r.skipped), "inputs": [{"file": f, "error": why} for f, why in r.skipped]},
         "groups": [
             {
