@@ -16,8 +16,10 @@ import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.arrays import IntArray, group_part_rows, sums
@@ -98,7 +100,7 @@ def score_series(values: list[float], total_growth: float) -> float:
     return round(max(0.0, min(1.0, score * (1 - shrank))), 4)
 
 
-def _group_stacks(tables: list[tuple[IntArray, IntArray, IntArray]]) -> tuple[Callable[[int], tuple[int, ...]],
+def _group_stacks(tables: list[tuple[npt.NDArray[Any], IntArray, IntArray]]) -> tuple[Callable[[int], tuple[int, ...]],
                                                                               list[IntArray], list[tuple[int, int]]]:
     """The distinct stacks of several dumps, each given as (frame ids root first, sample starts,
     code of each id): (each stack's key, leaf first, with frames coded, made when asked for;
@@ -137,7 +139,7 @@ def suspect_options(options: NodeOptions) -> NodeOptions:
     return NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines)
 
 
-def _without_wrappers(t: StackTable, wrappers: Wrappers) -> tuple[IntArray, IntArray, IntArray]:
+def _without_wrappers(t: StackTable, wrappers: Wrappers) -> tuple[npt.NDArray[Any], IntArray, IntArray]:
     """The table's frame ids and sample starts with each sample's wrapper frames cut from its
     leaf (the end: frames are root first), and how many were cut per sample."""
     cut = table_cut(t, wrappers) if (wrappers.names or wrappers.pattern) else np.zeros(len(t.starts) - 1, np.int64)
