@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from heapviz.graph.arrays import KeySums, distinct
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Value
@@ -29,7 +30,6 @@ DEFAULT_SITES = 10  # leak sites whose code a report shows
 DEFAULT_LINES = 40  # source lines shown per site, over all its frames
 CONTEXT = 4  # lines shown on either side of a hot line
 TAB = 8
-_CHUNK_CELLS = 1 << 24  # booleans of line_cums' table at a time
 # C0 controls (but tab) and DEL would draw as nothing, or as markup in reportlab: shown as \xNN
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -121,23 +121,14 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
     np.cumsum(count, out=before[1:])
     where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
     sample_of, key_of = np.repeat(sample_of, count), key_of_pair[where]
-    # each sample once per key: a (samples x keys) table of booleans, a chunk of samples at a time
-    # (recursion repeats a line many times in one stack; np.unique over the pairs was slower)
+    # each sample once per key: the distinct (sample, key) pairs, in sample order
     weights = stacks.weights(index)
-    n, k = len(table.loc_starts) - 1, len(keys)
-    cum = [weights[:0].sum()] * k
-    step = max(1, _CHUNK_CELLS // k)
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        a, b = np.searchsorted(sample_of, (lo, hi))
-        if a == b:
-            continue
-        seen = np.zeros((k, hi - lo), dtype=np.bool_)
-        seen[key_of[a:b], sample_of[a:b] - lo] = True
-        chunk = weights[lo:hi]
-        for j in np.flatnonzero(seen.any(axis=1)).tolist():
-            cum[j] += chunk[seen[j]].sum()
-    return {key: cum[i].item() for key, i in keys.items()}
+    k = len(keys)
+    pair = distinct(sample_of * k + key_of)
+    acc = KeySums(weights, k)
+    acc.add(pair % k, weights[pair // k], k)
+    cum = acc.tolist()
+    return {key: cum[i] for key, i in keys.items()}
 
 
 def _shown(hot: list[int], n_lines: int, budget: int) -> tuple[list[int], bool]:
