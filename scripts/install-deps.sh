@@ -26,6 +26,7 @@ test_only=(
   "libjemalloc2:/usr/share/doc/libjemalloc2"
   "libjemalloc-dev:jeprof"
   "valgrind:valgrind"
+  "debuginfod:debuginfod-find"
 )
 wanted=("${runtime[@]}")
 if [ "$kind" = test ]; then wanted+=("${test_only[@]}"); fi
