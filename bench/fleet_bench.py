@@ -101,21 +101,23 @@ def _peak_rss_mb() -> float:
 
 
 def run_fleet(out: Path, sizes: list[int], bases: list[Path], measure: Callable[..., tuple[object, str]],
-              env: dict[str, str], timeout: float, log: Callable[[str], None]) -> list[FleetRun]:
+              env: dict[str, str], timeout: float, log: Callable[[str], None],
+              modes: tuple[str, ...] = MODES) -> list[FleetRun]:
     """Every size in every mode: `heapviz report --merge DIR --group-by ... -o fleet.json`."""
     cache = out / "fleet-cache"  # the symbol cache a nightly job keeps (the README's advice)
     shutil.rmtree(cache, ignore_errors=True)
     env = dict(env, HEAPVIZ_CACHE_DIR=str(cache))
     for k in ("HEAPVIZ_NO_CACHE", "DASK_SCHEDULER_ADDRESS"):
         env.pop(k, None)
-    both = _cluster()  # its workers get the cache directory from the client, with the options
+    # the workers get the cache directory from the client, with the options
+    both = _cluster() if "dask 2 workers" in modes else None
     runs: list[FleetRun] = []
     try:
         warm = write_fleet(out, len(bases), bases, log)  # one profile per build: the cache filled once
         measure([sys.executable, "-m", "heapviz", "top", str(warm)], out / "fleet.txt", timeout, env)
         for n in sizes:
             root = write_fleet(out, n, bases, log)
-            for mode in MODES:
+            for mode in modes:
                 extra = {"serial": ["--jobs", "1"], "jobs 2": ["--jobs", "2"]}.get(mode)
                 if extra is None:
                     if both is None:

@@ -569,7 +569,11 @@ def fleet(out: Path, args: argparse.Namespace) -> list[fleet_bench.FleetRun]:
     def run(argv: list[str], stdout: Path, timeout: float, env: dict[str, str]) -> tuple[Run, str]:
         return measure(helper, argv, stdout, timeout, env=env)
 
-    return fleet_bench.run_fleet(out, sizes, bases, run, clean_env(), args.timeout, log)
+    modes = tuple(m.strip() for m in args.fleet_modes.split(",") if m.strip())
+    for m in modes:
+        if m not in fleet_bench.MODES:
+            sys.exit(f"bench: unknown fleet mode {m!r}; choose from {', '.join(fleet_bench.MODES)}")
+    return fleet_bench.run_fleet(out, sizes, bases, run, clean_env(), args.timeout, log, modes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -609,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
                          "empty: none")
     ap.add_argument("--fleet-functions", type=int, default=300, help="functions in the fleet's generated program")
     ap.add_argument("--fleet-only", action="store_true", help="run only the fleet part")
+    ap.add_argument("--fleet-modes", default=",".join(fleet_bench.MODES),
+                    help="the fleet's modes, comma-separated: " + ", ".join(fleet_bench.MODES))
     ap.add_argument("--quick", action="store_true",
                     help="tiny sizes, one run, no reference tools: a smoke test of the harness")
     args = ap.parse_args(argv)

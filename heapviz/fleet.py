@@ -5,9 +5,11 @@ Loading is pipeline's and summing is combine's; this module only spreads the wor
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import glob
 import io
+import itertools
 import math
 import multiprocessing
 import os
@@ -268,9 +270,17 @@ def _local(parts: list[list[str]], options: Any, fleet: FleetOptions, jobs: int)
         for p in parts:
             yield load_partition(p, options, fleet.group_by, fleet.strict)
         return
-    n = len(parts)
+    # at most two partitions per process under way or waiting to be summed: the client holds a
+    # few partials at a time however many inputs there are (pool.map would queue them all)
+    todo = iter(parts)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(load_partition, parts, [options] * n, [fleet.group_by] * n, [fleet.strict] * n)
+        pending = collections.deque(pool.submit(load_partition, p, options, fleet.group_by, fleet.strict)
+                                    for p in itertools.islice(todo, 2 * jobs))
+        while pending:
+            done = pending.popleft().result()
+            for p in itertools.islice(todo, 1):
+                pending.append(pool.submit(load_partition, p, options, fleet.group_by, fleet.strict))
+            yield done
 
 
 class FleetError(HeapvizError):
@@ -314,9 +324,14 @@ def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         futures = [client.submit(load_partition, part, options, fleet.group_by, fleet.strict, pure=False,
                                  retries=1) for part in _partitions(paths, workers)]
-        # a tree reduction that keeps the order: neighbours are summed pairwise, level by level
+        # a tree reduction that keeps the order: neighbours are summed pairwise, level by level.
+        # A sum runs before any partition still waiting (Dask runs higher priorities first, and
+        # would otherwise load every partition before summing any), so a worker holds a few
+        # partials at a time however many inputs there are.
+        level = 0
         while len(futures) > 1:
-            pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False)
+            level += 1
+            pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False, priority=level)
                      for i in range(0, len(futures) - 1, 2)]
             futures = pairs + futures[len(futures) - len(futures) % 2:]
         try:
