@@ -9,6 +9,7 @@ import bisect
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from heapviz.errors import ToolMissing
@@ -68,7 +69,7 @@ class _Binary:
     cum: dict[int, Value] = field(default_factory=dict)
 
 
-def _binaries(samples: list[Sample], sample_index: int) -> list[_Binary]:
+def _binaries(samples: Sequence[Sample], sample_index: int) -> list[_Binary]:
     """Per binary, the value at each sampled address: flat where the address is the leaf, cum
     once per sample (pprof's graph at address granularity without inline frames)."""
     found: dict[int, _Binary | None] = {}
@@ -116,7 +117,7 @@ def _open(m: Mapping) -> _Binary | None:
     return None if base is None else _Binary(path, base)
 
 
-def routines(samples: list[Sample], sample_index: int, regex: re.Pattern[str], demangle: str,
+def routines(samples: Sequence[Sample], sample_index: int, regex: re.Pattern[str], demangle: str,
              objdump: str | None = None, timeout_s: float = 120.0, inlines: bool = False) -> list[Routine]:
     """The functions with samples whose name matches `regex` (the name as `top` prints it, the
     full demangled name or the symbol), with their instructions and values, by name."""

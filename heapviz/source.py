@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from heapviz import dwarf_dirs
@@ -133,7 +133,7 @@ class Routine:
     cum: Value = 0
 
 
-def routines(samples: list[Sample], sample_index: int, regex: re.Pattern[str],
+def routines(samples: Sequence[Sample], sample_index: int, regex: re.Pattern[str],
              node_options: NodeOptions) -> list[Routine]:
     """Per function matching `regex` (searched in its name as `top` prints it) and per source
     file: each line's flat (samples whose leaf frame is there) and cum (samples with a frame
