@@ -467,7 +467,7 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                          _dump_label(p) if p.source in shared else os.path.basename(p.source))
                  for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
-    wrappers = _wrappers(profile, samples, stacks if same else None, dumps, opts)
+    wrappers = _wrappers(profile, samples, stacks if same else None, dumps, [d.inuse_space for d in dump_rows], opts)
     ranked, suspect_stacks = suspects(dumps, opts.node_options,
                                       [stacks if same and p.samples is samples else None for p in dumps],
                                       limit=MAX_SUSPECTS, wrappers=wrappers)
@@ -541,15 +541,14 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
 
 
 def _wrappers(profile: Profile, samples: Sequence[Sample], stacks: StackTable | None, dumps: list[Profile],
-              opts: ReportOptions) -> Wrappers:
+              totals: list[int], opts: ReportOptions) -> Wrappers:
     """The allocation wrappers of a heap profile's stacks (none for CPU profiles), found in the
-    shown samples, or in a series' largest dump (a collapsed last dump holds little)."""
+    shown samples, or in a series' largest dump by `totals` (a collapsed last dump holds little)."""
     kind = profile.profile_kind
     if not kind.drop_allocator_frames:
         return NO_WRAPPERS
     value_type, count_type = kind.growth_types
-    largest = max(dumps, key=lambda p: abs(p.total_of(value_type)) if value_type in
-                  [t.type for t in p.sample_types] else 0)
+    largest = dumps[max(range(len(dumps)), key=lambda i: (abs(totals[i]), -i))]
     if largest is not profile and len(dumps) > 1:
         profile, samples, stacks = largest, largest.samples, None
     names = [t.type for t in profile.sample_types]
