@@ -160,7 +160,7 @@ def table_cut(t: StackTable, wrappers: Wrappers) -> IntArray:
 
 
 def _cut_root_first(ids: npt.NDArray[np.int32], starts: IntArray, w_node: BoolArray, u_node: BoolArray) -> IntArray:
-    if not len(ids):
+    if not len(ids) or not w_node.any():  # unnamed frames are cut only on the way to a wrapper
         return np.zeros(len(starts) - 1, dtype=np.int64)
     rev = ids[::-1]  # leaf first, samples in reverse order
     total = int(starts[-1])
@@ -245,11 +245,13 @@ def detect(t: StackTable, space: int, objects: int | None, options: WrapperOptio
         _record(evidence, t, cut, weights, counts, total, wrapper)
         if not options.enabled:
             break
-        inner = np.zeros(len(names), dtype=np.bool_)  # functions that call something kept: not leaf-only
-        depth_end = t.starts[1:] - cut - 1
-        pos = np.arange(len(t.ids))
-        sample = t.sample_of
-        inner[t.ids[pos < depth_end[sample]]] = True
+        # functions that call something kept, so not leaf-only: those at any position rootward of
+        # a sample's new leaf (frames from the new leaf to the sample's end marked by a running sum)
+        marks = np.zeros(len(t.ids) + 1, dtype=np.int8)
+        marks[np.maximum(leaf_pos, t.starts[:-1])[alive]] += 1
+        marks[t.starts[1:][alive]] -= 1
+        inner = np.zeros(len(names), dtype=np.bool_)
+        inner[t.ids[np.cumsum(marks[:-1], dtype=np.int8) == 0]] = True
         found = _candidates(names, leaf, caller, weights, counts, total, wrapper | unnamed, inner)
         if not found:
             break
@@ -284,7 +286,7 @@ def _record(evidence: dict[int, tuple[float, int, int]], t: StackTable, cut: Int
     node_of = t.ids[pos]
     callers = np.where(pos > t.starts[:-1][sample], t.ids[np.maximum(pos - 1, 0)], -1)
     for node in np.unique(node_of).tolist():
-        if node in evidence or not wrapper[node]:
+        if node in evidence or not wrapper[node]:  # unnamed frames between wrappers: no evidence of their own
             continue
         at = node_of == node
         rows = np.unique(sample[at])
@@ -304,7 +306,10 @@ def _candidates(names: list[str], leaf: IntArray, caller: IntArray, weights: npt
     """This round's new wrappers: leaves that meet the rule (see detect)."""
     out: dict[int, tuple[str, tuple[float, int, int]]] = {}
     ok = leaf >= 0
-    for node in np.unique(leaf[ok]).tolist():
+    # only leaves near the smallest share the rule takes are looked at one by one (a big profile
+    # has thousands of leaves); each one's share is then summed exactly as before
+    rough = np.bincount(leaf[ok], weights=weights[ok], minlength=len(names)) / total
+    for node in np.flatnonzero(rough >= NAME_MIN_SHARE * (1 - 1e-6)).tolist():
         if excluded[node]:
             continue
         rows = np.flatnonzero(leaf == node)
