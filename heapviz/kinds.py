@@ -54,6 +54,24 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# The sections of a report, in the order both writers give them; each kind selects its own.
+SECTIONS: dict[str, str] = {
+    "sites": "the largest stacks, by their first frame in the user's code (leak sites, hot paths)",
+    "wrappers": "allocation wrappers found at the stacks' leaves, which sites and suspects are keyed below",
+    "hidden": "notes on programs known to allocate past the profiler (CPython's small objects)",
+    "suspects": "over several dumps: the stacks ranked by how steadily they grow",
+    "growth_graph": "over several dumps: the call graph of the last dump minus the first",
+    "timeline": "the run's totals at every point the producer measured (massif)",
+    "graph": "the call graph",
+    "tables": "top functions by flat and by cum, in the shown and the growth sample types",
+    "flame": "the flame graph",
+    "peek": "callers and callees of the top functions",
+    "source": "the annotated code of the top sites",
+    "binaries": "the binaries and libraries the stacks ran in, and how they were symbolized",
+}
+_EVERY = frozenset(SECTIONS)
+
+
 @dataclass(frozen=True)
 class ProfileKind:
     name: str  # "heap", "cpu" or "other"
@@ -65,6 +83,13 @@ class ProfileKind:
     # The sample types growth (series, suspects, --fail-if-*) is measured in: (value, count).
     growth_types: tuple[str, str]
     words: Words
+    # The report sections this kind's reports have (see SECTIONS); collect() computes no other.
+    sections: frozenset[str] = frozenset()
+
+    def shows(self, section: str) -> bool:
+        if section not in SECTIONS:
+            raise KeyError(f"no report section {section!r}")
+        return section in self.sections
 
 
 HEAP = ProfileKind(
@@ -83,6 +108,7 @@ HEAP = ProfileKind(
                          "called.",
                 flame_width="the value held under a frame", outline="allocates itself",
                 outline_plural="allocate themselves", growth_limit="in-use growth"),
+    sections=_EVERY - {"timeline"},
 )
 
 CPU = ProfileKind(
@@ -99,6 +125,7 @@ CPU = ProfileKind(
                 flat_cum="flat: time spent in the function itself; cum: in it and everything it called.",
                 flame_width="the time spent under a frame", outline="spends time itself",
                 outline_plural="spend time themselves", growth_limit="CPU time growth"),
+    sections=_EVERY - {"timeline", "wrappers", "hidden"},
 )
 
 OTHER = ProfileKind(
@@ -114,6 +141,7 @@ OTHER = ProfileKind(
                 flat_cum="flat: in the function itself; cum: in it and everything it called.",
                 flame_width="the value under a frame", outline="has a value itself",
                 outline_plural="have a value themselves", growth_limit="growth"),
+    sections=_EVERY - {"timeline", "wrappers", "hidden"},  # values of unknown meaning: no allocation wrappers
 )
 
 HEAP_TYPES = ("inuse_objects", "inuse_space", "alloc_objects", "alloc_space")
@@ -136,9 +164,11 @@ def classify(sample_types: list[tuple[str, str]], period_type: tuple[str, str] |
 # Valgrind memcheck's leak reports (formats/valgrind_memcheck.py): a heap kind with heap's words,
 # shown and measured by default in what valgrind calls leaked (definitely + indirectly lost).
 MEMCHECK = replace(HEAP, name="memcheck", default_sample_type="leaked_bytes",
-                   growth_types=("leaked_bytes", "leaked_blocks"))
+                   growth_types=("leaked_bytes", "leaked_blocks"),
+                   sections=HEAP.sections - {"binaries"})  # valgrind names no mappings
 
 # Valgrind massif's snapshots (formats/valgrind_massif.py): heap bytes, counted in allocation
 # places (massif's word: each tree leaf is one, a below-threshold entry N), not objects.
 MASSIF = replace(HEAP, name="massif", growth_types=("inuse_space", "places"),
-                 words=replace(HEAP.words, objects="place", counts="allocation places", count_column="Places"))
+                 words=replace(HEAP.words, objects="place", counts="allocation places", count_column="Places"),
+                 sections=(HEAP.sections | {"timeline"}) - {"binaries"})

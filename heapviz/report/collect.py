@@ -362,7 +362,7 @@ def _cut_frames(table: LocationTable, of_location: list[int], frames_by_id: list
     return tuple(f for k in ids for f in frames_by_id[of_location[k]])[:cut]
 
 
-def _graph_dot(profile: Profile, samples: list[Sample], index: int, opts: ReportOptions, total: Value,
+def _graph_dot(profile: Profile, samples: Sequence[Sample], index: int, opts: ReportOptions, total: Value,
                header: list[str], graph_id: str, stacks: StackTable | None = None) -> tuple[str, list[str], CallGraph]:
     vt = profile.sample_types[index]
     cg = trimmed_graph(samples, index, opts.node_options, opts.graph, total, profile.size_pairs, stacks)
@@ -422,7 +422,7 @@ def compare_previous(current: list[Suspect], previous: dict[str, object]) -> lis
     return changes
 
 
-def _sample_totals(profile: Profile, samples: list[Sample], stacks: StackTable) -> list[Value]:
+def _sample_totals(profile: Profile, samples: Sequence[Sample], stacks: StackTable) -> list[Value]:
     """profile.total(i) of every sample type, each summed once: from the stack table's value
     columns when they are the profile's own samples in int64 (the same ints; floats are left to
     profile.total, whose order of additions they depend on)."""
@@ -434,7 +434,7 @@ def _sample_totals(profile: Profile, samples: list[Sample], stacks: StackTable) 
     return [profile.total(i) for i in range(n)]
 
 
-def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, reports: list[MappingReport],
+def collect(profile: Profile, samples: Sequence[Sample], opts: ReportOptions, reports: list[MappingReport],
             dumps: list[Profile] | None = None, growth: Profile | None = None, mode: str = "single",
             previous: tuple[str, dict[str, object]] | None = None, flame: FlameTree | None = None,
             base: str = "") -> ReportData:
@@ -443,7 +443,8 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
     the --base profile of a series, whose first dump it then is."""
     index = opts.sample_index
     vt = profile.sample_types[index]
-    words = profile.profile_kind.words
+    kind = profile.profile_kind  # which sections the report has (kinds.SECTIONS), and their words
+    words = kind.words
     main = main_mapping(profile)
     program = main.basename if main is not None else ""
     sources = profile.source.split(", ")
@@ -467,12 +468,17 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
                          _dump_label(p) if p.source in shared else os.path.basename(p.source))
                  for p in dumps]
     same = suspect_options(opts.node_options) == opts.node_options
-    wrappers = _wrappers(profile, samples, stacks if same else None, dumps, [d.inuse_space for d in dump_rows], opts)
-    ranked, suspect_stacks = suspects(dumps, opts.node_options,
-                                      [stacks if same and p.samples is samples else None for p in dumps],
-                                      limit=MAX_SUSPECTS, wrappers=wrappers)
+    wrappers = NO_WRAPPERS
+    if kind.shows("wrappers"):
+        wrappers = _wrappers(profile, samples, stacks if same else None, dumps, [d.inuse_space for d in dump_rows],
+                             opts)
+    ranked, suspect_stacks = list[Suspect](), 0
+    if kind.shows("suspects"):
+        ranked, suspect_stacks = suspects(dumps, opts.node_options,
+                                          [stacks if same and p.samples is samples else None for p in dumps],
+                                          limit=MAX_SUSPECTS, wrappers=wrappers)
     growth_dot, growth_legend = "", list[str]()
-    if growth is not None and mode == "series":
+    if growth is not None and mode == "series" and kind.shows("growth_graph"):
         try:
             gi = growth.sample_index(growth.profile_kind.growth_types[0])
         except KeyError:
@@ -509,10 +515,10 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
 
     leaks, nsites = _leak_sites(profile, stacks, index, opts, total, unit, wrappers)
     site_code = site_sources(leaks, stacks, index, opts.node_options, opts.sources,
-                             lambda v: format_value(v, vt.unit, unit))
+                             lambda v: format_value(v, vt.unit, unit)) if kind.shows("source") else {}
     seq_text = profile.sequence_text if len(sources) == 1 else ""
     binaries = [BinaryRow(r.file, r.symbol_file, r.debug_file, r.build_id, r.addresses, r.resolved, r.status)
-                for r in reports]
+                for r in reports] if kind.shows("binaries") else []
     return ReportData(
         title=f"{words.title} of {program}" if program else f"{words.title} {os.path.basename(sources[0])}",
         words=words,
@@ -527,27 +533,26 @@ def collect(profile: Profile, samples: list[Sample], opts: ReportOptions, report
         mode=mode, base=base or profile.base_source, suspects=ranked, suspect_stacks=suspect_stacks,
         growth_dot=growth_dot, growth_legend=growth_legend,
         changes=changes, previous=previous[0] if previous else "",
-        flame=flame or flame_tree(profile, samples, index, opts.node_options,
-                                  f"Flame graph of {program or os.path.basename(sources[0])}", stacks, total),
-        flame_unit=unit, unit=report_unit(opts.unit), timeline=dumps[-1].timeline, growth_unit=_growth_unit(profile),
+        flame=(flame or flame_tree(profile, samples, index, opts.node_options,
+                                   f"Flame graph of {program or os.path.basename(sources[0])}", stacks, total))
+        if kind.shows("flame") else None,
+        flame_unit=unit, unit=report_unit(opts.unit), timeline=dumps[-1].timeline if kind.shows("timeline") else None,
+        growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
-                       graph=peek_graph(cg)),
+                       graph=peek_graph(cg)) if kind.shows("peek") else [],
         site_sources=site_code,
         wrappers=list(wrappers.found), wrappers_hide=wrappers.hide_regex(),
         collapse=collapse_of([d.inuse_space for d in dump_rows]) if mode == "series" else None,
-        notes=hidden_allocations(profile),
+        notes=hidden_allocations(profile) if kind.shows("hidden") else [],
     )
 
 
 def _wrappers(profile: Profile, samples: Sequence[Sample], stacks: StackTable | None, dumps: list[Profile],
               totals: list[int], opts: ReportOptions) -> Wrappers:
-    """The allocation wrappers of a heap profile's stacks (none for CPU profiles), found in the
-    shown samples, or in a series' largest dump by `totals` (a collapsed last dump holds little)."""
-    kind = profile.profile_kind
-    if not kind.drop_allocator_frames:
-        return NO_WRAPPERS
-    value_type, count_type = kind.growth_types
+    """The allocation wrappers of a heap profile's stacks, found in the shown samples, or in a
+    series' largest dump by `totals` (a collapsed last dump holds little)."""
+    value_type, count_type = profile.profile_kind.growth_types
     largest = dumps[max(range(len(dumps)), key=lambda i: (abs(totals[i]), -i))]
     if largest is not profile and len(dumps) > 1:
         profile, samples, stacks = largest, largest.samples, None
