@@ -207,7 +207,28 @@ class Partial:
 
 
 def _unique_reports(reports: list[MappingReport]) -> list[MappingReport]:
-    return list({dataclasses.astuple(r): r for r in reports}.values())
+    """One report per binary and outcome, its addresses and resolved ones added up over the
+    profiles: thousands of profiles of one build are one row of the report's binaries, and what
+    a partial carries does not grow with its inputs."""
+    out: dict[tuple[Any, ...], MappingReport] = {}
+    for r in reports:
+        key = dataclasses.astuple(dataclasses.replace(r, addresses=0, resolved=0))
+        have = out.get(key)
+        if have is None:
+            out[key] = dataclasses.replace(r)
+        else:
+            have.addresses += r.addresses
+            have.resolved += r.resolved
+    return list(out.values())
+
+
+def _compact(p: Profile) -> Profile:
+    """Only the mappings and functions the summed samples use: combine keeps every input's own
+    copies, which would make a partial grow with its inputs instead of with their distinct
+    stacks. The profile is combine's new one, never an input."""
+    p.mappings = list({id(loc.mapping): loc.mapping for loc in p.locations if loc.mapping is not None}.values())
+    p.functions = list(dict.fromkeys(ln.function for loc in p.locations for ln in loc.lines))
+    return p
 
 
 def load_partition(paths: list[str], options: Any, group_by: str, strict: bool) -> Partial:
@@ -231,7 +252,7 @@ def load_partition(paths: list[str], options: Any, group_by: str, strict: bool) 
                 out.groups.setdefault(label(path, group_by), GroupTotals()).add(_group_totals(it.profile))
     out.reports = _unique_reports(out.reports)
     out.profiles = len(profiles)
-    out.profile = combine(profiles) if profiles else None
+    out.profile = _compact(combine(profiles)) if len(profiles) > 1 else (profiles[0] if profiles else None)
     return out
 
 
@@ -242,7 +263,8 @@ def merge(a: Partial, b: Partial) -> Partial:
               for k, v in a.groups.items()}
     for k, v in b.groups.items():
         groups.setdefault(k, GroupTotals()).add(v)
-    return Partial(combine(both) if both else None, _unique_reports(a.reports + b.reports),
+    summed = (_compact(combine(both)) if len(both) > 1 else both[0]) if both else None
+    return Partial(summed, _unique_reports(a.reports + b.reports),
                    a.skipped + b.skipped, groups, a.profiles + b.profiles)
 
 

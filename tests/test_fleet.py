@@ -262,3 +262,21 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_result_is_the_serial_merge(
     doc = json.loads(out)
     doc.pop("profile", None)
     assert doc == serial
+
+
+def test_a_partial_grows_with_distinct_stacks_not_with_inputs(examples):
+    """What a partition sends on (and a worker holds) is the same for 2 or 8 dumps of the same
+    stacks: one copy of each mapping and function used, one report per binary and outcome."""
+    from heapviz.fleet import load_partition, merge
+    from heapviz.pipeline import LoadOptions
+
+    dumps = [str(examples / f"threads.000{i % 4 + 1}.heap") for i in range(8)]
+    options = LoadOptions()
+    few = load_partition(dumps[:4], options, "", False)
+    many = merge(load_partition(dumps[:4], options, "", False), load_partition(dumps[4:], options, "", False))
+    assert many.profiles == 8 and few.profiles == 4
+    assert len(many.profile.samples) == len(few.profile.samples)
+    for what in ("mappings", "functions", "locations"):
+        assert len(getattr(many.profile, what)) == len(getattr(few.profile, what)), what
+    assert [(r.file, r.status) for r in many.reports] == [(r.file, r.status) for r in few.reports]
+    assert [r.addresses for r in many.reports] == [2 * r.addresses for r in few.reports]
