@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_quick_bench_prints_heapviz_rows(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "| profile | command | runs | wall s | peak RSS MiB |" in out
