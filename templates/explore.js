@@ -4,27 +4,29 @@
  * (prune.js, the port of heapviz/graph/reference.py), DOT as heapviz/render/dot.py writes it,
  * laid out by the vendored Graphviz (Viz, WebAssembly). Nothing is fetched. The server-rendered
  * SVG stays until the first refine.
- * window.heapvizExplorer: {refine(options) -> Promise, compute(options) -> graph, lastGraph, lastDot}
+ * window.heapvizExplorer: {loaded: Promise (the data decoded), refine(options) -> Promise, compute(options) -> graph,
+ *                         lastGraph, lastDot}
  */
 (function () {
   "use strict";
   var dataEl = document.getElementById("heapviz-explorer");
   var form = document.getElementById("explorer");
-  if (!dataEl || !form || typeof heapvizPrune !== "function") { return; }
+  if (!dataEl || !form || typeof heapvizPrune !== "function" || typeof heapvizExplorerData !== "function") { return; }
   var D = JSON.parse(dataEl.textContent);
   var S = D.strings;
   var nLoc = D.loc_binary.length;
-  var parent = new Int32Array(D.tree_location.length);
-  (function () {
-    var p = -1;
-    for (var i = 0; i < parent.length; i++) { p += D.tree_parent_delta[i]; parent[i] = p; }
-  })();
   function column(t) { return D.same_as[t] >= 0 ? D.values[D.same_as[t]] : D.values[t]; }
-  // each sample's locations, root first
-  var stacks = D.sample_stack.map(function (leaf) {
-    var out = [];
-    for (var n = leaf; n >= 0; n = parent[n]) { out.push(D.tree_location[n]); }
-    return out.reverse();
+  // each sample's locations, root first (once the binary block is decoded: explore_data.js)
+  var stacks = [];
+  var loaded = window.heapvizExplorerData(D).then(function () {
+    var parent = D.tree_parent, loc = D.tree_location;
+    stacks = new Array(D.sample_stack.length);
+    for (var i = 0; i < stacks.length; i++) {
+      var out = [];
+      for (var n = D.sample_stack[i]; n >= 0; n = parent[n]) { out.push(loc[n]); }
+      stacks[i] = out.reverse();
+    }
+    return D;
   });
 
   // ---- numbers as heapviz/units.py prints them
@@ -480,7 +482,7 @@
 
   // ---- the page: state, refinements, the URL fragment, the command line; views register in `views`
   window.heapvizExplorer = {
-    D: D, S: S, column: column, select: select, graphOf: graphOf, compute: function (o) {
+    D: D, S: S, loaded: loaded, column: column, select: select, graphOf: graphOf, compute: function (o) {
       return compute(Object.assign({}, D.options, o));
     }, formatValue: formatValue, percentage: percentage, chooseUnit: chooseUnit, cmpStr: cmpStr,
     printable: printable, pyRound: pyRound, views: [], lastGraph: null, lastDot: ""

@@ -156,7 +156,10 @@
 
   // ---- one state, every view
   var current = null;
+  var loaded = false;
+  X.loaded.then(function () { loaded = true; }, function () {});
   function go(s, push) {
+    if (!loaded) { return X.loaded.then(function () { return go(s, push); }); }  // the data is still being decoded
     var o = options(s), sel;
     try {
       sel = X.select(o);
@@ -383,7 +386,9 @@
     if (s && viewKey(s) + s.flame + s.flame_fn !== viewKey(state) + state.flame + state.flame_fn) { go(s); }
   });
   // after the first paint: the report reads (and scrolls) while the explorer computes its state
-  X.ready = new Promise(function (resolve) {
-    setTimeout(function () { resolve(go(fromFragment(location.hash) || initialState())); }, 0);
-  });
+  X.ready = X.loaded.then(function () {
+    return new Promise(function (resolve) {
+      setTimeout(function () { resolve(go(fromFragment(location.hash) || initialState())); }, 0);
+    });
+  }, function (e) { status.textContent = e.message; throw e; });
 })();

@@ -36,6 +36,7 @@ from test_report_hostile import HOSTILE, hostile_profile  # noqa: E402
 from heapviz.cli import main as heapviz_main  # noqa: E402
 from heapviz.graph.filters import FilterOptions  # noqa: E402
 from heapviz.graph.nodes import NodeOptions  # noqa: E402
+from heapviz.model import Function, Line, Location, Mapping, Profile, Sample, ValueType  # noqa: E402
 from heapviz.render.dot import RenderOptions  # noqa: E402
 from heapviz.report.collect import ReportOptions, collect  # noqa: E402
 from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings  # noqa: E402
@@ -127,16 +128,71 @@ def _embedded(html: str) -> dict:
     return json.loads(m.group(1))
 
 
+def _unpacked(doc: dict) -> dict:
+    """The binary block's arrays, decoded here as explorer_pack documents them (independently of it)."""
+    import base64
+    import gzip
+    import zlib
+
+    import numpy as np
+
+    raw = gzip.decompress(base64.b64decode(doc["binary"]["gzip_base64"]))
+    assert zlib.crc32(raw) == doc["binary"]["crc32"]
+    kinds = {"Int8Array": "<i1", "Uint8Array": "<u1", "Int16Array": "<i2", "Uint16Array": "<u2", "Int32Array": "<i4",
+             "Float64Array": "<f8"}
+    out, at = {}, 0
+    for name, kind, n in doc["binary"]["arrays"]:
+        dt = np.dtype(kinds[kind])
+        planes = np.frombuffer(raw, np.uint8, n * dt.itemsize, at).reshape(dt.itemsize, n)
+        out[name] = planes.T.copy().view(dt).reshape(-1)
+        at += n * dt.itemsize
+    assert at == len(raw)
+    parent = np.cumsum(out["tree_parent_delta"].astype(np.int64)) - 1
+    start = np.concatenate([[0], np.cumsum(out["pair_count"])])
+    loc = np.zeros(len(parent), np.int64)
+    for i, p in enumerate(parent):  # parents come first
+        loc[i] = out["pair_child"][start[loc[p] + 1 if p >= 0 else 0] + out["tree_code"][i]]
+    out["tree_parent"], out["tree_location"] = parent, loc
+    return out
+
+
 def test_report_embeds_the_stack_table_and_static_leaves_it_out(examples, tmp_path):
     path = _report([str(examples / "cxx.0002.heap")], [], tmp_path / "r.html")
     html = path.read_text()
     doc = _embedded(html)
     assert doc["format"] == "heapviz-explorer/1" and doc["trimmed"] == 0
     assert [t["type"] for t in doc["sample_types"]] == SAMPLE_TYPES
-    assert len(doc["sample_stack"]) == doc["samples"] > 0
+    arrays = _unpacked(doc)
+    assert len(arrays["sample_stack"]) == doc["samples"] > 0
     assert "'wasm-unsafe-eval'" in html and "https:" not in html.split("<body>")[0]
     static = _report([str(examples / "cxx.0002.heap")], [], tmp_path / "s.html", "--static").read_text()
     assert "heapviz-explorer" not in static and "wasm-unsafe-eval" not in static and "Viz.instance" not in static
+
+
+def test_the_binary_block_is_the_tree_and_the_values(examples):
+    """The block decodes to the prefix tree of the samples' stacks and their exact values."""
+    import numpy as np
+
+    from heapviz.graph.stacks import LocationTable, sample_values
+    from heapviz.pipeline import LoadOptions, subject
+    from heapviz.report.explorer_data import stack_table
+
+    prof = subject([str(examples / "threads.0004.heap")], LoadOptions(), None, False).shown.profile
+    settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
+    doc = stack_table(prof, settings)
+    a = _unpacked(doc)
+    table = LocationTable(prof.samples)
+    for i in range(len(prof.samples)):  # each sample's leaf walks up its own locations, leaf first
+        got, n = [], int(a["sample_stack"][i])
+        while n >= 0:
+            got.append(int(a["tree_location"][n]))
+            n = int(a["tree_parent"][n])
+        want = table.index[table.loc_starts[i]:table.loc_starts[i + 1]].tolist()
+        assert got == want, i
+    values = sample_values(prof.samples)
+    for t, same in enumerate(doc["same_as"]):
+        assert np.array_equal(a[f"values_{same if same >= 0 else t}"], values[:, t])
+    assert stack_table(prof, settings) == doc  # deterministic
 
 
 def test_trimming_keeps_the_table_in_its_budget(examples):
@@ -146,13 +202,14 @@ def test_trimming_keeps_the_table_in_its_budget(examples):
     prof = subject([str(examples / "threads.0004.heap")], LoadOptions(), None, False).shown.profile
     settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
     full = stack_table(prof, settings)
-    tree = sum(len(json.dumps(full[k], separators=(",", ":"))) for k in ("tree_parent_delta", "tree_location"))
-    budget = full["bytes"] - tree // 3
+    budget = full["bytes"] - len(full["binary"]["gzip_base64"]) // 3
     small = stack_table(prof, settings, max_bytes=budget)
     assert small["trimmed"] > 0 and small["bytes"] <= budget
+    assert all(0 < share <= 1 for share in small["trimmed_share"])
     assert len(to_json(small).encode()) == small["bytes"]
-    assert len(small["tree_location"]) < len(full["tree_location"])
-    assert small["values"] == full["values"] and small["totals"] == full["totals"]
+    a, b = _unpacked(small), _unpacked(full)
+    assert len(a["tree_location"]) < len(b["tree_location"])
+    assert all((a[k] == b[k]).all() for k in a if k.startswith("values_")) and small["totals"] == full["totals"]
 
 
 @pytest.mark.parametrize(("name", "files", "extra"), PROFILES, ids=[p[0] for p in PROFILES])
@@ -164,8 +221,10 @@ def test_page_graph_equals_heapviz_graph(chromium, examples, tmp_path, name, fil
     cases += [dict(o, sample_type=t) for o in GRID[1:4] for t in SAMPLE_TYPES[1:]]
     js_opts = [{**{k: v for k, v in o.items() if k != "sample_type"},
                 "sample_index": SAMPLE_TYPES.index(o["sample_type"])} for o in cases]
-    got = page.evaluate("os => os.map(o => { const g = window.heapvizExplorer.compute(o); "
-                        "return {nodes: g.nodes, edges: g.edges, dot: g.dot}; })", js_opts)
+    got = page.evaluate("os => window.heapvizExplorer.loaded.then(() => os.map(o => { "
+                        "const g = window.heapvizExplorer.compute(o); "
+                        "return {nodes: g.nodes, edges: g.edges, dot: g.dot}; }))",
+                        js_opts)
     for o, js in zip(cases, got, strict=True):
         want = json.loads(_python_graph(paths, extra, o, tmp_path))
         assert _by_name(js) == _by_name(want), (name, o)
@@ -181,6 +240,78 @@ def test_page_graph_equals_heapviz_graph(chromium, examples, tmp_path, name, fil
     assert [u for u in watch.requests if not u.startswith("file://")] == []
     assert len(watch.requests) == 1
     page.close()
+
+
+def _random_profile(samples: int = 3000, functions: int = 300) -> Profile:
+    """A heap profile of random call stacks (seeded: the same on every run and worker)."""
+    import numpy as np
+
+    rng = np.random.default_rng(15)
+    types = [ValueType("inuse_objects", "count"), ValueType("inuse_space", "bytes"),
+             ValueType("alloc_objects", "count"), ValueType("alloc_space", "bytes")]
+    prof = Profile(sample_types=types, source="random.heap", kind="heapprofile", default_sample_type="inuse_space")
+    mapping = Mapping(1, 0x1000, 0x90000, 0, "/opt/app")
+    prof.mappings.append(mapping)
+    for i in range(functions):
+        fn = Function(i + 1, f"fn_{i}", f"fn_{i}", f"/src/f{i % 17}.cc")
+        prof.functions.append(fn)
+        prof.locations.append(Location(i + 1, 0x1000 + 16 * i, mapping, (Line(fn, 10 + i % 7),)))
+    locs = prof.locations
+    for _ in range(samples):
+        depth = int(rng.integers(2, 14))
+        stack = [locs[0]] + [locs[int(k)] for k in rng.integers(1, functions, depth)]
+        n, size = int(rng.integers(1, 50)), int(rng.integers(8, 4096))
+        prof.samples.append(Sample([n, n * size, 2 * n, 2 * n * size], tuple(reversed(stack))))
+    return prof
+
+
+def _write_report(prof: Profile, path: Path) -> Path:
+    opts = ReportOptions(sample_index=1)
+    r = collect(prof, prof.samples, opts, [])
+    lay_out(r, RenderOptions())
+    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), 80, 0.005, 0.001,
+                                                      False, "auto"))
+    path.write_bytes(write_html(r))
+    return path
+
+
+def test_page_decodes_the_block_as_python_and_says_what_was_trimmed(chromium, tmp_path, monkeypatch):
+    """In the page the block (DecompressionStream, no request) gives Python's arrays; a page over
+    its budget says how many stacks were cut short and their share, and still refines."""
+    import heapviz.report.html as report_html
+
+    prof = _random_profile()
+    full_path = _write_report(prof, tmp_path / "full.html")
+    full = _embedded(full_path.read_text())
+    budget = full_path.stat().st_size - len(full["binary"]["gzip_base64"]) // 3
+    monkeypatch.setattr(report_html, "MAX_PAGE_BYTES", budget)
+    for path in (full_path, _write_report(prof, tmp_path / "trimmed.html")):
+        html = path.read_text()
+        doc = _embedded(html)
+        want = _unpacked(doc)
+        page, watch = _open(chromium, path)
+        got = page.evaluate("""() => window.heapvizExplorer.loaded.then(D => ({crc: D.decoded_crc32,
+            location: Array.from(D.tree_location), parent: Array.from(D.tree_parent), stack: Array.from(D.sample_stack),
+            values: D.values.map(v => Array.from(v))}))""")
+        assert got["crc"] == doc["binary"]["crc32"]
+        assert got["location"] == want["tree_location"].tolist() and got["parent"] == want["tree_parent"].tolist()
+        assert got["stack"] == want["sample_stack"].tolist()
+        for t, same in enumerate(doc["same_as"]):
+            assert got["values"][t] == (want[f"values_{t}"].tolist() if same < 0 else [])
+        note = page.locator("#explorer-trimmed")
+        if path == full_path:
+            assert doc["trimmed"] == 0 and note.count() == 0
+        else:
+            assert path.stat().st_size <= report_html.MAX_PAGE_BYTES and 0 < doc["trimmed"] < doc["samples"]
+            text = note.text_content()
+            assert f"the {doc['trimmed']:,} smallest of {doc['samples']:,} stacks" in text
+            for t, share in zip(doc["sample_types"], doc["trimmed_share"], strict=True):
+                assert 0 < share < 0.5 and f"{100 * share:.2g}% of {t['type']}" in text
+        n = page.evaluate("window.heapvizExplorer.ready.then(() => window.heapvizExplorer.refine({focus: 'fn_1'}))"
+                          ".then(g => g.nodes.length)")
+        assert n > 0
+        assert watch.errors == [] and [u for u in watch.requests if not u.startswith("file://")] == []
+        page.close()
 
 
 def test_page_form_drives_the_graph(chromium, examples, tmp_path):

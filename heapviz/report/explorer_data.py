@@ -1,4 +1,5 @@
-"""The stack table the HTML report's explorer recomputes graphs from, as compact JSON.
+"""The stack table the HTML report's explorer recomputes graphs from: small fields as JSON, the
+large arrays (the tree, the samples' stacks and values) as one gzip+base64 binary block.
 
 The explorer (templates/explore.js) redoes in the browser what `heapviz graph` does: nodes at a
 granularity, --focus/--ignore/--hide/--show, pprof's pruning. It needs the unfiltered samples of
@@ -16,10 +17,14 @@ the shown profile with everything those steps read, and no more:
   stacks      a prefix tree: tree node j is location `tree_location[j]` called from tree node
               `tree_parent[j]` (-1: a root frame). Nodes are numbered level by level with the
               parents of a level ascending, so `tree_parent` is stored as differences from the
-              previous entry (mostly 0 or 1)
+              previous entry (mostly 0 or 1); `tree_location` is stored as transitions
+              (`tree_code`, `pair_count`, `pair_child`: see explorer_pack)
   samples     `sample_stack[i]`: sample i's leaf tree node (-1: no frames), in profile order;
-              `values[t][i]`: its value for sample type t (`same_as[t]`: a column equal to an
+              `values_t[i]`: its value for sample type t (`same_as[t]`: a column equal to an
               earlier one is stored once)
+  binary      the block holding the arrays above: {arrays: [[name, typed array, length]…],
+              crc32 of the uncompressed bytes, gzip_base64} (explorer_pack; the page decodes
+              it with DecompressionStream in templates/explore_data.js)
 
   widths      with --base (`widths_from` >= 0): samples `widths_from`… are the new profile's, whose
               values (in the same sample-type order, totals in `widths_totals`) give the flame
@@ -29,8 +34,9 @@ the shown profile with everything those steps read, and no more:
               line that writes a view (`heapviz graph … PROFILE`)
 
 With `max_bytes`, the smallest samples (by their largest |value|) lose their leaf frame, and
-so move onto their caller's stack, until the table fits; `trimmed` says how many moved. Values,
-totals and every sum above the moved frames stay the same.
+so move onto their caller's stack, until the table fits; `trimmed` says how many moved and
+`trimmed_share[t]` their share of sample type t (of the sum of |value|). Values, totals and every
+sum above the moved frames stay the same.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +53,7 @@ import numpy.typing as npt
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.stacks import LocationTable, sample_values
+from heapviz.report import explorer_pack
 from heapviz.model import Profile, Sample, Value, profile_title
 from heapviz.symbolize.demangle import display_name, simplify
 
@@ -128,19 +135,6 @@ def _prefix_tree(table: LocationTable) -> tuple[npt.NDArray[np.int64], npt.NDArr
             level_starts)
 
 
-def _json_chars(a: npt.NDArray[np.int64]) -> int:
-    """The length of a list of ints written as compact JSON."""
-    if not len(a):
-        return 2
-    mag = np.abs(a)
-    digits = np.ones(len(a), dtype=np.int64)
-    power = 10
-    while power <= int(mag.max()):
-        digits += mag >= power
-        power *= 10
-    return int(digits.sum()) + int(np.count_nonzero(a < 0)) + len(a) + 1
-
-
 def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
             levels: list[int], alive: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
     """The live tree (closed under ancestors) renumbered in its order: (parent deltas, locations,
@@ -158,18 +152,19 @@ def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf
 
 
 def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
-         levels: list[int], weights: npt.NDArray[np.float64], budget: int) -> tuple[tuple[npt.NDArray[np.int64], ...],
-                                                                                   int]:
-    """The tree encoded in at most `budget` characters of JSON. While it is over, the lightest
-    leaf is cut and its samples move onto its caller (root frames stay): that cuts nodes in the
-    order of the weight of the samples below them, lightest first and deepest first among
-    equals, so the cut is made in one step once its size is found."""
+         levels: list[int], weights: npt.NDArray[np.float64], budget: int,
+         measure: Callable[[tuple[npt.NDArray[np.int64], ...]], int]) -> tuple[tuple[npt.NDArray[np.int64], ...],
+                                                                             npt.NDArray[np.bool_]]:
+    """The tree encoded in at most `budget` bytes as `measure` counts them, and which samples
+    moved. While it is over, the lightest leaf is cut and its samples move onto its caller (root
+    frames stay): that cuts nodes in the order of the weight of the samples below them, lightest
+    first and deepest first among equals, so the cut is made in one step once its size is found."""
     n = len(parent)
     alive = np.ones(n, dtype=np.bool_)
     enc = _encode(parent, location, leaf, levels, alive)
-    size = sum(_json_chars(a) for a in enc)
+    size = measure(enc)
     if size <= budget or not n:
-        return enc, 0
+        return enc, np.zeros(len(leaf), dtype=np.bool_)
     ends = leaf >= 0
     below = np.bincount(leaf[ends], weights=weights[ends], minlength=n)
     for a, b in reversed(list(pairwise(levels))[1:]):
@@ -183,11 +178,10 @@ def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: n
         alive[:] = True
         alive[order[:k]] = False
         enc = _encode(parent, location, leaf, levels, alive)
-        size = sum(_json_chars(a) for a in enc)
+        size = measure(enc)
         if size <= budget or k == len(order):
             break
-    moved = int(np.count_nonzero(~alive[leaf[ends]]))
-    return enc, moved
+    return enc, ends & ~alive[np.maximum(leaf, 0)]
 
 
 def _with_widths(profile: Profile, widths: Profile | None) -> tuple[Sequence[Sample], int, list[Value]]:
@@ -229,7 +223,6 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
         loc_lines.append(len(line_function))
     columns = [values[:, t] if len(samples) else np.zeros(0) for t in range(len(profile.sample_types))]
     same_as = [next((j for j in range(t) if np.array_equal(columns[j], columns[t])), -1) for t in range(len(columns))]
-    value_lists = [columns[t].tolist() if same_as[t] < 0 else [] for t in range(len(columns))]
     base: dict[str, Any] = {
         "format": FORMAT,
         "title": profile_title(profile),
@@ -240,7 +233,7 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
         "sample_types": [{"type": vt.type, "unit": vt.unit} for vt in profile.sample_types],
         "totals": [profile.total(i) for i in range(len(profile.sample_types))],
         "size_pairs": [list(p) for p in profile.size_pairs],
-        "values": value_lists, "same_as": same_as,
+        "same_as": same_as,
         "options": {
             "sample_index": settings.sample_index, "granularity": settings.node_options.granularity,
             "inlines": settings.node_options.inlines, "focus": settings.filters.focus,
@@ -257,17 +250,39 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
                     "base": profile.base_source.split(", ") if profile.base_source else []},
         "samples": len(samples),
         "trimmed": 0,
+        "trimmed_share": [0.0] * len(columns),
     }
     parent, location, leaf, levels = _prefix_tree(table)
+    n_locs = len(table.locations)
+    value_arrays = {f"values_{t}": columns[t] for t in range(len(columns)) if same_as[t] < 0}
+
+    def arrays(enc: tuple[npt.NDArray[np.int64], ...]) -> dict[str, npt.NDArray[Any]]:
+        deltas, locs, stacks = enc
+        code, pair_count, pair_child = explorer_pack.transitions(np.cumsum(deltas) - 1, locs, n_locs)
+        return {"tree_parent_delta": deltas, "tree_code": code, "pair_count": pair_count, "pair_child": pair_child,
+                "sample_stack": stacks, **value_arrays}
+
+    def measure(enc: tuple[npt.NDArray[np.int64], ...]) -> int:  # the block's base64 characters
+        return 4 * ((len(explorer_pack.compressed(explorer_pack.pack(arrays(enc))[1])) + 2) // 3)
+
     # a sample's weight: its largest share of a sample type's total
     totals = np.array([t or 1 for t in base["totals"]], dtype=np.float64)
     weights = (np.abs(values) / totals).max(axis=1) if len(samples) and len(totals) else np.zeros(len(samples))
-    # everything but the three tree arrays ("[]" each here), with the largest numbers the last fields can take
-    fixed = len(to_json({**base, "tree_parent_delta": [], "tree_location": [], "sample_stack": [],
-                         "trimmed": len(samples), "bytes": max_bytes * 10}).encode("utf-8")) - 6
-    (deltas, locs, stacks), moved = _fit(parent, location, leaf, levels, weights, max(max_bytes - fixed, 0))
-    doc = {**base, "tree_parent_delta": deltas.tolist(), "tree_location": locs.tolist(),
-           "sample_stack": stacks.tolist(), "trimmed": moved}
+    # everything but the block, with the largest numbers the last fields can take
+    probe = {**base, "binary": {"arrays": explorer_pack.pack(arrays(_encode(parent, location, leaf, levels,
+                                                                              np.ones(len(parent), np.bool_))))[0],
+                                "crc32": 1 << 32, "gzip_base64": ""},
+             "trimmed": len(samples), "trimmed_share": [1 / 3] * len(columns), "bytes": max_bytes * 10}
+    fixed = len(to_json(probe).encode("utf-8"))
+    enc, moved = _fit(parent, location, leaf, levels, weights, max(max_bytes - fixed, 0), measure)
+    manifest, raw = explorer_pack.pack(arrays(enc))
+    share = []
+    for t in range(len(columns)):
+        whole = float(np.abs(columns[t]).sum())
+        share.append(float(np.abs(columns[t][moved]).sum()) / whole if whole and moved.any() else 0.0)
+    doc = {**base, "trimmed": int(np.count_nonzero(moved)), "trimmed_share": share,
+           "binary": {"arrays": manifest, "crc32": explorer_pack.checksum(raw),
+                      "gzip_base64": explorer_pack.encoded(raw)}}
     doc["bytes"] = 0
     for _ in range(3):  # the size of the JSON that includes its own size
         doc["bytes"] = len(to_json(doc).encode("utf-8"))

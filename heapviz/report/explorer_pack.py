@@ -1,0 +1,101 @@
+"""The explorer's large arrays as one gzip-compressed, base64 binary block.
+
+The page (templates/explore_data.js) reads the block with the browser's own
+DecompressionStream('gzip'): nothing is fetched. Each array is stored in the smallest typed array
+that holds its values exactly (Int8 … Int32, else Float64), byte-shuffled (every value's first
+byte, then every value's second byte, …: runs of small numbers become runs of zero bytes, which
+gzip packs far better), one after the other. The manifest says, per array, its name, its typed
+array and its length; the bytes are deterministic (gzip's mtime is 0).
+
+The call tree's locations are stored as transitions: a node's location is its rank among the
+locations seen under its parent's location (`pair_child`, `pair_count` per parent location, the
+most frequent first), so a program's few callees per caller become small numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import zlib
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# (typed array, numpy dtype, smallest, largest), smallest first
+_INTS: list[tuple[str, type[np.integer[Any]]]] = [("Int8Array", np.int8), ("Uint8Array", np.uint8),
+                                                 ("Int16Array", np.int16), ("Uint16Array", np.uint16),
+                                                 ("Int32Array", np.int32)]
+LEVEL = 6  # gzip's level: 9 is several times slower for a few per cent
+
+
+def _typed(a: npt.NDArray[Any]) -> tuple[str, npt.NDArray[Any]]:
+    """The smallest typed array that holds `a` exactly, and `a` in its dtype."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        if not len(a) or (np.all(np.isfinite(a)) and np.array_equal(a, np.round(a))
+                          and a.min() >= np.iinfo(np.int32).min and a.max() <= np.iinfo(np.int32).max):
+            a = a.astype(np.int64)
+        else:
+            return "Float64Array", a.astype("<f8")
+    if a.dtype.kind in "iub":
+        lo, hi = (int(a.min()), int(a.max())) if len(a) else (0, 0)
+        for name, dt in _INTS:
+            info = np.iinfo(dt)
+            if info.min <= lo and hi <= info.max:
+                return name, a.astype(np.dtype(dt).newbyteorder("<"))
+        return "Float64Array", a.astype("<f8")  # exact up to 2**53, as the page's numbers are
+    raise TypeError(f"cannot pack an array of {a.dtype}")
+
+
+def _shuffled(a: npt.NDArray[Any]) -> bytes:
+    """The array's bytes, byte-shuffled: all first bytes, then all second bytes, …"""
+    size = a.dtype.itemsize
+    raw = np.frombuffer(a.tobytes(), dtype=np.uint8)
+    return raw.reshape(-1, size).T.tobytes() if size > 1 else raw.tobytes()
+
+
+def pack(arrays: dict[str, npt.NDArray[Any]]) -> tuple[list[list[Any]], bytes]:
+    """The manifest ([name, typed array, length] per array, in order) and the concatenated,
+    shuffled bytes (uncompressed)."""
+    manifest: list[list[Any]] = []
+    parts: list[bytes] = []
+    for name, a in arrays.items():
+        kind, typed = _typed(a)
+        manifest.append([name, kind, len(typed)])
+        parts.append(_shuffled(typed))
+    return manifest, b"".join(parts)
+
+
+def compressed(raw: bytes) -> bytes:
+    """gzip of the bytes, the same bytes on every run."""
+    return gzip.compress(raw, compresslevel=LEVEL, mtime=0)
+
+
+def encoded(raw: bytes) -> str:
+    """The block as the page holds it: base64 of its gzip."""
+    return base64.b64encode(compressed(raw)).decode("ascii")
+
+
+def checksum(raw: bytes) -> int:
+    """CRC-32 of the uncompressed block, which the page checks (and tests compare) after decoding."""
+    return zlib.crc32(raw)
+
+
+def transitions(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64],
+                n_locations: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The tree's locations as (code per node, children per parent location, the children): node
+    i's location is `children[start(p) + code[i]]` where p is its parent's location (-1: a root
+    frame, slot 0 of the counts) and start(p) the sum of the counts before p's slot."""
+    if not len(location):
+        return np.zeros(0, np.int64), np.zeros(n_locations + 1, np.int64), np.zeros(0, np.int64)
+    ploc = np.where(parent >= 0, location[np.maximum(parent, 0)], -1)
+    key = (ploc + 1) * n_locations + location
+    pairs, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+    slot = pairs // n_locations  # the parent's location + 1
+    order = np.lexsort((pairs % n_locations, -count, slot))  # per parent: most frequent first
+    rank = np.empty(len(pairs), np.int64)
+    group_start = np.searchsorted(slot[order], slot[order], side="left")
+    rank[order] = np.arange(len(pairs)) - group_start
+    counts = np.bincount(slot, minlength=n_locations + 1)
+    return rank[inverse.reshape(-1)], counts, (pairs % n_locations)[order]
