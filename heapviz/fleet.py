@@ -335,6 +335,29 @@ def _connect(client_class: Any, address: str, seconds: float) -> Any:
     return box["client"]
 
 
+_SUM_FIRST = 1  # Dask runs higher priorities first: a sum before any partition still waiting
+
+
+def _lanes(parts: list[list[str]], n: int) -> list[list[list[str]]]:
+    """The partitions as `n` lanes of consecutive ones, in order."""
+    size = math.ceil(len(parts) / max(1, n))
+    return [parts[i:i + size] for i in range(0, len(parts), size)]
+
+
+def _lane(client: Any, lane: list[list[str]], options: Any, fleet: FleetOptions) -> Any:
+    """A lane's sum on the cluster, as a future: its partitions loaded in order, each added to the
+    lane's running sum as soon as it is there. The k-th partition of every lane is loaded before
+    the (k+1)-th of any, and a sum runs before any load, so each worker holds its lane's sum and a
+    partial or two, however many inputs: memory does not grow with the fleet (a tree over all the
+    partitions would hold a partial per level of it)."""
+    total = None
+    for k, part in enumerate(lane):
+        loaded = client.submit(load_partition, part, options, fleet.group_by, fleet.strict, pure=False, retries=1,
+                               priority=-k)
+        total = loaded if total is None else client.submit(merge, total, loaded, pure=False, priority=_SUM_FIRST)
+    return total
+
+
 def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
     try:
         from distributed import Client
@@ -344,16 +367,10 @@ def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
     client = _connect(Client, address, min(fleet.timeout_s, 30.0))
     with client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        futures = [client.submit(load_partition, part, options, fleet.group_by, fleet.strict, pure=False,
-                                 retries=1) for part in _partitions(paths, workers)]
-        # a tree reduction that keeps the order: neighbours are summed pairwise, level by level.
-        # A sum runs before any partition still waiting (Dask runs higher priorities first, and
-        # would otherwise load every partition before summing any), so a worker holds a few
-        # partials at a time however many inputs there are.
-        level = 0
+        futures = [_lane(client, lane, options, fleet) for lane in _lanes(_partitions(paths, workers), workers)]
+        # the lanes' sums, neighbours added pairwise, level by level (a few: one lane per worker)
         while len(futures) > 1:
-            level += 1
-            pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False, priority=level)
+            pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False, priority=_SUM_FIRST)
                      for i in range(0, len(futures) - 1, 2)]
             futures = pairs + futures[len(futures) - len(futures) % 2:]
         try:
