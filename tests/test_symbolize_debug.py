@@ -105,6 +105,14 @@ def test_stripped_library_is_one_node_equal_to_pprof(built, tmp_path, pprof):
     assert sum(r["flat"] for n, r in rows.items() if n.startswith("libhidden.so+0x")) == 2240
     r = run_heapviz("graph", "--format", "dot", str(prof))
     assert r.rc == 0 and 'label="[libhidden.so]\\n' in r.out and "libhidden.so+0x" not in r.out
+    # converted to pprof's format, the unnamed addresses stay unnamed: pprof groups them as it does
+    # on the original, and heapviz reads the same table back
+    pb = tmp_path / "stripped.pb.gz"
+    assert run_heapviz("convert", str(prof), "-o", str(pb)).rc == 0
+    again = pprof_top(pprof, str(tmp_path / "v" / "main"), str(pb))
+    assert again.total == ref.total and again.flat == ref.flat and again.cum == ref.cum
+    rows, _, _ = top(pb)
+    assert {n: r["flat"] for n, r in rows.items()} == ref.flat
 
 
 def test_cache_tells_a_stripped_copy_from_its_build(built, tmp_path):

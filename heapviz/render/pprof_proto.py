@@ -7,14 +7,14 @@ Output is deterministic: no timestamps, ids numbered in order of first use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import gzip
 import math
+from collections.abc import Sequence
 
 from heapviz.formats import profile_pb2
 from heapviz.model import Function, Location, Mapping, Profile, Sample, Value, object_size
 from heapviz.symbolize.demangle import display_name
+from heapviz.symbolize.raw import unnamed_object
 
 _INT64_MAX = (1 << 63) - 1
 
@@ -96,11 +96,14 @@ def to_proto(profile: Profile, samples: Sequence[Sample] | None = None, default_
         if lid is None:
             lid = location_ids[id(loc)] = len(location_ids) + 1
             pb = msg.location.add(id=lid, address=loc.address)
+            # an address the symbolizer could not name is written without lines, as it came, so
+            # that a reader groups its object file's unnamed code ([libfoo.so]) as pprof does
+            lines = () if unnamed_object(loc) else loc.lines
             if loc.mapping is not None:
                 pb.mapping_id = mapping_ids.setdefault(id(loc.mapping), 0)
-                if not loc.lines:
+                if not lines:
                     unsymbolized.add(pb.mapping_id)
-            for ln in loc.lines:
+            for ln in lines:
                 pb.line.add(function_id=function_id(ln.function), line=ln.line, column=ln.column)
         return lid
 
