@@ -17,7 +17,7 @@ from heapviz.cli_args import build_parser
 from heapviz.doctor import checks as doctor_checks
 from heapviz.doctor import missing_required
 from heapviz.doctor import render as doctor_text
-from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, install_signal_handlers
+from heapviz.errors import HeapvizError, InputError, Terminated, UsageError, ignore_signals, install_signal_handlers
 from heapviz.fleet import FleetOptions, group_rows, names_many
 from heapviz.formats import ReadLimits
 from heapviz.graph.build import GraphOptions, trimmed_graph
@@ -478,23 +478,34 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if missing_required(found) else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run() -> int:
+    """The `heapviz` command and `python -m heapviz`: main() in a process of its own."""
+    return main(process=True)
+
+
+def main(argv: Sequence[str] | None = None, *, process: bool = False) -> int:
+    """The command line. `process`: heapviz owns the process (see run()), so once every output is
+    complete, SIGTERM and SIGINT are ignored until it exits (a late signal cannot make finished
+    outputs look interrupted); a caller embedding heapviz keeps its own signal handling."""
     install_signal_handlers()
     # heapviz is a one-shot process that builds millions of small acyclic objects (locations,
     # frames, graph nodes); the cyclic collector would rescan them over and over (measured: 40%
     # of a 100k-stack report) and has little to free. Memory is released when the process exits.
     gc.disable()
-    parser = build_parser({"top": cmd_top, "graph": cmd_graph, "report": cmd_report, "flame": cmd_flame,
-                           "peek": cmd_peek, "list": cmd_list, "disasm": cmd_disasm, "convert": cmd_convert,
-                           "doctor": cmd_doctor})
-    args = parser.parse_args(argv)
-    if args.check_tools and not getattr(args, "command", None):
-        return cmd_doctor(args)
-    if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
-        return 2
-    try:
+    args = argparse.Namespace(debug=False)
+    try:  # from the start: a signal while the options are read is handled as one during the work
+        parser = build_parser({"top": cmd_top, "graph": cmd_graph, "report": cmd_report, "flame": cmd_flame,
+                               "peek": cmd_peek, "list": cmd_list, "disasm": cmd_disasm, "convert": cmd_convert,
+                               "doctor": cmd_doctor})
+        args = parser.parse_args(argv)
+        if args.check_tools and not getattr(args, "command", None):
+            return cmd_doctor(args)
+        if not getattr(args, "command", None):
+            parser.print_help(sys.stderr)
+            return 2
         rc = int(args.func(args))
+        if process:
+            ignore_signals()  # done: every output is complete, so a late signal changes nothing
         timings = getattr(args, "timings_obj", None)
         if timings is not None:
             print("heapviz: timings: " + json.dumps(timings.as_dict()), file=sys.stderr)

@@ -79,3 +79,13 @@ def install_signal_handlers() -> None:
 
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def ignore_signals() -> None:
+    """SIGTERM and SIGINT ignored from now on: the work is done and its outputs complete."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
