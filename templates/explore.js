@@ -18,7 +18,9 @@
   function column(t) { return D.same_as[t] >= 0 ? D.values[D.same_as[t]] : D.values[t]; }
   // each sample's locations, root first (once the binary block is decoded: explore_data.js)
   var stacks = [];
+  var started = performance.now(), loadTimes = {};
   var loaded = window.heapvizExplorerData(D).then(function () {
+    loadTimes.decode = performance.now() - started;
     var parent = D.tree_parent, loc = D.tree_location;
     stacks = new Array(D.sample_stack.length);
     for (var i = 0; i < stacks.length; i++) {
@@ -26,6 +28,7 @@
       for (var n = D.sample_stack[i]; n >= 0; n = parent[n]) { out.push(loc[n]); }
       stacks[i] = out.reverse();
     }
+    loadTimes.stacks = performance.now() - started - loadTimes.decode;
     return D;
   });
 
@@ -482,7 +485,7 @@
 
   // ---- the page: state, refinements, the URL fragment, the command line; views register in `views`
   window.heapvizExplorer = {
-    D: D, S: S, loaded: loaded, column: column, select: select, graphOf: graphOf, compute: function (o) {
+    D: D, S: S, loaded: loaded, loadTimes: loadTimes, column: column, select: select, graphOf: graphOf, compute: function (o) {
       return compute(Object.assign({}, D.options, o));
     }, formatValue: formatValue, percentage: percentage, chooseUnit: chooseUnit, cmpStr: cmpStr,
     printable: printable, pyRound: pyRound, views: [], lastGraph: null, lastDot: ""

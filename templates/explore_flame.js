@@ -67,46 +67,71 @@
     return node(sel.names[s.frames[a]], full, packageOf(full, bin ? bin.split("/").pop() : ""), s.inline[a]);
   }
 
-  // The call tree of the selection for its sample type (graph/tree.py's build_tree).
+  var PairMap = window.heapvizPairMap;  // prune.js's (int32, int32) -> int32 map on typed arrays
+
+  // The call tree of the selection for its sample type (graph/tree.py's build_tree). Built flat
+  // first (typed arrays, one map from (parent, frame) to a node), and only the nodes wide enough
+  // to draw become objects with their names: a large profile has millions of tree nodes.
   function buildTree(sel, mode, focus) {
     var values = X.column(sel.t), diff = !!sel.widths, widthSamples = diff ? sel.widths : sel.samples;
-    var root = node("all", "all", "", false);
-    widthSamples.forEach(function (s) {
-      var v = values[s.i];
-      if (!(v > 0)) { return; }
+    var cap = 1024;
+    var cum = new Float64Array(cap), self = new Float64Array(cap), delta = new Float64Array(cap);
+    var parentOf = new Int32Array(cap), direct = new Uint8Array(cap), where = [null], at = new Int32Array(cap), frame = new Int32Array(cap);
+    var child = new PairMap(), count = 1;  // node 0: the root
+    parentOf[0] = -1;
+    function grow() {
+      cap *= 2;
+      var f = function (a, T) { var b = new T(cap); b.set(a); return b; };
+      cum = f(cum, Float64Array); self = f(self, Float64Array); delta = f(delta, Float64Array);
+      parentOf = f(parentOf, Int32Array); direct = f(direct, Uint8Array); at = f(at, Int32Array); frame = f(frame, Int32Array);
+    }
+    for (var k = 0; k < widthSamples.length; k++) {
+      var s = widthSamples[k], v = values[s.i];
+      if (!(v > 0)) { continue; }
       var path = pathOf(s, mode, focus);
-      if (!path) { return; }
-      var cur = root;
-      root.cum += v;
+      if (!path) { continue; }
+      var cur = 0;
+      cum[0] += v;
       for (var q = 0; q < path.length; q++) {
-        var a = path[q], id = s.frames[a], next = cur.kids.get(id);
-        if (!next) { next = frameNode(sel, s, a); next.direct = false; cur.kids.set(id, next); }
-        if (!s.inline[a]) { next.direct = true; }
-        next.cum += v;
+        var a = path[q], id = s.frames[a], next = child.get(cur, id);
+        if (next < 0) {
+          if (count === cap) { grow(); }
+          next = count++;
+          child.set(cur, id, next);
+          parentOf[next] = cur; where.push(s); at[next] = a; frame[next] = id;
+        }
+        if (!s.inline[a]) { direct[next] = 1; }
+        cum[next] += v;
         cur = next;
       }
-      if (cur !== root) { cur.self += v; }
-    });
+      if (cur !== 0) { self[cur] += v; }
+    }
     if (diff) {
       sel.samples.forEach(function (s) {
         var v = values[s.i];
         if (v === 0) { return; }
         var path = pathOf(s, mode, focus);
         if (!path) { return; }
-        root.delta += v;
-        var cur = root;
-        for (var q = 0; q < path.length && cur; q++) {
-          cur = cur.kids.get(s.frames[path[q]]);
-          if (cur) { cur.delta += v; }
+        delta[0] += v;
+        var cur = 0;
+        for (var q = 0; q < path.length && cur >= 0; q++) {
+          cur = child.get(cur, s.frames[path[q]]);
+          if (cur >= 0) { delta[cur] += v; }
         }
       });
     }
-    var min = root.cum * KEEP, todo = [root];
-    while (todo.length) {  // what is too narrow to draw leaves the tree, counted in its parent
-      var n = todo.pop();
-      n.kids.forEach(function (c, k) {
-        if (c.cum < min) { n.pruned++; n.prunedValue += c.cum; n.kids.delete(k); } else { todo.push(c); }
-      });
+    // what is too narrow to draw leaves the tree, counted in its parent (parents come first)
+    var min = cum[0] * KEEP, objs = new Array(count);
+    var root = objs[0] = node("all", "all", "", false);
+    root.cum = cum[0]; root.self = self[0]; root.delta = delta[0];
+    for (var i = 1; i < count; i++) {
+      var up = objs[parentOf[i]];
+      if (!up) { continue; }
+      if (cum[i] < min) { up.pruned++; up.prunedValue += cum[i]; continue; }
+      var o = frameNode(sel, where[i], at[i]);
+      o.direct = !!direct[i]; o.cum = cum[i]; o.self = self[i]; o.delta = delta[i];
+      up.kids.set(frame[i], o);
+      objs[i] = o;
     }
     return {root: root, diff: diff, total: diff ? D.widths_totals[sel.t] : D.totals[sel.t]};
   }

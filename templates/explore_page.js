@@ -160,9 +160,12 @@
   X.loaded.then(function () { loaded = true; }, function () {});
   function go(s, push) {
     if (!loaded) { return X.loaded.then(function () { return go(s, push); }); }  // the data is still being decoded
-    var o = options(s), sel;
+    var o = options(s), sel, clock = performance.now(), times = {};
+    var lap = function (name) { var now = performance.now(); times[name] = (times[name] || 0) + now - clock; clock = now; };
+    X.timings = times;  // each phase's milliseconds (bench/explorer_bench.py)
     try {
       sel = X.select(o);
+      lap("select");
     } catch (e) {
       status.textContent = e.message;
       writeForm(s);
@@ -170,12 +173,13 @@
     }
     state = s;
     var g = X.graphOf(sel);
+    lap("graph");
     X.lastGraph = g;
     X.lastDot = g.dot;
     var ctx = {state: s, sel: sel, graph: g, initial: isInitial(s), key: viewKey(s)};
     current = ctx;
     writeForm(s);
-    X.views.forEach(function (v) { v.render(ctx); });
+    X.views.forEach(function (v) { v.render(ctx); lap(v.name); });
     var filter = document.getElementById("filter");
     if (filter && filter.value) { filter.dispatchEvent(new Event("input")); }
     var frag = ctx.initial && s.flame === "top-down" ? "" : toFragment(s);
@@ -192,7 +196,7 @@
     }
     var cmd = document.getElementById("explorer-command");
     if (cmd) { cmd.textContent = command(s); }
-    return renderGraph(ctx);
+    return renderGraph(ctx).then(function (got) { lap("layout"); return got; });
   }
   X.rerender = function () { if (current) { X.views.forEach(function (v) { if (v.name === "flame") { v.render(current); } }); } };
   X.refine = function (o) {  // the report's state with these options, as explore.js's compute takes them (tests, scripts)

@@ -40,10 +40,13 @@
   X.Slot = Slot;
 
   // ---- flat and cum per node for one sample type (heapviz/graph/tables.py)
+  // (once per selection and sample type: the tables and peek share it; edges on typed arrays)
   function nodeSums(sel, t) {
+    sel.sums = sel.sums || {};
+    if (sel.sums[t]) { return sel.sums[t]; }
     var values = X.column(t), n = sel.infos.length;
     var flat = new Float64Array(n), cum = new Float64Array(n), has = new Uint8Array(n), stamp = new Int32Array(n).fill(-1);
-    var edges = new Map();  // parent * n + child -> [weight, stamp, direct at any occurrence]
+    var edgeOf = new window.heapvizPairMap(), list = [];  // [weight, stamp, direct at any occurrence, parent, child]
     sel.samples.forEach(function (s, k) {
       var v = values[s.i];
       if (v === 0) { return; }
@@ -51,8 +54,8 @@
       for (var a = 0; a < f.length; a++) {
         if (stamp[f[a]] !== k) { stamp[f[a]] = k; cum[f[a]] += v; has[f[a]] = 1; }
         if (a && f[a - 1] !== f[a]) {
-          var key = f[a - 1] * n + f[a], e = edges.get(key);
-          if (!e) { e = [0, -1, false, f[a - 1], f[a]]; edges.set(key, e); }
+          var i = edgeOf.get(f[a - 1], f[a]), e;
+          if (i < 0) { e = [0, -1, false, f[a - 1], f[a]]; edgeOf.set(f[a - 1], f[a], list.length); list.push(e); } else { e = list[i]; }
           if (e[1] !== k) { e[1] = k; e[0] += v; }
           if (!s.inline[a]) { e[2] = true; }
         }
@@ -60,8 +63,9 @@
       flat[f[f.length - 1]] += v;
     });
     var mark = new Uint8Array(n);  // 1: an edge in is inlined everywhere, 2: one is not
-    edges.forEach(function (e) { mark[e[4]] |= e[2] ? 2 : 1; });
-    return {flat: flat, cum: cum, has: has, edges: edges, mark: mark, total: D.totals[t]};
+    list.forEach(function (e) { mark[e[4]] |= e[2] ? 2 : 1; });
+    sel.sums[t] = {flat: flat, cum: cum, has: has, edges: list, mark: mark, total: D.totals[t]};
+    return sel.sums[t];
   }
   X.nodeSums = nodeSums;
 

@@ -31,64 +31,113 @@
   var KEYS = 1;  // node ids are below this: an edge's key is one number (Maps of numbers are fast)
   function key(u, v) { return u * KEYS + v; }
 
+  // (int32, int32) -> int32 >= 0, open addressing on typed arrays: millions of lookups without
+  // a Map's hashing (the explorer's flame graph uses it too)
+  function PairMap() { this.alloc(1 << 12); this.size = 0; }
+  PairMap.prototype.alloc = function (n) {
+    this.mask = n - 1; this.a = new Int32Array(n); this.b = new Int32Array(n); this.v = new Int32Array(n).fill(-1);
+  };
+  PairMap.prototype.slot = function (a, b) {
+    var m = this.mask, i = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & m;
+    while (this.v[i] >= 0 && (this.a[i] !== a || this.b[i] !== b)) i = (i + 1) & m;
+    return i;
+  };
+  PairMap.prototype.get = function (a, b) { return this.v[this.slot(a, b)]; };
+  PairMap.prototype.set = function (a, b, value) {
+    if (2 * (this.size + 1) > this.mask) {
+      var oa = this.a, ob = this.b, ov = this.v;
+      this.alloc(2 * (this.mask + 1));
+      for (var j = 0; j < ov.length; j++) {
+        if (ov[j] < 0) continue;
+        var k = this.slot(oa[j], ob[j]);
+        this.a[k] = oa[j]; this.b[k] = ob[j]; this.v[k] = ov[j];
+      }
+    }
+    var i = this.slot(a, b);
+    if (this.v[i] < 0) this.size++;
+    this.a[i] = a; this.b[i] = b; this.v[i] = value;
+  };
+  global.heapvizPairMap = PairMap;
+
+  function grown(a, n) { var b = new a.constructor(n); b.set(a); return b; }
+
+  // The sums over typed arrays (nodes by id, edges numbered in order of first appearance), then
+  // as Maps in the order the reference fills its dicts: first appearance.
   function sums(samples, kept) {
-    var g = {flat: new Map(), cum: new Map(), tags: new Map(), weight: new Map(), residual: new Map(),
-             inline: new Map(), ends: new Map()};
-    var direct = new Map();
-    var stamp = new Int32Array(KEYS).fill(-1), edgeStamp = new Map();  // what a sample has counted
-    var seqPos = [], seqNode = [];
+    var keptMask = null;
+    if (kept !== null) { keptMask = new Uint8Array(KEYS); kept.forEach(function (n) { keptMask[n] = 1; }); }
+    var cum = new Float64Array(KEYS), flatA = new Float64Array(KEYS), seen = new Uint8Array(KEYS), hasFlat = new Uint8Array(KEYS);
+    var firstSeen = [], tagsOf = new Map();
+    var stamp = new Int32Array(KEYS).fill(-1);  // what a sample has counted
+    var edgeOf = new PairMap(), cap = 1024, nEdges = 0;
+    var eWeight = new Float64Array(cap), eStamp = new Int32Array(cap), eResidual = new Uint8Array(cap), eDirect = new Uint8Array(cap);
+    var eFrom = new Int32Array(cap), eTo = new Int32Array(cap);
+    var seqPos = new Int32Array(64), seqNode = new Int32Array(64);
     for (var s = 0; s < samples.length; s++) {
       var value = samples[s][0], frames = samples[s][1], inline = samples[s][2], label = samples[s][3];
       if (value === 0) continue;
-      seqPos.length = 0;
-      seqNode.length = 0;
+      if (frames.length > seqPos.length) { seqPos = new Int32Array(2 * frames.length); seqNode = new Int32Array(2 * frames.length); }
+      var m = 0;
       for (var p = 0; p < frames.length; p++) {
-        if (kept === null || kept.has(frames[p])) { seqPos.push(p); seqNode.push(frames[p]); }
+        if (keptMask === null || keptMask[frames[p]]) { seqPos[m] = p; seqNode[m] = frames[p]; m++; }
       }
-      for (var i = 0; i < seqNode.length; i++) {
+      for (var i = 0; i < m; i++) {
         var node = seqNode[i];
         if (stamp[node] === s) continue;
         stamp[node] = s;
-        g.cum.set(node, (g.cum.has(node) ? g.cum.get(node) : 0) + value);
+        if (!seen[node]) { seen[node] = 1; firstSeen.push(node); }
+        cum[node] += value;
       }
-      if (frames.length && (kept === null || kept.has(frames[frames.length - 1]))) {
+      if (frames.length && (keptMask === null || keptMask[frames[frames.length - 1]])) {
         var leaf = frames[frames.length - 1];
-        g.flat.set(leaf, (g.flat.has(leaf) ? g.flat.get(leaf) : 0) + value);
+        flatA[leaf] += value;
+        hasFlat[leaf] = 1;
         if (label) {
-          if (!g.tags.has(leaf)) g.tags.set(leaf, new Map());
-          var tags = g.tags.get(leaf);
+          var tags = tagsOf.get(leaf);
+          if (!tags) { tags = new Map(); tagsOf.set(leaf, tags); }
           tags.set(label, (tags.has(label) ? tags.get(label) : 0) + value);
         }
       }
-      for (var j = 0; j + 1 < seqNode.length; j++) {
+      for (var j = 0; j + 1 < m; j++) {
         var pPos = seqPos[j], parent = seqNode[j], cPos = seqPos[j + 1], child = seqNode[j + 1];
         if (parent === child) continue;
-        var e = key(parent, child);
-        if (edgeStamp.get(e) === s) continue;
-        edgeStamp.set(e, s);
-        g.weight.set(e, (g.weight.has(e) ? g.weight.get(e) : 0) + value);
-        g.residual.set(e, (g.residual.get(e) || false) || cPos - pPos > 1);
-        direct.set(e, (direct.get(e) || false) || !inline[cPos]);
-        g.ends.set(e, [parent, child]);
+        var e = edgeOf.get(parent, child);
+        if (e < 0) {
+          if (nEdges === cap) {
+            cap *= 2;
+            eWeight = grown(eWeight, cap); eStamp = grown(eStamp, cap); eResidual = grown(eResidual, cap);
+            eDirect = grown(eDirect, cap); eFrom = grown(eFrom, cap); eTo = grown(eTo, cap);
+          }
+          e = nEdges++;
+          edgeOf.set(parent, child, e);
+          eFrom[e] = parent; eTo[e] = child; eStamp[e] = -1;
+        }
+        if (eStamp[e] === s) continue;
+        eStamp[e] = s;
+        eWeight[e] += value;
+        if (cPos - pPos > 1) eResidual[e] = 1;
+        if (!inline[cPos]) eDirect[e] = 1;
       }
     }
-    var keep = new Set();
-    g.cum.forEach(function (c, n) { if (c !== 0 || (g.flat.get(n) || 0) !== 0) keep.add(n); });
-    var cum = new Map(), flat = new Map(), tagsKept = new Map();
-    keep.forEach(function (n) {
-      cum.set(n, g.cum.get(n));
-      flat.set(n, g.flat.has(n) ? g.flat.get(n) : 0);
-      if (g.tags.has(n)) tagsKept.set(n, g.tags.get(n));
-    });
-    g.cum = cum; g.flat = flat; g.tags = tagsKept;
-    Array.from(g.weight.keys()).forEach(function (e) {
-      var ends = g.ends.get(e);
-      if (!keep.has(ends[0]) || !keep.has(ends[1])) {
-        g.weight.delete(e); g.residual.delete(e); g.ends.delete(e);
-      } else {
-        g.inline.set(e, !direct.get(e));
+    var g = {flat: new Map(), cum: new Map(), tags: new Map(), weight: new Map(), residual: new Map(),
+             inline: new Map(), ends: new Map()};
+    var keep = new Uint8Array(KEYS);
+    firstSeen.forEach(function (n) {
+      if (cum[n] !== 0 || flatA[n] !== 0) {
+        keep[n] = 1;
+        g.cum.set(n, cum[n]);
+        g.flat.set(n, hasFlat[n] ? flatA[n] : 0);
+        if (tagsOf.has(n)) g.tags.set(n, tagsOf.get(n));
       }
     });
+    for (var k = 0; k < nEdges; k++) {
+      if (!keep[eFrom[k]] || !keep[eTo[k]]) continue;
+      var ek = key(eFrom[k], eTo[k]);
+      g.weight.set(ek, eWeight[k]);
+      g.residual.set(ek, !!eResidual[k]);
+      g.ends.set(ek, [eFrom[k], eTo[k]]);
+      g.inline.set(ek, !eDirect[k]);
+    }
     return g;
   }
 
