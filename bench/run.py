@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import explorer_bench
 import fleet_bench
 import gen_program
 
@@ -555,6 +556,26 @@ def report(info: dict[str, str], profiles: list[Profile], hv: dict[str, dict[str
     return "\n".join(md) + "\n"
 
 
+def explorer_page(out: Path, prof: Profile, runs: int) -> dict | None:
+    """Issue 15's budget on the largest profile: its HTML report (written once more, untimed)
+    opened in headless Chromium (bench/explorer_bench.py); None where Chromium is missing."""
+    page = out / "out" / f"explorer-{prof.name.replace(' ', '-')}.html"
+    page.parent.mkdir(exist_ok=True)
+    got = subprocess.run([sys.executable, "-m", "heapviz", "-q", "report", prof.path, "-o", str(page)],
+                         env=clean_env(), capture_output=True, text=True)
+    if got.returncode != 0:
+        log(f"explorer: the report failed: {got.stderr.strip()[-300:]}")
+        return None
+    try:
+        res = explorer_bench.measure(page, max(runs, 1))
+    except (ImportError, SystemExit) as e:
+        log(f"explorer: not measured ({e})")
+        return None
+    log(f"explorer {prof.name}: {res['html_mb']:.2f} MB, first paint {res['first_paint_s']:.2f} s, "
+        f"refine {res['refine_s']:.2f} s")
+    return res
+
+
 def fleet(out: Path, args: argparse.Namespace) -> list[fleet_bench.FleetRun]:
     """Issue 20's fleet: the builds' pools of stacks, then every size in every mode."""
     sizes = [int(n) for n in args.fleet_sizes.split(",") if n.strip()]
@@ -615,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fleet-only", action="store_true", help="run only the fleet part")
     ap.add_argument("--fleet-modes", default=",".join(fleet_bench.MODES),
                     help="the fleet's modes, comma-separated: " + ", ".join(fleet_bench.MODES))
+    ap.add_argument("--skip-explorer", action="store_true",
+                    help="do not measure the HTML report's explorer in headless Chromium")
     ap.add_argument("--quick", action="store_true",
                     help="tiny sizes, one run, no reference tools: a smoke test of the harness")
     args = ap.parse_args(argv)
@@ -685,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
             if ISSUE20_TOOL in got:
                 refs[big_rec.name] = got[ISSUE20_TOOL]
     fleet_runs = [] if args.report_only else fleet(out, args)
+    explorer = None if args.report_only or args.skip_explorer else explorer_page(out, largest, args.runs)
     if not args.report_only:
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
@@ -692,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
     all_profiles = profiles + ([synthetic] if synthetic else []) + ([series] if series else [])
     md = report(info, all_profiles, hv, ref, largest if not args.skip_reference else None, refs)
     md += "\n".join(fleet_bench.fleet_table(fleet_runs)) + ("\n" if fleet_runs else "")
+    if explorer is not None:
+        md += f"\n### The HTML report's explorer on {largest.name}\n\n"
+        md += "\n".join(explorer_bench.markdown(explorer)) + "\n"
     print(md)
     (out / "results.md").write_text(md)
     (out / "results.json").write_text(json.dumps({
@@ -699,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         "heapviz": {p: {c: [asdict(r) for r in runs] for c, runs in cmds.items()} for p, cmds in hv.items()},
         "reference": {t: asdict(r) for t, r in ref.items()}, "reference_profile": largest.name,
         "issue20_reference": {p: asdict(r) for p, r in refs.items()},
-        "fleet": fleet_bench.as_json(fleet_runs),
+        "fleet": fleet_bench.as_json(fleet_runs), "explorer": explorer,
     }, indent=1))
     log(f"wrote {out / 'results.md'} and {out / 'results.json'}")
     return 0

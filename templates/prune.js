@@ -34,28 +34,30 @@
   // (int32, int32) -> int32 >= 0, open addressing on typed arrays: millions of lookups without
   // a Map's hashing (the explorer's flame graph uses it too)
   function PairMap() { this.alloc(1 << 12); this.size = 0; }
-  PairMap.prototype.alloc = function (n) {
-    this.mask = n - 1; this.a = new Int32Array(n); this.b = new Int32Array(n); this.v = new Int32Array(n).fill(-1);
+  PairMap.prototype.alloc = function (n) {  // one slot: key a, key b, value (-1: empty), side by side
+    this.mask = n - 1; this.t = new Int32Array(3 * n).fill(-1);
   };
   PairMap.prototype.slot = function (a, b) {
-    var m = this.mask, i = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & m;
-    while (this.v[i] >= 0 && (this.a[i] !== a || this.b[i] !== b)) i = (i + 1) & m;
+    var h = Math.imul(a, 0x9e3779b1) + b | 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    var m = this.mask, t = this.t, i = (h ^ (h >>> 13)) & m;
+    while (t[3 * i + 2] >= 0 && (t[3 * i] !== a || t[3 * i + 1] !== b)) i = (i + 1) & m;
     return i;
   };
-  PairMap.prototype.get = function (a, b) { return this.v[this.slot(a, b)]; };
+  PairMap.prototype.get = function (a, b) { return this.t[3 * this.slot(a, b) + 2]; };
   PairMap.prototype.set = function (a, b, value) {
     if (2 * (this.size + 1) > this.mask) {
-      var oa = this.a, ob = this.b, ov = this.v;
+      var old = this.t;
       this.alloc(2 * (this.mask + 1));
-      for (var j = 0; j < ov.length; j++) {
-        if (ov[j] < 0) continue;
-        var k = this.slot(oa[j], ob[j]);
-        this.a[k] = oa[j]; this.b[k] = ob[j]; this.v[k] = ov[j];
+      for (var j = 0; j < old.length; j += 3) {
+        if (old[j + 2] < 0) continue;
+        var k = 3 * this.slot(old[j], old[j + 1]);
+        this.t[k] = old[j]; this.t[k + 1] = old[j + 1]; this.t[k + 2] = old[j + 2];
       }
     }
-    var i = this.slot(a, b);
-    if (this.v[i] < 0) this.size++;
-    this.a[i] = a; this.b[i] = b; this.v[i] = value;
+    var i = 3 * this.slot(a, b);
+    if (this.t[i + 2] < 0) this.size++;
+    this.t[i] = a; this.t[i + 1] = b; this.t[i + 2] = value;
   };
   global.heapvizPairMap = PairMap;
 
@@ -63,7 +65,7 @@
 
   // The sums over typed arrays (nodes by id, edges numbered in order of first appearance), then
   // as Maps in the order the reference fills its dicts: first appearance.
-  function sums(samples, kept) {
+  function sums(samples, kept, nodesOnly) {  // nodesOnly: cum, flat and tags, no edges
     var keptMask = null;
     if (kept !== null) { keptMask = new Uint8Array(KEYS); kept.forEach(function (n) { keptMask[n] = 1; }); }
     var cum = new Float64Array(KEYS), flatA = new Float64Array(KEYS), seen = new Uint8Array(KEYS), hasFlat = new Uint8Array(KEYS);
@@ -98,7 +100,7 @@
           tags.set(label, (tags.has(label) ? tags.get(label) : 0) + value);
         }
       }
-      for (var j = 0; j + 1 < m; j++) {
+      for (var j = 0; j + 1 < m && !nodesOnly; j++) {
         var pPos = seqPos[j], parent = seqNode[j], cPos = seqPos[j + 1], child = seqNode[j + 1];
         if (parent === child) continue;
         var e = edgeOf.get(parent, child);
@@ -232,7 +234,7 @@
                            cum_sort: false, drop_negative: false}, options || {});
     if (!o.visual) samples = samples.map(function (s) { return [s[0], s[1], s[2], ""]; });
     KEYS = names.length + 1;
-    var g = sums(samples, null);
+    var g = sums(samples, null, true), resum = true;  // the edges once the nodes they join are known
     var total = 0;
     nodesOf(g).forEach(function (n) { total += g.flat.get(n); });  // in id order, as Python's
     var nodeCutoff = Math.abs(Math.trunc(total * o.node_fraction));
@@ -243,8 +245,10 @@
       if (kept.size !== g.cum.size) {
         droppedNodes = g.cum.size - kept.size;
         g = sums(samples, kept);
+        resum = false;
       }
     }
+    if (resum) g = sums(samples, null);
     if (o.drop_negative) {
       var negative = nodesOf(g).filter(function (n) {
         return g.flat.get(n) < 0 || (g.flat.get(n) === 0 && g.cum.get(n) < 0);

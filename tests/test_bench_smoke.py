@@ -43,3 +43,9 @@ def test_quick_bench_prints_heapviz_rows(tmp_path: Path) -> None:
     dask = [r for r in results["fleet"] if r["mode"] == "dask 2 workers"]
     assert [r["status"] for r in results["fleet"]] == ["ok"] * 6
     assert len(dask) == 2 and all(len(r["worker_rss_mb"]) == 2 and min(r["worker_rss_mb"]) > 0 for r in dask)
+    # issue 15's explorer figures: the largest profile's page in headless Chromium, nothing fetched
+    explorer = results["explorer"]
+    assert "| HTML size |" in out and "| a refine shown" in out
+    assert explorer["html_mb"] > 0 and explorer["first_paint_s"] > 0 and explorer["refine_s"] > 0
+    assert explorer["requests"] == [] and explorer["errors"] == []
+    assert all(r["nodes"] > 0 and "select" in r["phases"] for r in explorer["refines"])
