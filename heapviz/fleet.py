@@ -344,17 +344,21 @@ def _lanes(parts: list[list[str]], n: int) -> list[list[list[str]]]:
     return [parts[i:i + size] for i in range(0, len(parts), size)]
 
 
-def _lane(client: Any, lane: list[list[str]], options: Any, fleet: FleetOptions) -> Any:
+def _lane(client: Any, lane: list[list[str]], options: Any, fleet: FleetOptions, worker: list[str]) -> Any:
     """A lane's sum on the cluster, as a future: its partitions loaded in order, each added to the
     lane's running sum as soon as it is there. The k-th partition of every lane is loaded before
     the (k+1)-th of any, and a sum runs before any load, so each worker holds its lane's sum and a
     partial or two, however many inputs: memory does not grow with the fleet (a tree over all the
-    partitions would hold a partial per level of it)."""
+    partitions would hold a partial per level of it). A lane prefers one worker (`worker`, when
+    the cluster has one to give it), so that its sums need no transfers; others take over its
+    tasks when that worker is lost or busy."""
+    where: dict[str, Any] = {"workers": worker, "allow_other_workers": True} if worker else {}
     total = None
     for k, part in enumerate(lane):
         loaded = client.submit(load_partition, part, options, fleet.group_by, fleet.strict, pure=False, retries=1,
-                               priority=-k)
-        total = loaded if total is None else client.submit(merge, total, loaded, pure=False, priority=_SUM_FIRST)
+                               priority=-k, **where)
+        total = loaded if total is None else client.submit(merge, total, loaded, pure=False, priority=_SUM_FIRST,
+                                                           **where)
     return total
 
 
@@ -366,8 +370,10 @@ def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
     address = fleet.scheduler
     client = _connect(Client, address, min(fleet.timeout_s, 30.0))
     with client:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        futures = [_lane(client, lane, options, fleet) for lane in _lanes(_partitions(paths, workers), workers)]
+        addresses = sorted(client.scheduler_info().get("workers", {}))
+        workers = max(1, len(addresses))
+        futures = [_lane(client, lane, options, fleet, addresses[i:i + 1])
+                   for i, lane in enumerate(_lanes(_partitions(paths, workers), workers))]
         # the lanes' sums, neighbours added pairwise, level by level (a few: one lane per worker)
         while len(futures) > 1:
             pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False, priority=_SUM_FIRST)
