@@ -133,3 +133,56 @@ def test_combine_over_arrays_equals_a_sum_by_stack(examples):
     assert {tuple(map(location_key, s.locations)): s.values for s in got.samples} == \
         {k: v for k, v in expected.items() if any(v)}
     got.validate()
+
+
+def reference_filter(samples, options):
+    """--focus/--ignore/--hide/--show as a loop over each sample's locations: the plain statement
+    graph/filters.apply (over the table's arrays) must equal."""
+    import re
+
+    def line_hit(rx, ln):
+        fn = ln.function
+        return bool(rx.search(simplify(fn.name)) or rx.search(fn.name) or (fn.filename and rx.search(fn.filename)))
+
+    def loc_hit(rx, loc):
+        return any(line_hit(rx, ln) for ln in loc.lines) or bool(loc.mapping and loc.mapping.file
+                                                                  and rx.search(loc.mapping.file))
+    rx = {k: re.compile(getattr(options, k)) if getattr(options, k) else None
+          for k in ("focus", "ignore", "hide", "show")}
+    out = []
+    for s in samples:
+        if rx["ignore"] and any(loc_hit(rx["ignore"], loc) for loc in s.locations):
+            continue
+        if not any(rx["focus"] is None or loc_hit(rx["focus"], loc) for loc in s.locations
+                   if not (rx["ignore"] and loc_hit(rx["ignore"], loc))):
+            continue
+        stack = []
+        for loc in s.locations:
+            hidden = rx["hide"] is not None and loc_hit(rx["hide"], loc)
+            lines = [ln for ln in loc.lines if not (hidden and line_hit(rx["hide"], ln))]
+            if rx["show"]:
+                lines = [ln for ln in lines if line_hit(rx["show"], ln)]
+            if lines:
+                stack.append([ln.function.name for ln in lines])
+        if stack:
+            out.append((s.values, stack))
+    return out
+
+
+@pytest.mark.parametrize("opts", [dict(focus="main"), dict(ignore="leak"), dict(hide="^std::|operator"),
+                                  dict(show="main|leak|grow"), dict(focus="leak", hide="main", ignore="zzz"),
+                                  dict(focus="nothing-matches")])
+@pytest.mark.parametrize("name", ["cxx.0002.heap", "recursion.0001.heap", "threads.0004.heap"])
+def test_filters_over_arrays_equal_the_per_sample_loop(examples, name, opts):
+    from heapviz.graph.filters import FilterOptions, apply
+    profile = drop_allocator_frames(loaded(examples, name)).profile
+    options = FilterOptions(**opts)
+    result = apply(profile.samples, options)
+    got = [(s.values, [[ln.function.name for ln in loc.lines] for loc in s.locations]) for s in result.samples]
+    assert got == reference_filter(profile.samples, options)
+    import re
+    locations = {id(loc): loc for s in profile.samples for loc in s.locations}.values()
+    unmatched = {f"--{k}" for k, v in opts.items()
+                 if not any(re.search(v, ln.function.name) or re.search(v, simplify(ln.function.name))
+                            or re.search(v, ln.function.filename or "\0") for loc in locations for ln in loc.lines)}
+    assert {w.split("=")[0] for w in result.warnings} == unmatched

@@ -11,9 +11,14 @@ from collections.abc import Sequence
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from heapviz.errors import UsageError
+import numpy as np
+import numpy.typing as npt
+
 from heapviz.model import Line, Location, Sample
+from heapviz.sample_table import SampleTable
 from heapviz.symbolize.demangle import simplify
 
 
@@ -61,59 +66,64 @@ class FilterResult:
 
 def apply(samples: Sequence[Sample], options: FilterOptions) -> FilterResult:
     """Keep samples through focus (any frame matches) and ignore (no frame matches); remove
-    frames matching hide, or all but those matching show. Samples left without frames go."""
+    frames matching hide, or all but those matching show. Samples left without frames go.
+    Decided once per location, then applied to every sample over the sample table's arrays."""
     if not options.active:
         return FilterResult(samples, [])
     focus = compile_regex(options.focus, "focus")
     ignore = compile_regex(options.ignore, "ignore")
     hide = compile_regex(options.hide, "hide")
     show = compile_regex(options.show, "show")
-    # Decide per location once: True = focused, False = ignored, absent = neither.
-    verdict: dict[int, bool] = {}
-    replaced: dict[int, Location | None] = {}  # None: the location is hidden entirely
+    table = SampleTable.from_samples(samples)
+    n_locs = len(table.locations)
+    ignored = np.zeros(n_locs, dtype=np.bool_)
+    focused = np.zeros(n_locs, dtype=np.bool_)
+    gone = np.zeros(n_locs, dtype=np.bool_)  # every frame hidden
+    candidates = list(table.locations)  # the table's locations, then the copies with frames hidden
+    loc_map = np.arange(n_locs, dtype=np.int32)
     matched = {"focus": False, "ignore": False, "hide": False, "show": False}
-    for s in samples:
-        for loc in s.locations:
-            if loc.id in verdict or loc.id in replaced:
-                continue
-            if ignore is not None and _loc_matches(ignore, loc):
-                verdict[loc.id] = False
-                matched["ignore"] = True
-            elif focus is None or _loc_matches(focus, loc):
-                verdict[loc.id] = True
-                matched["focus"] = matched["focus"] or focus is not None
-            lines = loc.lines
-            if hide is not None and _loc_matches(hide, loc):
-                matched["hide"] = True
-                lines = tuple(ln for ln in lines if not _line_matches(hide, ln))
-            if show is not None:
-                lines = tuple(ln for ln in lines if _line_matches(show, ln))
-                matched["show"] = matched["show"] or bool(lines)
-            if lines != loc.lines:
-                replaced[loc.id] = Location(loc.id, loc.address, loc.mapping, lines) if lines else None
-    out: list[Sample] = []
-    for s in samples:
-        focused = False
-        for loc in s.locations:
-            v = verdict.get(loc.id)
-            if v is False:
-                break
-            if v:
-                focused = True
-        else:
-            if not focused:
-                continue
-            if replaced:
-                locs = []
-                for loc in s.locations:
-                    new = replaced.get(loc.id, loc)
-                    if new is not None:
-                        locs.append(new)
-                if not locs:
-                    continue
-                out.append(Sample(s.values, tuple(locs), s.labels))
+    for k, loc in enumerate(table.locations):
+        if ignore is not None and _loc_matches(ignore, loc):
+            ignored[k] = matched["ignore"] = True
+        elif focus is None or _loc_matches(focus, loc):
+            focused[k] = True
+            matched["focus"] = matched["focus"] or focus is not None
+        lines = loc.lines
+        if hide is not None and _loc_matches(hide, loc):
+            matched["hide"] = True
+            lines = tuple(ln for ln in lines if not _line_matches(hide, ln))
+        if show is not None:
+            lines = tuple(ln for ln in lines if _line_matches(show, ln))
+            matched["show"] = matched["show"] or bool(lines)
+        if lines != loc.lines:
+            if lines:
+                loc_map[k] = len(candidates)
+                candidates.append(Location(loc.id, loc.address, loc.mapping, lines))
             else:
-                out.append(s)
+                gone[k] = True
+    frame_loc = table.loc_index
+    n = len(table)
+    has_ignored = _per_sample(ignored[frame_loc], table.starts, np.logical_or).astype(np.bool_)
+    has_focused = _per_sample(focused[frame_loc], table.starts, np.logical_or).astype(np.bool_)
+    kept_frame = ~gone[frame_loc]
+    frames_left = _per_sample(kept_frame.astype(np.int64), table.starts, np.add)
+    rows = np.flatnonzero(~has_ignored & has_focused & (frames_left > 0))
+    row_kept = np.zeros(n, dtype=np.bool_)
+    row_kept[rows] = True
+    keep_frame = kept_frame & np.repeat(row_kept, table.lens)
+    starts = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(frames_left[rows], out=starts[1:])
+    label_of = None if table.label_of is None else table.label_of[rows]
+    out = SampleTable(candidates, loc_map[frame_loc[keep_frame]], starts, table.values[rows], table.labels, label_of)
     warnings = [f"--{k}={getattr(options, k)!s} matched nothing" for k, hit in matched.items()
                 if getattr(options, k) and not hit]
     return FilterResult(out, warnings)
+
+
+def _per_sample(values: npt.NDArray[Any], starts: npt.NDArray[np.int64], op: np.ufunc) -> npt.NDArray[Any]:
+    """op reduced over each sample's frames (at `starts`): 0 for a sample without frames."""
+    out = np.zeros(len(starts) - 1, dtype=values.dtype)
+    nonempty = np.flatnonzero(np.diff(starts) > 0)
+    if len(nonempty):
+        out[nonempty] = op.reduceat(values, starts[nonempty])
+    return out
