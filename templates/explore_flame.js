@@ -75,9 +75,10 @@
   function buildTree(sel, mode, focus) {
     var values = X.column(sel.t), diff = !!sel.widths, widthSamples = diff ? sel.widths : sel.samples;
     var cap = 1024;
+    for (var w = 0; w < widthSamples.length; w++) { cap += widthSamples[w].frames.length; }  // at most this many nodes
     var cum = new Float64Array(cap), self = new Float64Array(cap), delta = new Float64Array(cap);
     var parentOf = new Int32Array(cap), direct = new Uint8Array(cap), where = [null], at = new Int32Array(cap), frame = new Int32Array(cap);
-    var child = new PairMap(), count = 1;  // node 0: the root
+    var child = new PairMap(cap), count = 1;  // node 0: the root
     parentOf[0] = -1;
     function grow() {
       cap *= 2;

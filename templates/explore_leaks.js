@@ -93,13 +93,20 @@
       if (bytesCol) { g.bytes += bytesCol[s.i]; }
       if (objsCol) { g.objects += objsCol[s.i]; }
     });
+    // only the largest sites are shown: those at or above the MAX_LEAK_SITES-th |value| are sorted
+    var total = list.length, sizes = new Float64Array(total);
+    for (var q = 0; q < total; q++) { sizes[q] = -Math.abs(list[q].value); }
+    if (total > MAX_LEAK_SITES) {
+      var cut = -sizes.sort()[MAX_LEAK_SITES - 1];
+      list = list.filter(function (g) { return Math.abs(g.value) >= cut; });
+    }
     list.sort(function (x, y) {
       var d = Math.abs(y.value) - Math.abs(x.value);
       if (d) { return d; }
       for (var i = 0; i < Math.min(x.ids.length, y.ids.length); i++) { if (x.ids[i] !== y.ids[i]) { return x.ids[i] - y.ids[i]; } }
       return x.ids.length - y.ids.length;
     });
-    return {total: list.length, sites: list.slice(0, MAX_LEAK_SITES).map(function (g, r) {
+    return {total: total, sites: list.slice(0, MAX_LEAK_SITES).map(function (g, r) {
       var s = g.sample, frames = [], wrappers = [], keep = s.lines.length - wrapperCut(s);
       for (var a = s.lines.length - 1; a >= 0; a--) { (a < keep ? frames : wrappers).push(frameOf(s.lines[a], s.inline[a])); }
       return {rank: r + 1, value: g.value, bytes: iBytes >= 0 ? g.bytes : null, objects: iObjs >= 0 ? g.objects : null,

@@ -33,7 +33,12 @@
 
   // (int32, int32) -> int32 >= 0, open addressing on typed arrays: millions of lookups without
   // a Map's hashing (the explorer's flame graph uses it too)
-  function PairMap() { this.alloc(1 << 12); this.size = 0; }
+  function PairMap(expected) {  // expected: about how many entries (sized once, not regrown)
+    var n = 1 << 12;
+    while (n < 2 * (expected || 0) + 2) n *= 2;
+    this.alloc(n);
+    this.size = 0;
+  }
   PairMap.prototype.alloc = function (n) {  // one slot: key a, key b, value (-1: empty), side by side
     this.mask = n - 1; this.t = new Int32Array(3 * n).fill(-1);
   };
