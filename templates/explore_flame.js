@@ -79,6 +79,7 @@
     var cum = new Float64Array(cap), self = new Float64Array(cap), delta = new Float64Array(cap);
     var parentOf = new Int32Array(cap), direct = new Uint8Array(cap), where = [null], at = new Int32Array(cap), frame = new Int32Array(cap);
     var child = new PairMap(cap), count = 1;  // node 0: the root
+    var topDown = mode === "top-down";
     parentOf[0] = -1;
     function grow() {
       cap *= 2;
@@ -89,12 +90,12 @@
     for (var k = 0; k < widthSamples.length; k++) {
       var s = widthSamples[k], v = values[s.i];
       if (!(v > 0)) { continue; }
-      var path = pathOf(s, mode, focus);
-      if (!path) { continue; }
-      var cur = 0;
+      var path = topDown ? null : pathOf(s, mode, focus);  // top-down: the frames in order, no array made
+      if (!topDown && !path) { continue; }
+      var cur = 0, len = topDown ? s.frames.length : path.length;
       cum[0] += v;
-      for (var q = 0; q < path.length; q++) {
-        var a = path[q], id = s.frames[a], next = child.get(cur, id);
+      for (var q = 0; q < len; q++) {
+        var a = topDown ? q : path[q], id = s.frames[a], next = child.get(cur, id);
         if (next < 0) {
           if (count === cap) { grow(); }
           next = count++;

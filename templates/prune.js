@@ -35,34 +35,34 @@
   // a Map's hashing (the explorer's flame graph uses it too)
   function PairMap(expected) {  // expected: about how many entries (sized once, not regrown)
     var n = 1 << 12;
-    while (n < 2 * (expected || 0) + 2) n *= 2;
+    while (3 * n < 4 * (expected || 0) + 4) n *= 2;
     this.alloc(n);
     this.size = 0;
   }
-  PairMap.prototype.alloc = function (n) {  // one slot: key a, key b, value (-1: empty), side by side
-    this.mask = n - 1; this.t = new Int32Array(3 * n).fill(-1);
+  PairMap.prototype.alloc = function (n) {  // one slot: key a, key b, value + 1 (0: empty), side by side
+    this.mask = n - 1; this.t = new Int32Array(3 * n);
   };
   PairMap.prototype.slot = function (a, b) {
     var h = Math.imul(a, 0x9e3779b1) + b | 0;
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     var m = this.mask, t = this.t, i = (h ^ (h >>> 13)) & m;
-    while (t[3 * i + 2] >= 0 && (t[3 * i] !== a || t[3 * i + 1] !== b)) i = (i + 1) & m;
+    while (t[3 * i + 2] !== 0 && (t[3 * i] !== a || t[3 * i + 1] !== b)) i = (i + 1) & m;
     return i;
   };
-  PairMap.prototype.get = function (a, b) { return this.t[3 * this.slot(a, b) + 2]; };
+  PairMap.prototype.get = function (a, b) { return this.t[3 * this.slot(a, b) + 2] - 1; };
   PairMap.prototype.set = function (a, b, value) {
-    if (2 * (this.size + 1) > this.mask) {
+    if (4 * (this.size + 1) > 3 * (this.mask + 1)) {
       var old = this.t;
       this.alloc(2 * (this.mask + 1));
       for (var j = 0; j < old.length; j += 3) {
-        if (old[j + 2] < 0) continue;
+        if (old[j + 2] === 0) continue;
         var k = 3 * this.slot(old[j], old[j + 1]);
         this.t[k] = old[j]; this.t[k + 1] = old[j + 1]; this.t[k + 2] = old[j + 2];
       }
     }
     var i = 3 * this.slot(a, b);
-    if (this.t[i + 2] < 0) this.size++;
-    this.t[i] = a; this.t[i + 1] = b; this.t[i + 2] = value;
+    if (this.t[i + 2] === 0) this.size++;
+    this.t[i] = a; this.t[i + 1] = b; this.t[i + 2] = value + 1;
   };
   global.heapvizPairMap = PairMap;
 
