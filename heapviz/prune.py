@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from heapviz.graph.arrays import BoolArray, IntArray
 from heapviz.model import Location, Profile
@@ -127,16 +128,7 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
                     replaced[id(loc)] = locations[k] = copy
                 break
     table = SampleTable.from_samples(profile.samples)
-    flags = _LocationFlags(table.locations, prune, prune_beneath, allocator)
-    hits = tuple(sorted(name for name, hit in cache.items() if hit))
-    if not (flags.marked.any() or flags.library.any() or flags.std_lines.any()):
-        return Pruned(dataclasses.replace(profile, locations=locations), 0, hits)  # no stack has a frame to cut
-    lens = table.lens
-    sample_of = np.repeat(np.arange(len(table), dtype=np.int64), lens)
-    pos = np.arange(len(table.loc_index), dtype=np.int64)
-    pos -= table.starts[sample_of]
-    start, trimmed = _cuts(table, flags, allocator, sample_of, pos)
-    # the result's locations: the table's, the copies cut inside, the leaves trimmed of std lines
+    # the result's locations: the table's, the copies cut inside, then the leaves trimmed of std lines
     candidates = list(table.locations)
     loc_map = np.arange(len(candidates), dtype=np.int32)
     for k, loc in enumerate(table.locations):
@@ -144,28 +136,37 @@ def _drop(profile: Profile, parts: tuple[str, ...], allocator: bool) -> Pruned:
         if inside is not None:
             loc_map[k] = len(candidates)
             candidates.append(inside)
+    flags = _LocationFlags(candidates, prune, prune_beneath, allocator)
+    hits = tuple(sorted(name for name, hit in cache.items() if hit))
+    if not (flags.marked.any() or flags.library.any() or flags.std_lines.any()):
+        return Pruned(dataclasses.replace(profile, locations=locations), 0, hits)  # no stack has a frame to cut
+    lens = table.lens
+    sample_of = np.repeat(np.arange(len(table), dtype=np.int64), lens)
+    pos = np.arange(len(table.loc_index), dtype=np.int64)
+    pos -= table.starts[sample_of]
+    index = loc_map[table.loc_index]  # each frame's location in the result, before trimming
+    start, trimmed = _cuts(table, index, flags, allocator, sample_of, pos)
     leaf_pos = table.starts[:-1] + start
-    trim_of = np.full(len(table.locations), -1, dtype=np.int32)
+    trim_of = np.full(len(candidates), -1, dtype=np.int32)
     if trimmed.any():
         rows = np.flatnonzero(trimmed)
-        trim_locs = table.loc_index[leaf_pos[rows]]
+        trim_locs = index[leaf_pos[rows]]
         _, first = np.unique(trim_locs, return_index=True)
         for k in trim_locs[np.sort(first)].tolist():  # in order of the first sample needing it
-            loc = table.locations[k]
+            loc = candidates[k]
             copy = Location(id=len(locations) + 1, address=loc.address, mapping=loc.mapping,
                             lines=loc.lines[int(flags.std_lines[k]):])
             locations.append(copy)
             trim_of[k] = len(candidates)
             candidates.append(copy)
     kept = pos >= start[sample_of]
-    index = loc_map[table.loc_index]
-    if trimmed.any():
-        rows = np.flatnonzero(trimmed)
-        index[leaf_pos[rows]] = trim_of[table.loc_index[leaf_pos[rows]]]
     touched = np.zeros(len(table), dtype=np.bool_)
     if replaced:
-        moved = np.flatnonzero(kept & (loc_map[table.loc_index] != np.arange(len(loc_map))[table.loc_index]))
+        moved = np.flatnonzero(kept & (index != table.loc_index))
         touched[sample_of[moved]] = True
+    if trimmed.any():
+        rows = np.flatnonzero(trimmed)
+        index[leaf_pos[rows]] = trim_of[index[leaf_pos[rows]]]
     changed_rows = (start > 0) | trimmed | touched
     changed = int(changed_rows.sum())
     if not changed:
@@ -209,8 +210,8 @@ class _LocationFlags:
             self.all_std[k] = j > 0 and j == len(loc.lines)
 
 
-def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool, sample_of: IntArray,
-          pos: IntArray) -> tuple[IntArray, BoolArray]:
+def _cuts(table: SampleTable, index: npt.NDArray[np.int32], flags: _LocationFlags, allocator: bool,
+          sample_of: IntArray, pos: IntArray) -> tuple[IntArray, BoolArray]:
     """Per sample, where its stack now starts (leaf first positions cut away), and whether the
     new leaf is a copy without its standard-library lines.
 
@@ -218,11 +219,12 @@ def _cuts(table: SampleTable, flags: _LocationFlags, allocator: bool, sample_of:
     one is cut with everything leafward (kept itself when only frames inlined into it matched).
     Then, for heap profiles, allocator-library frames at the leaf go (keeping the last frame),
     and standard-library frames at the leaf go while whole locations are the standard
-    library's (a location partly so loses those lines), unless nothing else is left. `sample_of`
-    and `pos`: each frame's sample and position in it."""
+    library's (a location partly so loses those lines), unless nothing else is left. `index`:
+    each frame's location among `flags`' (a location cut inside is its copy); `sample_of` and
+    `pos`: each frame's sample and position in it."""
     n = len(table)
     lens = table.lens
-    loc = table.loc_index
+    loc = index
     marked = flags.marked[loc]
     rootmost_user = _last_where(~marked, table.starts, pos)
     cut = _last_where(marked & (pos < rootmost_user[sample_of]), table.starts, pos)

@@ -186,3 +186,20 @@ def test_filters_over_arrays_equal_the_per_sample_loop(examples, name, opts):
                  if not any(re.search(v, ln.function.name) or re.search(v, simplify(ln.function.name))
                             or re.search(v, ln.function.filename or "\0") for loc in locations for ln in loc.lines)}
     assert {w.split("=")[0] for w in result.warnings} == unmatched
+
+
+def test_a_location_cut_inside_is_stripped_of_std_lines_as_its_copy(tmp_path):
+    """A leaf location whose inline frames are [helper, allocator, std, user] (innermost first):
+    the cut keeps [std, user], and the standard library's line then goes too."""
+    from heapviz.model import Function, Line, Location, Profile, ValueType
+    names = ["my_arena_helper", "std::__new_allocator::allocate", "std::vector::_M_realloc_insert", "fill_table"]
+    fns = [Function(i + 1, n, n) for i, n in enumerate(names + ["main"])]
+    leaf = Location(1, 0x1000, None, tuple(Line(f) for f in fns[:4]))
+    root = Location(2, 0x2000, None, (Line(fns[4]),))
+    profile = Profile(sample_types=[ValueType("inuse_space", "bytes")], samples=[Sample([64], (leaf, root))],
+                      locations=[leaf, root], functions=fns)
+    profile.samples = as_table(profile.samples)
+    got = drop_allocator_frames(profile).profile
+    assert [[ln.function.name for ln in loc.lines] for loc in got.samples[0].locations] == [["fill_table"], ["main"]]
+    assert [(s.values, [[ln.function.name for ln in loc.lines] for loc in s.locations]) for s in got.samples] == \
+        reference_prune(profile)
