@@ -180,7 +180,8 @@ def test_hostile_names_stay_inert_in_every_recomputed_view(chromium, tmp_path):
     path = tmp_path / "hostile.html"
     path.write_bytes(write_html(r))
     page, watch = _open(chromium, path.as_uri())
-    count = "Array.from(document.scripts).filter(s => !s.closest('.flame-box')).length"  # the report's flame SVG has one
+    # the report's flame SVG has one script of its own
+    count = "Array.from(document.scripts).filter(s => !s.closest('.flame-box')).length"
     scripts = page.evaluate(count)
     page.evaluate("window.heapvizExplorer.refine({sample_index: 3, granularity: 'lines'})")
     _settled(page)

@@ -102,8 +102,8 @@ def test_views_equal_what_python_collects(chromium, examples, tmp_path, monkeypa
                                   "flat_text": x.flat_text, "cum_text": x.cum_text, "flat_pct": x.flat_pct,
                                   "sum_pct": x.sum_pct, "cum_pct": x.cum_pct} for x in t.rows]} for t in r.tables]
         assert js["tables"] == want_tables, (name, o)
-        want_peek = [{"name": e.name, "full_names": list(e.full_names), "flat_text": e.flat_text, "flat_pct": e.flat_pct,
-                      "cum_text": e.cum_text, "cum_pct": e.cum_pct,
+        want_peek = [{"name": e.name, "full_names": list(e.full_names), "flat_text": e.flat_text,
+                      "flat_pct": e.flat_pct, "cum_text": e.cum_text, "cum_pct": e.cum_pct,
                       "callers": [vars(c) for c in e.callers], "callees": [vars(c) for c in e.callees]} for e in r.peek]
         assert js["peek"] == json.loads(json.dumps(want_peek)), (name, o)
         assert js["leak_total"] == r.leak_sites_total, (name, o)

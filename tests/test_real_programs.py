@@ -182,7 +182,7 @@ def test_python_series_collapse(python_dumps, pprof, tmp_path, cache):
         r = run_heapviz("top", "--format", "json", str(dump), env=cache)
         assert r.rc == 0, r.err
         assert json.loads(r.out)["total"] == ref.total
-    doc, err = _report(python_dumps, tmp_path, cache)
+    doc, _ = _report(python_dumps, tmp_path, cache)
     col = doc["collapse"]
     assert col is not None and col["drop_fraction"] > 0.8
     assert col["growth_before"] > LEAKED * 1024 * 0.9

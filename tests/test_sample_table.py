@@ -193,7 +193,7 @@ def test_a_location_cut_inside_is_stripped_of_std_lines_as_its_copy(tmp_path):
     the cut keeps [std, user], and the standard library's line then goes too."""
     from heapviz.model import Function, Line, Location, Profile, ValueType
     names = ["my_arena_helper", "std::__new_allocator::allocate", "std::vector::_M_realloc_insert", "fill_table"]
-    fns = [Function(i + 1, n, n) for i, n in enumerate(names + ["main"])]
+    fns = [Function(i + 1, n, n) for i, n in enumerate([*names, "main"])]
     leaf = Location(1, 0x1000, None, tuple(Line(f) for f in fns[:4]))
     root = Location(2, 0x2000, None, (Line(fns[4]),))
     profile = Profile(sample_types=[ValueType("inuse_space", "bytes")], samples=[Sample([64], (leaf, root))],
