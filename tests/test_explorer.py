@@ -31,7 +31,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from browser import PageWatch, browser  # noqa: E402
-from test_report_hostile import HOSTILE, hostile_profile  # noqa: E402
+from test_report_hostile import HOSTILE, hostile_explorer_page  # noqa: E402
 
 from heapviz.cli import main as heapviz_main  # noqa: E402
 from heapviz.graph.filters import FilterOptions  # noqa: E402
@@ -328,14 +328,7 @@ def test_page_form_drives_the_graph(chromium, examples, tmp_path):
 
 
 def test_hostile_names_stay_inert_after_a_refine(chromium, tmp_path):
-    prof, reports = hostile_profile()
-    opts = ReportOptions(sample_index=1, node_options=NodeOptions(demangle="full"))
-    r = collect(prof, prof.samples, opts, reports)
-    lay_out(r, RenderOptions())
-    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), 80, 0.005, 0.001,
-                                                      False, "auto"))
-    path = tmp_path / "hostile.html"
-    path.write_bytes(write_html(r))
+    path = hostile_explorer_page(tmp_path / "hostile.html")
     page, watch = _open(chromium, path)
     scripts = page.eval_on_selector_all("script", "s => s.length")
     for o in ({"hide": "alert\\(1\\)", "granularity": "lines"}, {"focus": "script|img"}, {}):

@@ -11,16 +11,9 @@ from pathlib import Path
 
 import pytest
 from browser import PageWatch, browser
-from test_report_hostile import HOSTILE, hostile_profile
+from test_report_hostile import HOSTILE, hostile_explorer_page
 
 from heapviz.cli import main as heapviz_main
-from heapviz.graph.filters import FilterOptions
-from heapviz.graph.nodes import NodeOptions
-from heapviz.render.dot import RenderOptions
-from heapviz.report.collect import ReportOptions, collect
-from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings
-from heapviz.report.html import write_html
-from heapviz.report.layout import lay_out
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +164,7 @@ def test_keyboard_slash_and_escape_only(chromium, report):
 
 
 def test_hostile_names_stay_inert_in_every_recomputed_view(chromium, tmp_path):
-    prof, reports = hostile_profile()
-    opts = ReportOptions(sample_index=1, node_options=NodeOptions(demangle="full"))
-    r = collect(prof, prof.samples, opts, reports)
-    lay_out(r, RenderOptions())
-    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), 80, 0.005, 0.001,
-                                                      False, "auto"))
-    path = tmp_path / "hostile.html"
-    path.write_bytes(write_html(r))
+    path = hostile_explorer_page(tmp_path / "hostile.html")
     page, watch = _open(chromium, path.as_uri())
     # the report's flame SVG has one script of its own
     count = "Array.from(document.scripts).filter(s => !s.closest('.flame-box')).length"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,20 @@ def hostile_profile() -> tuple[Profile, list[MappingReport]]:
     reports = [MappingReport(file=mapping.file, symbol_file="/x/<script>", build_id="<b>", addresses=3,
                              status="<i>missing</i>")]
     return prof, reports
+
+
+def hostile_explorer_page(path: Path) -> Path:
+    """The hostile profile's HTML report with the explorer (every view recomputable), at path."""
+    from heapviz.graph.filters import FilterOptions
+    from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings
+    prof, reports = hostile_profile()
+    opts = ReportOptions(sample_index=1, node_options=NodeOptions(demangle="full"))
+    r = collect(prof, prof.samples, opts, reports)
+    lay_out(r, RenderOptions())
+    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), 80, 0.005, 0.001,
+                                                      False, "auto"))
+    path.write_bytes(write_html(r))
+    return path
 
 
 @pytest.fixture(scope="module")
