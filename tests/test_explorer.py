@@ -34,6 +34,7 @@ from browser import PageWatch, browser  # noqa: E402
 from test_report_hostile import HOSTILE, hostile_explorer_page  # noqa: E402
 
 from heapviz.cli import main as heapviz_main  # noqa: E402
+from heapviz.graph.build import GraphOptions  # noqa: E402
 from heapviz.graph.filters import FilterOptions  # noqa: E402
 from heapviz.graph.nodes import NodeOptions  # noqa: E402
 from heapviz.model import Function, Line, Location, Mapping, Profile, Sample, ValueType  # noqa: E402
@@ -265,12 +266,14 @@ def _random_profile(samples: int = 3000, functions: int = 300) -> Profile:
     return prof
 
 
-def _write_report(prof: Profile, path: Path) -> Path:
-    opts = ReportOptions(sample_index=1)
+def _write_report(prof: Profile, path: Path, node_count: int = 16) -> Path:
+    # few nodes: any function of the random profile calls any other, and Graphviz takes minutes to
+    # lay out 80 such nodes (in the page too); the block holds every stack whatever is drawn
+    opts = ReportOptions(sample_index=1, graph=GraphOptions(node_count=node_count))
     r = collect(prof, prof.samples, opts, [])
     lay_out(r, RenderOptions())
-    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), 80, 0.005, 0.001,
-                                                      False, "auto"))
+    r.explorer = ExplorerInput(prof, ExplorerSettings(1, opts.node_options, FilterOptions(), node_count, 0.005,
+                                                      0.001, False, "auto"))
     path.write_bytes(write_html(r))
     return path
 

@@ -172,15 +172,17 @@ def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: n
     order = np.lexsort((-np.arange(n), below))
     order = order[parent[order] >= 0]  # root frames stay
     k = 0
-    for _ in range(12):  # the size is close to linear in the nodes cut: a few secant steps
+    steps = 0
+    while size > budget and k < len(order):
+        # the size is close to linear in the nodes cut: a few secant steps, then (where the
+        # compressed size falls more slowly than that) steps that grow, so the loop always ends
         per_node = size / max(n - k, 1)
-        k = min(len(order), k + max(1, int((size - budget) / per_node * 1.02) + 1))
+        k = min(len(order), k + max(1, int((size - budget) / per_node * 1.02) + 1, (len(order) - k) * steps // 40))
+        steps += 1
         alive[:] = True
         alive[order[:k]] = False
         enc = _encode(parent, location, leaf, levels, alive)
         size = measure(enc)
-        if size <= budget or k == len(order):
-            break
     return enc, ends & ~alive[np.maximum(leaf, 0)]
 
 
