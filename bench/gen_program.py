@@ -66,17 +66,7 @@ def generate(functions: int = 3000, seed: int = 9, shape: str = "layered") -> st
         "    " + ", ".join(f"f0_{j}" for j in range(width)),
         "};",
         "",
-        "int main(int argc, char **argv) {",
-        "    long n = argc > 1 ? atol(argv[1]) : 1000, acc = 0;",
-        "    for (long i = 0; i < n; i++) {",
-        "        uint64_t x = mix((uint64_t)i * 0xD1B54A32D192ED03ULL + 1);",
-        f"        int left = {MIN_DEPTH - 1} + (int)((x >> 8) % {LAYERS - MIN_DEPTH + 1});",
-        f"        acc += roots[x % {width}](mix(x), left);",
-        "    }",
-        "    sink = 0;",
-        "    return acc == 42;",
-        "}",
-        "",
+        *_main("roots", width),
     ]
     return "\n".join(out)
 
@@ -125,19 +115,27 @@ def _generate_recursive(functions: int, seed: int) -> str:
         ]
     out += [
         "",
+        *_main("all", n),
+    ]
+    return "\n".join(out)
+
+
+def _main(table: str, size: int) -> list[str]:
+    """main(): each iteration calls a function of `table` (of `size` entries) picked by a hash,
+    with a random depth budget; every call leaks one block from its own stack."""
+    return [
         "int main(int argc, char **argv) {",
         "    long n = argc > 1 ? atol(argv[1]) : 1000, acc = 0;",
         "    for (long i = 0; i < n; i++) {",
         "        uint64_t x = mix((uint64_t)i * 0xD1B54A32D192ED03ULL + 1);",
         f"        int left = {MIN_DEPTH - 1} + (int)((x >> 8) % {LAYERS - MIN_DEPTH + 1});",
-        f"        acc += all[x % {n}](mix(x), left);",
+        f"        acc += {table}[x % {size}](mix(x), left);",
         "    }",
         "    sink = 0;",
         "    return acc == 42;",
         "}",
         "",
     ]
-    return "\n".join(out)
 
 
 def main() -> int:
