@@ -48,6 +48,16 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def cxx_reports(examples: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """`heapviz report` of the cxx example as HTML and PDF, made once (tests only read them)."""
+    out = tmp_path_factory.mktemp("cxx-reports")
+    html, pdf = out / "leak.html", out / "leak.pdf"
+    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(html), "-o", str(pdf))
+    assert r.rc == 0, r.err
+    return html, pdf
+
+
 def go_build(example: str, out: Path) -> Path:
     """examples/EXAMPLE/main.go built with Debian's Go (GOPATH mode, no network) into out/EXAMPLE."""
     go = shutil.which("go")

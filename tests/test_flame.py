@@ -215,15 +215,6 @@ def test_package_colours():
     assert package_of("operator new(unsigned long)", "libstdc++.so.6") == "libstdc++.so.6"
 
 
-@pytest.fixture(scope="module")
-def cxx_reports(examples, tmp_path_factory):
-    out = tmp_path_factory.mktemp("flame-reports")
-    html, pdf = out / "leak.html", out / "leak.pdf"
-    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(html), "-o", str(pdf))
-    assert r.rc == 0, r.err
-    return html, pdf
-
-
 def test_html_report_flame_section(cxx_reports, chromium):
     html, _ = cxx_reports
     page = chromium.new_page(viewport={"width": 1366, "height": 900})

@@ -21,15 +21,6 @@ def chromium():
         yield b
 
 
-@pytest.fixture(scope="module")
-def cxx_reports(examples, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    html, pdf = out / "leak.html", out / "leak.pdf"
-    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(html), "-o", str(pdf))
-    assert r.rc == 0, r.err
-    return html, pdf
-
-
 def open_report(chromium, path: Path, shot: str):
     page = chromium.new_page(viewport={"width": 1366, "height": 900})
     watch = PageWatch(page)

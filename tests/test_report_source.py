@@ -52,19 +52,10 @@ def allocating_lines(profile: Path) -> dict[tuple[str, int], str]:
             if row["flat"] > 0}
 
 
-@pytest.fixture(scope="module")
-def cxx(examples, tmp_path_factory) -> tuple[Path, Path]:
-    out = tmp_path_factory.mktemp("source-report")
-    page, pdf = out / "cxx.html", out / "cxx.pdf"
-    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(page), "-o", str(pdf))
-    assert r.rc == 0, r.err
-    return page, pdf
-
-
-def test_hot_lines_of_every_site_in_html_and_pdf(examples, cxx):
+def test_hot_lines_of_every_site_in_html_and_pdf(examples, cxx_reports):
     """Each allocating line of cxx (its 9 leaking functions: the leak sites' allocating frames)
     is a hot row of the HTML, with the site's value, and is in the PDF's text."""
-    page, pdf = cxx
+    page, pdf = cxx_reports
     rows = code_rows(page.read_text())
     hot = {code for is_hot, site, _, _, code in rows if is_hot and site}
     wanted = allocating_lines(examples / "cxx.0002.heap")
@@ -105,8 +96,8 @@ def test_recursion_counts_each_stack_once(examples, tmp_path):
         assert len(heads) == len(set(heads))
 
 
-def test_site_values_and_links(cxx):
-    page, _ = cxx
+def test_site_values_and_links(cxx_reports):
+    page, _ = cxx_reports
     doc = page.read_text()
     sites = re.findall(r'<details class="leak" id="leak-(\d+)".*?</table>\s*(.*?)\n  </details>', doc, re.S)
     with_code = [rank for rank, rest in sites if 'class="src-block"' in rest]
@@ -119,8 +110,8 @@ def test_site_values_and_links(cxx):
     assert "<style>" in doc and ".src .code .k {" in doc  # Pygments' colours, inline (the CSP forbids sheets)
 
 
-def test_link_opens_a_closed_site(cxx):
-    page, _ = cxx
+def test_link_opens_a_closed_site(cxx_reports):
+    page, _ = cxx_reports
     with browser() as b:
         p = b.new_page(viewport={"width": 1440, "height": 900})
         watch = PageWatch(p)
