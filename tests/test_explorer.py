@@ -174,7 +174,7 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
     """The block decodes to the prefix tree of the samples' stacks and their exact values."""
     import numpy as np
 
-    from heapviz.graph.stacks import LocationTable, sample_values
+    from heapviz.sample_table import SampleTable, values_matrix
     from heapviz.pipeline import LoadOptions, subject
     from heapviz.report.explorer_data import stack_table
 
@@ -182,15 +182,15 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
     settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
     doc = stack_table(prof, settings)
     a = _unpacked(doc)
-    table = LocationTable(prof.samples)
+    table = SampleTable.from_samples(prof.samples)
     for i in range(len(prof.samples)):  # each sample's leaf walks up its own locations, leaf first
         got, n = [], int(a["sample_stack"][i])
         while n >= 0:
             got.append(int(a["tree_location"][n]))
             n = int(a["tree_parent"][n])
-        want = table.index[table.loc_starts[i]:table.loc_starts[i + 1]].tolist()
+        want = table.loc_index[table.starts[i]:table.starts[i + 1]].tolist()
         assert got == want, i
-    values = sample_values(prof.samples)
+    values = values_matrix(prof.samples)
     for t, same in enumerate(doc["same_as"]):
         assert np.array_equal(a[f"values_{same if same >= 0 else t}"], values[:, t])
     assert stack_table(prof, settings) == doc  # deterministic

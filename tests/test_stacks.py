@@ -20,7 +20,8 @@ import pytest
 from heapviz.graph import arrays, stacks
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
-from heapviz.graph.stacks import LocationTable, StackTable, node_sums
+from heapviz.graph.stacks import StackTable, node_sums
+from heapviz.sample_table import SampleTable
 from heapviz.graph.tree import build_tree
 from heapviz.model import Sample, Value
 from heapviz.pipeline import LoadOptions, make_view, subject
@@ -166,9 +167,9 @@ def test_recursion_counts_cum_once_per_sample(examples, expected):
 def test_filters_that_copy_locations_are_told_apart(examples, grouping):
     """--hide makes new locations that keep their ids: the table must group by object."""
     view = loaded(examples, "cxx.0002.heap", hide="std::")
-    table = LocationTable(view.samples)
+    table = SampleTable.from_samples(view.samples)
     for k, s in enumerate(view.samples):
-        got = [table.locations[i] for i in table.index[table.loc_starts[k]:table.loc_starts[k + 1]]]
+        got = [table.locations[i] for i in table.loc_index[table.starts[k]:table.starts[k + 1]]]
         assert all(a is b for a, b in zip(got, s.locations, strict=True))
     flat, cum, _, _, _ = reference(view.samples, view.sample_index, NodeOptions(), None)
     st = StackTable(view.samples, NodeOptions(), table)
@@ -185,8 +186,9 @@ def test_location_table_groups_copies_with_the_same_id(grouping):
     a_copy = Location(1, 0x10, None, (Line(g), Line(f)))  # same id, other frames: another location
     samples = [Sample([1], (a,)), Sample([2], (a_copy, a)), Sample([4], ())]
     huge = Location(2**64 - 1, 0x20, None, (Line(g),))  # pprof ids are any uint64
-    assert [len(t.locations) for t in (LocationTable([Sample([1], (huge, a))]), LocationTable([]))] == [2, 0]
-    table = LocationTable(samples)
+    tables = (SampleTable.from_samples([Sample([1], (huge, a))]), SampleTable.from_samples([]))
+    assert [len(t.locations) for t in tables] == [2, 0]
+    table = SampleTable.from_samples(samples)
     assert len(table.locations) == 2 and table.locations[0] is a and table.locations[1] is a_copy
     st = StackTable(samples, NodeOptions())
     s = node_sums(st, 0)

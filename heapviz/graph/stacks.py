@@ -25,8 +25,8 @@ import numpy.typing as npt
 
 from heapviz.graph.arrays import (BoolArray, IntArray, KeySums, distinct, hashing, index_of)
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
-from heapviz.model import Location, Sample, Value
-from heapviz.sample_table import SampleTable, values_matrix
+from heapviz.model import Sample, Value
+from heapviz.sample_table import SampleTable
 
 try:
     from heapviz.graph import _groupby  # type: ignore[attr-defined]
@@ -35,29 +35,6 @@ except ImportError:  # built without a C compiler: hashing() is False and the nu
 
 _locations_of = attrgetter("locations")
 _id_field_of = attrgetter("id")
-
-
-def sample_values(samples: Sequence[Sample]) -> npt.NDArray[Any]:
-    """The samples' values as an (n, types) array: int64, or float64 if any value is a float."""
-    return values_matrix(samples)
-
-
-class LocationTable:
-    """The samples' locations as dense indices: `locations[k]` is a distinct location object and
-    `index[loc_starts[i]:loc_starts[i + 1]]` are sample i's locations, leaf first: a
-    SampleTable's own arrays (sample objects are made into one first)."""
-
-    def __init__(self, samples: Sequence[Sample]) -> None:
-        table = SampleTable.from_samples(samples)
-        self.table = table
-        self.loc_starts: IntArray = table.starts
-        self.index: npt.NDArray[np.int32] = table.loc_index
-        self.locations: list[Location] = table.locations
-        self.lens: IntArray = table.lens
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
 
 @dataclass(frozen=True)
@@ -73,13 +50,13 @@ class FrameInfo:
 class StackTable:
     """Every sample's frames at a granularity, root first, as node ids (see the module doc)."""
 
-    def __init__(self, samples: Sequence[Sample], options: NodeOptions, locations: LocationTable | None = None,
+    def __init__(self, samples: Sequence[Sample], options: NodeOptions, locations: SampleTable | None = None,
                  values: npt.NDArray[Any] | None = None) -> None:
-        locs = locations if locations is not None else LocationTable(samples)
+        locs = locations if locations is not None else SampleTable.from_samples(samples)
         self.locations = locs
         self.samples = samples
         self.options = options
-        self.values = values if values is not None else locs.table.values
+        self.values = values if values is not None else locs.values
         mapper = FrameMapper(options)
         node_ids: dict[NodeInfo, int] = {}
         frame_ids: dict[FrameInfo, int] = {}
@@ -113,12 +90,12 @@ class StackTable:
         np.cumsum(loc_count, out=loc_first[1:])
 
         # the samples' locations root first: reverse each sample's run
-        starts, lens = locs.loc_starts, locs.lens
+        starts, lens = locs.starts, locs.lens
         last = (starts[:-1] + starts[1:] - 1).astype(np.int32)  # each sample's last position
         reversed_pos = np.repeat(last, lens)
-        reversed_pos -= np.arange(len(locs.index), dtype=np.int32)
-        root_first = np.empty_like(locs.index)
-        root_first[reversed_pos] = locs.index
+        reversed_pos -= np.arange(len(locs.loc_index), dtype=np.int32)
+        root_first = np.empty_like(locs.loc_index)
+        root_first[reversed_pos] = locs.loc_index
         del reversed_pos
         loc_frames_array = np.asarray(loc_frames, dtype=np.int32)
         if len(loc_count) and int(loc_count.max()) == 1 and int(loc_count.min()) == 1:

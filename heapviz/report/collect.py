@@ -20,12 +20,13 @@ from heapviz.growth import Collapse, Suspect, collapse_of, suspect_options, susp
 from heapviz.graph.nodes import FrameMapper, NodeOptions
 from heapviz.graph.tables import NodeTable, node_tables
 from heapviz.graph.arrays import IntArray, factorize_rows, index_of, sums
-from heapviz.graph.stacks import LocationTable, StackTable
+from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
 from heapviz.model import Profile, Sample, Timeline, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
 from heapviz.report.callers import PeekRow, flame_tree, peek_graph, peek_rows
 from heapviz.report.sources import SiteSource, SourceSettings, site_sources
+from heapviz.sample_table import SampleTable
 from heapviz.symbolize import MappingReport
 from heapviz.text import TopOptions, top_rows
 from heapviz.units import choose_unit, count_text, dimension, format_value, percentage, report_unit
@@ -296,8 +297,8 @@ def _leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOp
         of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
     # each sample's stack of frame ids (leaf first), numbered; then the stacks of counted samples
     table = stacks.locations
-    frame_rows = np.asarray(of_location, dtype=np.int64)[table.index]
-    starts = table.loc_starts
+    frame_rows = np.asarray(of_location, dtype=np.int64)[table.loc_index]
+    starts = table.starts
     # keyed below the allocation wrappers: a location cut partway stands for its frames left
     frame_rows, starts, cut = _below_wrappers(frame_rows, starts, frame_ids, wrappers)
     frames_by_id = list(frame_ids)
@@ -353,12 +354,12 @@ def _below_wrappers(rows: IntArray, starts: IntArray, frame_ids: dict[tuple[Fram
     return cut_rows(rows, starts, [tuple(f.function for f in t) for t in tuples], wrappers, trim)
 
 
-def _cut_frames(table: LocationTable, of_location: list[int], frames_by_id: list[tuple[Frame, ...]],
+def _cut_frames(table: SampleTable, of_location: list[int], frames_by_id: list[tuple[Frame, ...]],
                 sample: int, cut: int) -> tuple[Frame, ...]:
     """The `cut` wrapper frames of a sample, leaf first."""
     if not cut:
         return ()
-    ids = table.index[table.loc_starts[sample]:table.loc_starts[sample + 1]].tolist()
+    ids = table.loc_index[table.starts[sample]:table.starts[sample + 1]].tolist()
     return tuple(f for k in ids for f in frames_by_id[of_location[k]])[:cut]
 
 

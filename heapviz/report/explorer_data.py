@@ -52,9 +52,9 @@ import numpy.typing as npt
 
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.stacks import LocationTable, sample_values
 from heapviz.report import explorer_pack
 from heapviz.model import Profile, Sample, Value, profile_title
+from heapviz.sample_table import SampleTable
 from heapviz.symbolize.demangle import display_name, simplify
 
 FORMAT = "heapviz-explorer/1"
@@ -101,12 +101,12 @@ class _Strings:
         return i
 
 
-def _prefix_tree(table: LocationTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+def _prefix_tree(table: SampleTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
                                                 list[int]]:
     """The samples' root-first location stacks as a prefix tree, built one depth at a time:
     (tree_parent, tree_location, each sample's leaf node, where each depth's nodes start)."""
     lens = table.lens.astype(np.int64)
-    ends = table.loc_starts[1:].astype(np.int64)  # one past each sample's leaf-first run
+    ends = table.starts[1:].astype(np.int64)  # one past each sample's leaf-first run
     n_locs = max(len(table.locations), 1)
     leaf = np.full(len(lens), -1, dtype=np.int64)
     parents: list[npt.NDArray[np.int64]] = []
@@ -119,7 +119,7 @@ def _prefix_tree(table: LocationTable) -> tuple[npt.NDArray[np.int64], npt.NDArr
         active = np.flatnonzero(lens > depth)
         if not len(active):
             break
-        loc = table.index[ends[active] - 1 - depth].astype(np.int64)  # root first: from the run's end
+        loc = table.loc_index[ends[active] - 1 - depth].astype(np.int64)  # root first: from the run's end
         key = (current[active] + 1) * n_locs + loc
         distinct, inverse = np.unique(key, return_inverse=True)
         parents.append(distinct // n_locs - 1)
@@ -201,8 +201,8 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
                 widths: Profile | None = None) -> dict[str, Any]:
     """The explorer's data as plain JSON-ready data (see the module doc)."""
     samples, widths_from, widths_totals = _with_widths(profile, widths)
-    values = sample_values(samples)
-    table = LocationTable(samples)
+    table = SampleTable.from_samples(samples)
+    values = table.values
     strings = _Strings()
     fn_index: dict[int, int] = {}
     functions: list[int] = []

@@ -89,7 +89,7 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
               wanted: set[tuple[str, str]]) -> dict[tuple[str, str, int], Value]:
     """Per (function, file, line) of the `wanted` (function, cleaned file) pairs: the line's cum
     over the stacks (each sample once per line), as source.routines sums it, but in numpy over
-    the report's location table instead of a Python loop over every frame of every sample."""
+    the report's sample table instead of a Python loop over every frame of every sample."""
     mapper = FrameMapper(NodeOptions("lines", node_options.demangle, node_options.inlines))
     table = stacks.locations
     keys: dict[tuple[str, str, int], int] = {}
@@ -101,7 +101,7 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
             if (fr.node.name, f) in wanted:
                 pair_loc.append(k)
                 pair_key.append(keys.setdefault((fr.node.name, f, fr.node.line), len(keys)))
-    if not keys or not len(table.index):
+    if not keys or not len(table.loc_index):
         return {}
     n_locs = len(table.locations)
     per_loc = np.bincount(np.asarray(pair_loc, dtype=np.int64), minlength=n_locs)
@@ -110,13 +110,13 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
     key_of_pair = np.asarray(pair_key, dtype=np.int64)
     # the positions (in the samples' location runs) whose location has wanted frames, their
     # samples, and each one's keys
-    count = per_loc[table.index]
+    count = per_loc[table.loc_index]
     pos = np.flatnonzero(count)
     if not len(pos):
         return {}
     count = count[pos]
-    sample_of = np.searchsorted(table.loc_starts, pos, side="right") - 1
-    where = np.repeat(first[:-1][table.index[pos]], count)
+    sample_of = np.searchsorted(table.starts, pos, side="right") - 1
+    where = np.repeat(first[:-1][table.loc_index[pos]], count)
     before = np.zeros(len(count) + 1, dtype=np.int64)
     np.cumsum(count, out=before[1:])
     where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
