@@ -14,7 +14,7 @@ from reportlab.platypus import Flowable, LongTable, TableStyle
 from heapviz.report.groups import group_share, group_value_text
 
 if TYPE_CHECKING:
-    from heapviz.report.pdf import _Context
+    from heapviz.report.pdf_style import Context
 
 PDF_GROUPS = 50  # groups listed; the JSON summary has them all
 PDF_GROUP_TOP = 5  # functions per group
@@ -30,7 +30,7 @@ def _bar(fraction: float) -> Drawing:
     return d
 
 
-def group_flowables(c: _Context, table_style: Callable[[str], TableStyle]) -> list[Flowable]:
+def group_flowables(c: Context, table_style: Callable[[str], TableStyle]) -> list[Flowable]:
     """The Groups section, or nothing without --group-by."""
     r = c.r
     if not r.groups:

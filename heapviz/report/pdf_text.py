@@ -1,0 +1,141 @@
+"""The PDF report's text: DejaVu (or reportlab's built-in fonts) with a CJK fallback, profile
+text escaped for reportlab's Paragraph markup, and names and paths packed into lines that fit."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
+_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
+_CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+@dataclass
+class Fonts:
+    regular: str = "Helvetica"
+    bold: str = "Helvetica-Bold"
+    mono: str = "Courier"
+    fallback: str = ""  # a wide font for characters the regular one lacks (CJK)
+    covered: frozenset[int] = frozenset()
+
+
+def register_fonts() -> Fonts:
+    fonts = Fonts()
+    for d in _FONT_DIRS:
+        regular, bold, mono = (os.path.join(d, f) for f in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf",
+                                                            "DejaVuSansMono.ttf"))
+        if os.path.exists(regular):
+            pdfmetrics.registerFont(TTFont("HV-Sans", regular))
+            fonts.regular = fonts.bold = fonts.mono = "HV-Sans"
+            if os.path.exists(bold):
+                pdfmetrics.registerFont(TTFont("HV-Sans-Bold", bold))
+                fonts.bold = "HV-Sans-Bold"
+            if os.path.exists(mono):
+                pdfmetrics.registerFont(TTFont("HV-Mono", mono))
+                fonts.mono = "HV-Mono"
+            face = pdfmetrics.getFont("HV-Sans").face
+            fonts.covered = frozenset(face.charToGlyph.keys())
+            break
+    for path in _CJK_FONTS:
+        if os.path.exists(path):
+            pdfmetrics.registerFont(TTFont("HV-Fallback", path, subfontIndex=0))
+            fonts.fallback = "HV-Fallback"
+            break
+    return fonts
+
+
+class Markup:
+    """Escapes profile text for reportlab's Paragraph markup and switches to the fallback font
+    for runs of characters the main fonts cannot show (reportlab has no glyph fallback)."""
+
+    def __init__(self, fonts: Fonts) -> None:
+        self.fonts = fonts
+
+    def __call__(self, text: str) -> str:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if not self.fonts.fallback or not self.fonts.covered:
+            return escape(text)
+        out: list[str] = []
+        run: list[str] = []
+        run_fallback = False
+        for ch in text:
+            fb = self._needs_fallback(ch)
+            if fb != run_fallback and run:
+                out.append(self._flush(run, run_fallback))
+                run = []
+            run_fallback = fb
+            run.append(ch)
+        if run:
+            out.append(self._flush(run, run_fallback))
+        return "".join(out)
+
+    def _needs_fallback(self, ch: str) -> bool:
+        return bool(self.fonts.fallback) and ord(ch) > 0x7F and ord(ch) not in self.fonts.covered
+
+    def _flush(self, run: list[str], fallback: bool) -> str:
+        s = escape("".join(run))
+        return f'<font name="{self.fonts.fallback}">{s}</font>' if fallback else s
+
+    def width(self, text: str, font: str, size: float) -> float:
+        """Width in points of `text` as __call__ lays it out (fallback glyphs count as 1 em)."""
+        main = "".join(ch for ch in text if not self._needs_fallback(ch))
+        return float(pdfmetrics.stringWidth(main, font, size)) + size * (len(text) - len(main))
+
+    def lines(self, parts: list[str], width: float, font: str, size: float) -> list[str]:
+        """Pieces packed greedily into lines of at most `width` points; a piece wider than a line
+        is cut between characters (it is never shortened)."""
+        lines: list[str] = []
+        cur = ""
+        for part in parts:
+            if cur and self.width(cur + part, font, size) > width:
+                lines.append(cur)
+                cur = ""
+            cur += part
+            while self.width(cur, font, size) > width and len(cur) > 1:
+                cut = max(1, self._fit(cur, width, font, size))
+                lines.append(cur[:cut])
+                cur = cur[cut:]
+        if cur or not lines:
+            lines.append(cur)
+        return lines
+
+    def _fit(self, text: str, width: float, font: str, size: float) -> int:
+        lo, hi = 1, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.width(text[:mid], font, size) <= width:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+# Where a name may wrap: after `::`, after `<`, and after a comma or `(` not followed by a space
+# (a space at a line's end would be lost, and with it the name's exact text).
+_NAME_BREAKS = re.compile(r"(?<=::)|(?<=<)(?!<)|(?<=[,(])(?! )")
+
+
+def name_parts(name: str) -> list[str]:
+    """A demangled name in pieces that may each start a line; joined they are the name."""
+    return [p for p in _NAME_BREAKS.split(name) if p]
+
+
+def path_parts(path: str) -> list[str]:
+    """A path in pieces ending at each `/`: lines break only there, so `file:line` stays whole."""
+    return [p for p in re.split(r"(?<=/)", path) if p]
+
+
+def common_dir(paths: list[str]) -> str:
+    """The directory, ending in `/`, that the absolute ones of `paths` share when that is worth
+    saying once (two or more of them, at least 16 characters), else ""."""
+    absolute = [p for p in paths if p.startswith("/")]
+    if len(absolute) < 2:
+        return ""
+    prefix = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    prefix = prefix.rstrip("/") + "/"
+    return prefix if len(prefix) >= 16 else ""
