@@ -44,7 +44,7 @@ from heapviz.render.pprof_proto import to_proto
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
 from heapviz.report.sources import SourceSettings
-from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings
+from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings, Preparation
 from heapviz.report.layout import lay_out
 from heapviz.report.summary_md import threshold_name
 from heapviz.output import Written, write_all
@@ -323,6 +323,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
         if subj.mode == "base" else None
     words = view.profile.profile_kind.words
+    explorer = None
+    if not args.static and any(out.format == "html" for _, out in outputs):
+        # the explorer's data is packed on a thread while the report's views are computed
+        explorer = _explorer_input(view, gopts, ropts, subj.dumps[-1] if subj.mode == "base" else None)
     with _step(args, "graph", f"collecting the report: call graph, tables, {words.site}s, suspects"):
         data = collect(view.profile, view.samples, ropts, view.reports, subj.dumps, subj.growth, subj.mode,
                        previous, flame, subj.base)
@@ -330,8 +334,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     data.groups = group_rows(subj.groups, view.profile.sample_types[view.sample_index].type)
     data.skipped = subj.skipped
     data.outputs = [(os.path.basename(path), out.format) for path, out in outputs]
-    if not args.static and any(out.format == "html" for _, out in outputs):
-        data.explorer = _explorer_input(view, gopts, ropts, subj.dumps[-1] if subj.mode == "base" else None)
+    data.explorer = explorer
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     if any(out.laid_out for _, out in outputs):
         with _step(args, "layout", "laying the call graphs out"):
@@ -357,9 +360,9 @@ def _explorer_input(view: View, gopts: GraphOptions, ropts: ReportOptions, width
     profile (`widths`), whose samples give the flame graph its widths."""
     p = view.profile
     headers = tuple(tuple(legend_header(p, vt, ())) for vt in p.sample_types)
-    return ExplorerInput(p, ExplorerSettings(view.sample_index, view.node_options, view.filters, gopts.node_count,
-                                             gopts.node_fraction, gopts.edge_fraction, gopts.drop_negative,
-                                             ropts.unit, headers), widths)
+    settings = ExplorerSettings(view.sample_index, view.node_options, view.filters, gopts.node_count,
+                                gopts.node_fraction, gopts.edge_fraction, gopts.drop_negative, ropts.unit, headers)
+    return ExplorerInput(p, settings, widths, Preparation(p, settings, widths))
 
 
 def cmd_flame(args: argparse.Namespace) -> int:

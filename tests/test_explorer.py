@@ -194,6 +194,33 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
     for t, same in enumerate(doc["same_as"]):
         assert np.array_equal(a[f"values_{same if same >= 0 else t}"], values[:, t])
     assert stack_table(prof, settings) == doc  # deterministic
+    # prepared on a thread (as the report command does) or here: the same data, trimmed or not
+    from heapviz.report.explorer_data import Preparation
+    assert stack_table(prof, settings, prepared=Preparation(prof, settings, None).result()) == doc
+    small = stack_table(prof, settings, max_bytes=doc["bytes"] // 2)
+    assert stack_table(prof, settings, max_bytes=doc["bytes"] // 2, prepared=Preparation(prof, settings, None).result()) == small
+
+
+def test_distinct_pairs_equal_numpy_unique():
+    """transitions' pairs by two 16-bit radix sorts (or np.unique past 65,535 locations) are np.unique's."""
+    import numpy as np
+
+    from heapviz.report.explorer_pack import _pairs
+
+    rng = np.random.default_rng(7)
+    for n in (1, 3, 300, 65535, 70000):
+        a, b = rng.integers(0, n + 1, 50_000), rng.integers(0, n, 50_000)
+        pairs, inverse, count = np.unique(a * n + b, return_inverse=True, return_counts=True)
+        got = _pairs(a, b, n)
+        assert all(np.array_equal(x, y) for x, y in zip(got, (pairs // n, pairs % n, inverse.reshape(-1), count))), n
+
+
+def test_a_failed_preparation_raises_in_the_caller(examples):
+    from heapviz.report.explorer_data import Preparation
+
+    settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
+    with pytest.raises(AttributeError):
+        Preparation(None, settings, None).result()  # type: ignore[arg-type]
 
 
 def test_trimming_keeps_the_table_in_its_budget(examples):

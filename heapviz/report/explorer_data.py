@@ -42,6 +42,7 @@ sum above the moved frames stay the same.
 from __future__ import annotations
 
 import json
+import threading
 from itertools import pairwise
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
@@ -86,6 +87,12 @@ class ExplorerInput:
     settings: ExplorerSettings
     # with --base: the new profile, whose samples give the flame graph its widths (filtered in the page)
     widths: Profile | None = None
+    # prepare() of the above under way on a thread (None: write_html prepares it itself)
+    preparation: Preparation | None = None
+
+    def prepared(self) -> Prepared:
+        return self.preparation.result() if self.preparation is not None else prepare(self.profile, self.settings,
+                                                                                        self.widths)
 
 
 class _Strings:
@@ -139,6 +146,8 @@ def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf
             levels: list[int], alive: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
     """The live tree (closed under ancestors) renumbered in its order: (parent deltas, locations,
     each sample's leaf: its own tree node's nearest live ancestor)."""
+    if alive.all():  # nothing cut: the tree as it is
+        return np.diff(parent, prepend=-1) if len(parent) else parent, location, leaf
     new_id = np.cumsum(alive) - 1
     live_parent = parent[alive]
     renumbered = np.where(live_parent >= 0, new_id[np.maximum(live_parent, 0)], -1)
@@ -153,15 +162,16 @@ def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf
 
 def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
          levels: list[int], weights: npt.NDArray[np.float64], budget: int,
-         measure: Callable[[tuple[npt.NDArray[np.int64], ...]], int]) -> tuple[tuple[npt.NDArray[np.int64], ...],
-                                                                             npt.NDArray[np.bool_]]:
+         measure: Callable[[tuple[npt.NDArray[np.int64], ...]], int],
+         whole: tuple[npt.NDArray[np.int64], ...]) -> tuple[tuple[npt.NDArray[np.int64], ...], npt.NDArray[np.bool_]]:
     """The tree encoded in at most `budget` bytes as `measure` counts them, and which samples
     moved. While it is over, the lightest leaf is cut and its samples move onto its caller (root
     frames stay): that cuts nodes in the order of the weight of the samples below them, lightest
-    first and deepest first among equals, so the cut is made in one step once its size is found."""
+    first and deepest first among equals, so the cut is made in one step once its size is found.
+    `whole` is the whole tree's encoding, which the caller has already made."""
     n = len(parent)
     alive = np.ones(n, dtype=np.bool_)
-    enc = _encode(parent, location, leaf, levels, alive)
+    enc = whole  # _encode of the whole tree
     size = measure(enc)
     if size <= budget or not n:
         return enc, np.zeros(len(leaf), dtype=np.bool_)
@@ -197,9 +207,9 @@ def _with_widths(profile: Profile, widths: Profile | None) -> tuple[Sequence[Sam
     return list(profile.samples) + more, len(profile.samples), [widths.total(i) for i in order]
 
 
-def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = DEFAULT_MAX_BYTES,
-                widths: Profile | None = None) -> dict[str, Any]:
-    """The explorer's data as plain JSON-ready data (see the module doc)."""
+def prepare(profile: Profile, settings: ExplorerSettings, widths: Profile | None = None) -> Prepared:
+    """Everything of the explorer's data that does not depend on the page's budget (stack_table's
+    first part, the expensive one: the prefix tree and its whole block packed)."""
     samples, widths_from, widths_totals = _with_widths(profile, widths)
     table = SampleTable.from_samples(samples)
     values = table.values
@@ -255,40 +265,102 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
         "trimmed_share": [0.0] * len(columns),
     }
     parent, location, leaf, levels = _prefix_tree(table)
-    n_locs = len(table.locations)
-    value_arrays = {f"values_{t}": columns[t] for t in range(len(columns)) if same_as[t] < 0}
-
-    def arrays(enc: tuple[npt.NDArray[np.int64], ...]) -> dict[str, npt.NDArray[Any]]:
-        deltas, locs, stacks = enc
-        code, pair_count, pair_child = explorer_pack.transitions(np.cumsum(deltas) - 1, locs, n_locs)
-        return {"tree_parent_delta": deltas, "tree_code": code, "pair_count": pair_count, "pair_child": pair_child,
-                "sample_stack": stacks, **value_arrays}
-
-    def measure(enc: tuple[npt.NDArray[np.int64], ...]) -> int:  # the block's base64 characters
-        return 4 * ((len(explorer_pack.compressed(explorer_pack.pack(arrays(enc))[1])) + 2) // 3)
-
     # a sample's weight: its largest share of a sample type's total
     totals = np.array([t or 1 for t in base["totals"]], dtype=np.float64)
     weights = (np.abs(values) / totals).max(axis=1) if len(samples) and len(totals) else np.zeros(len(samples))
+    prepared = Prepared(base, (parent, location, leaf, levels), len(table.locations), columns,
+                        {f"values_{t}": columns[t] for t in range(len(columns)) if same_as[t] < 0}, weights,
+                        _encode(parent, location, leaf, levels, np.ones(len(parent), np.bool_)))
+    prepared.block(prepared.whole)  # the whole tree packed: most of the work, done here (see Preparation)
+    return prepared
+
+
+def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = DEFAULT_MAX_BYTES,
+                widths: Profile | None = None, prepared: Prepared | None = None) -> dict[str, Any]:
+    """The explorer's data as plain JSON-ready data (see the module doc), in at most `max_bytes` of
+    JSON; `prepared`: prepare()'s result for the same arguments, when the caller has it."""
+    p = prepared if prepared is not None else prepare(profile, settings, widths)
+    base, columns = p.base, p.columns
     # everything but the block, with the largest numbers the last fields can take
-    probe = {**base, "binary": {"arrays": explorer_pack.pack(arrays(_encode(parent, location, leaf, levels,
-                                                                              np.ones(len(parent), np.bool_))))[0],
-                                "crc32": 1 << 32, "gzip_base64": ""},
-             "trimmed": len(samples), "trimmed_share": [1 / 3] * len(columns), "bytes": max_bytes * 10}
+    probe = {**base, "binary": {"arrays": p.block(p.whole)[0], "crc32": 1 << 32, "gzip_base64": ""},
+             "trimmed": base["samples"], "trimmed_share": [1 / 3] * len(columns), "bytes": max_bytes * 10}
     fixed = len(to_json(probe).encode("utf-8"))
-    enc, moved = _fit(parent, location, leaf, levels, weights, max(max_bytes - fixed, 0), measure)
-    manifest, raw = explorer_pack.pack(arrays(enc))
+    enc, moved = _fit(*p.tree, p.weights, max(max_bytes - fixed, 0), p.measure, p.whole)
+    manifest, raw, gz = p.block(enc)
     share = []
     for t in range(len(columns)):
         whole = float(np.abs(columns[t]).sum())
         share.append(float(np.abs(columns[t][moved]).sum()) / whole if whole and moved.any() else 0.0)
     doc = {**base, "trimmed": int(np.count_nonzero(moved)), "trimmed_share": share,
            "binary": {"arrays": manifest, "crc32": explorer_pack.checksum(raw),
-                      "gzip_base64": explorer_pack.encoded(raw)}}
+                      "gzip_base64": explorer_pack.base64_text(gz)}}
     doc["bytes"] = 0
     for _ in range(3):  # the size of the JSON that includes its own size
         doc["bytes"] = len(to_json(doc).encode("utf-8"))
     return doc
+
+
+Encoding = tuple[npt.NDArray[np.int64], ...]  # _encode's (parent deltas, locations, each sample's leaf)
+
+
+@dataclass
+class Prepared:
+    """The explorer's data before it is fitted to the page: the JSON fields but the block's, the
+    samples' prefix tree (parents, locations, leaves, level starts), the value columns, each
+    sample's weight for trimming, the whole tree's encoding, and the last encoding packed."""
+
+    base: dict[str, Any]
+    tree: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]]
+    n_locations: int
+    columns: list[npt.NDArray[Any]]
+    value_arrays: dict[str, npt.NDArray[Any]]
+    weights: npt.NDArray[np.float64]
+    whole: Encoding
+    _packed: tuple[Encoding, tuple[list[list[Any]], bytes, bytes]] | None = None
+
+    def arrays(self, enc: Encoding) -> dict[str, npt.NDArray[Any]]:
+        """The block's arrays for an encoding of the tree."""
+        deltas, locs, stacks = enc
+        code, pair_count, pair_child = explorer_pack.transitions(np.cumsum(deltas) - 1, locs, self.n_locations)
+        return {"tree_parent_delta": deltas, "tree_code": code, "pair_count": pair_count, "pair_child": pair_child,
+                "sample_stack": stacks, **self.value_arrays}
+
+    def block(self, enc: Encoding) -> tuple[list[list[Any]], bytes, bytes]:
+        """(manifest, raw bytes, gzip) of an encoding, made once for the last one asked."""
+        if self._packed is None or self._packed[0] is not enc:  # held, so that no other tuple takes its id
+            manifest, raw = explorer_pack.pack(self.arrays(enc))
+            self._packed = (enc, (manifest, raw, explorer_pack.compressed(raw)))
+        return self._packed[1]
+
+    def measure(self, enc: Encoding) -> int:
+        """The block's size in base64 characters."""
+        return 4 * ((len(self.block(enc)[2]) + 2) // 3)
+
+
+class Preparation:
+    """prepare() on a thread of its own, started before the report's other views are computed:
+    most of its time is numpy's sorts and zlib, which release the GIL, so on two cores it runs
+    beside them. `result()` waits for it (and raises what it raised)."""
+
+    def __init__(self, profile: Profile, settings: ExplorerSettings, widths: Profile | None) -> None:
+        self._result: Prepared | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(profile, settings, widths), daemon=True,
+                                        name="heapviz-explorer-data")
+        self._thread.start()
+
+    def _run(self, profile: Profile, settings: ExplorerSettings, widths: Profile | None) -> None:
+        try:
+            self._result = prepare(profile, settings, widths)
+        except BaseException as e:  # re-raised by result(), in the caller's thread
+            self._error = e
+
+    def result(self) -> Prepared:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def to_json(doc: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 _INTS: list[tuple[str, type[np.integer[Any]]]] = [("Int8Array", np.int8), ("Uint8Array", np.uint8),
                                                  ("Int16Array", np.int16), ("Uint16Array", np.uint16),
                                                  ("Int32Array", np.int32)]
-LEVEL = 6  # gzip's level: 9 is several times slower for a few per cent
+LEVEL = 4  # gzip's level: on the 250k bench block 6 takes 5x as long (0.54 s) for 4% less, 9 longer still
 
 
 def _typed(a: npt.NDArray[Any]) -> tuple[str, npt.NDArray[Any]]:
@@ -72,9 +72,9 @@ def compressed(raw: bytes) -> bytes:
     return gzip.compress(raw, compresslevel=LEVEL, mtime=0)
 
 
-def encoded(raw: bytes) -> str:
-    """The block as the page holds it: base64 of its gzip."""
-    return base64.b64encode(compressed(raw)).decode("ascii")
+def base64_text(gz: bytes) -> str:
+    """The page's text of an already compressed block."""
+    return base64.b64encode(gz).decode("ascii")
 
 
 def checksum(raw: bytes) -> int:
@@ -90,12 +90,32 @@ def transitions(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64],
     if not len(location):
         return np.zeros(0, np.int64), np.zeros(n_locations + 1, np.int64), np.zeros(0, np.int64)
     ploc = np.where(parent >= 0, location[np.maximum(parent, 0)], -1)
-    key = (ploc + 1) * n_locations + location
-    pairs, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
-    slot = pairs // n_locations  # the parent's location + 1
-    order = np.lexsort((pairs % n_locations, -count, slot))  # per parent: most frequent first
-    rank = np.empty(len(pairs), np.int64)
+    slot, child, inverse, count = _pairs(ploc + 1, location, n_locations)  # slot: the parent's location + 1
+    order = np.lexsort((child, -count, slot))  # per parent: most frequent first
+    rank = np.empty(len(slot), np.int64)
     group_start = np.searchsorted(slot[order], slot[order], side="left")
-    rank[order] = np.arange(len(pairs)) - group_start
+    rank[order] = np.arange(len(slot)) - group_start
     counts = np.bincount(slot, minlength=n_locations + 1)
-    return rank[inverse.reshape(-1)], counts, (pairs % n_locations)[order]
+    return rank[inverse], counts, child[order]
+
+
+def _pairs(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64],
+           n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The distinct (a, b) pairs (0 <= a <= n, 0 <= b < n) in ascending order, each element's pair and
+    each pair's count: np.unique of a * n + b. Below 65,536 locations by two stable 16-bit sorts (numpy's
+    radix sort, linear), about twice as fast as np.unique's comparison sort on millions of nodes."""
+    if n >= 1 << 16:
+        pairs, inverse, count = np.unique(a * n + b, return_inverse=True, return_counts=True)
+        return pairs // n, pairs % n, inverse.reshape(-1), count
+    a16, b16 = a.astype(np.uint16), b.astype(np.uint16)
+    by_b = np.argsort(b16, kind="stable")
+    order = by_b[np.argsort(a16[by_b], kind="stable")]
+    sa, sb = a16[order], b16[order]
+    first = np.empty(len(order), np.bool_)
+    first[:1] = True
+    first[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    inverse = np.empty(len(order), np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    return (sa[starts].astype(np.int64), sb[starts].astype(np.int64), inverse,
+            np.diff(np.append(starts, len(order))))

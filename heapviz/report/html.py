@@ -213,7 +213,7 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
     types = [{"type": vt.type} for vt in r.explorer.profile.sample_types]
     rest = len(page({"trimmed": 0, "samples": 0, "sample_types": types}, "{}", viz))
     table = stack_table(r.explorer.profile, r.explorer.settings, max(MAX_PAGE_BYTES - rest - BUDGET_SLACK, 0),
-                        r.explorer.widths)
+                        r.explorer.widths, r.explorer.prepared())
     if r.wrappers:  # the explorer's leak sites are keyed below the same wrappers as the report's
         table["wrappers"] = [w.name for w in r.wrappers]
     return page(table, to_json(table), viz)
