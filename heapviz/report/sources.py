@@ -24,7 +24,7 @@ from heapviz.model import Value
 from heapviz.source import SourceOptions, SourceReader, clean
 
 if TYPE_CHECKING:
-    from heapviz.report.collect import LeakSite
+    from heapviz.report.sites import LeakSite
 
 DEFAULT_SITES = 10  # leak sites whose code a report shows
 DEFAULT_LINES = 40  # source lines shown per site, over all its frames
