@@ -15,6 +15,17 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 _CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
+_LOADED: dict[str, str] = {}  # reportlab font name -> the file registered under it in this process
+
+
+def _register(name: str, path: str, **kw: int) -> None:
+    """reportlab's font `name` read from `path`, once per process (TTFont parses the whole file;
+    a registered font keeps its per-document state apart, so documents can share it)."""
+    if _LOADED.get(name) != path:
+        pdfmetrics.registerFont(TTFont(name, path, **kw))
+        _LOADED[name] = path
+
+
 @dataclass
 class Fonts:
     regular: str = "Helvetica"
@@ -22,6 +33,11 @@ class Fonts:
     mono: str = "Courier"
     fallback: str = ""  # a wide font for characters the regular one lacks (CJK)
     covered: frozenset[int] = frozenset()
+    fallback_file: str = ""  # read when some text first needs it: the CJK font is large
+
+    def need_fallback(self) -> None:
+        """Register the fallback font, before any markup that names it reaches reportlab."""
+        _register(self.fallback, self.fallback_file, subfontIndex=0)
 
 
 def register_fonts() -> Fonts:
@@ -30,21 +46,20 @@ def register_fonts() -> Fonts:
         regular, bold, mono = (os.path.join(d, f) for f in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf",
                                                             "DejaVuSansMono.ttf"))
         if os.path.exists(regular):
-            pdfmetrics.registerFont(TTFont("HV-Sans", regular))
+            _register("HV-Sans", regular)
             fonts.regular = fonts.bold = fonts.mono = "HV-Sans"
             if os.path.exists(bold):
-                pdfmetrics.registerFont(TTFont("HV-Sans-Bold", bold))
+                _register("HV-Sans-Bold", bold)
                 fonts.bold = "HV-Sans-Bold"
             if os.path.exists(mono):
-                pdfmetrics.registerFont(TTFont("HV-Mono", mono))
+                _register("HV-Mono", mono)
                 fonts.mono = "HV-Mono"
             face = pdfmetrics.getFont("HV-Sans").face
             fonts.covered = frozenset(face.charToGlyph.keys())
             break
     for path in _CJK_FONTS:
         if os.path.exists(path):
-            pdfmetrics.registerFont(TTFont("HV-Fallback", path, subfontIndex=0))
-            fonts.fallback = "HV-Fallback"
+            fonts.fallback, fonts.fallback_file = "HV-Fallback", path
             break
     return fonts
 
@@ -57,6 +72,8 @@ class Markup:
         self.fonts = fonts
 
     def __call__(self, text: str) -> str:
+        if text.isascii():  # most names and paths: one run in the main font, nothing to replace
+            return escape(text)
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if not self.fonts.fallback or not self.fonts.covered:
             return escape(text)
@@ -79,10 +96,15 @@ class Markup:
 
     def _flush(self, run: list[str], fallback: bool) -> str:
         s = escape("".join(run))
-        return f'<font name="{self.fonts.fallback}">{s}</font>' if fallback else s
+        if not fallback:
+            return s
+        self.fonts.need_fallback()
+        return f'<font name="{self.fonts.fallback}">{s}</font>'
 
     def width(self, text: str, font: str, size: float) -> float:
         """Width in points of `text` as __call__ lays it out (fallback glyphs count as 1 em)."""
+        if text.isascii():
+            return float(pdfmetrics.stringWidth(text, font, size))
         main = "".join(ch for ch in text if not self._needs_fallback(ch))
         return float(pdfmetrics.stringWidth(main, font, size)) + size * (len(text) - len(main))
 
