@@ -198,7 +198,8 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
     from heapviz.report.explorer_data import Preparation
     assert stack_table(prof, settings, prepared=Preparation(prof, settings, None).result()) == doc
     small = stack_table(prof, settings, max_bytes=doc["bytes"] // 2)
-    assert stack_table(prof, settings, max_bytes=doc["bytes"] // 2, prepared=Preparation(prof, settings, None).result()) == small
+    prepared = Preparation(prof, settings, None).result()
+    assert stack_table(prof, settings, max_bytes=doc["bytes"] // 2, prepared=prepared) == small
 
 
 def test_distinct_pairs_equal_numpy_unique():
@@ -212,7 +213,8 @@ def test_distinct_pairs_equal_numpy_unique():
         a, b = rng.integers(0, n + 1, 50_000), rng.integers(0, n, 50_000)
         pairs, inverse, count = np.unique(a * n + b, return_inverse=True, return_counts=True)
         got = _pairs(a, b, n)
-        assert all(np.array_equal(x, y) for x, y in zip(got, (pairs // n, pairs % n, inverse.reshape(-1), count))), n
+        want = (pairs // n, pairs % n, inverse.reshape(-1), count)
+        assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True)), n
 
 
 def test_a_failed_preparation_raises_in_the_caller(examples):

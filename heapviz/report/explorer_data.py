@@ -59,6 +59,7 @@ from heapviz.sample_table import SampleTable
 from heapviz.symbolize.demangle import display_name, simplify
 
 FORMAT = "heapviz-explorer/1"
+Ints = npt.NDArray[np.signedinteger[Any]]
 DEFAULT_MAX_BYTES = 6 << 20
 
 
@@ -108,7 +109,7 @@ class _Strings:
         return i
 
 
-def _prefix_tree(table: SampleTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+def _prefix_tree(table: SampleTable) -> tuple[Ints, Ints, Ints,
                                                 list[int]]:
     """The samples' root-first location stacks as a prefix tree, built one depth at a time:
     (tree_parent, tree_location, each sample's leaf node, where each depth's nodes start)."""
@@ -116,8 +117,8 @@ def _prefix_tree(table: SampleTable) -> tuple[npt.NDArray[np.int64], npt.NDArray
     ends = table.starts[1:].astype(np.int64)  # one past each sample's leaf-first run
     n_locs = max(len(table.locations), 1)
     leaf = np.full(len(lens), -1, dtype=np.int64)
-    parents: list[npt.NDArray[np.int64]] = []
-    locations: list[npt.NDArray[np.int64]] = []
+    parents: list[Ints] = []
+    locations: list[Ints] = []
     current = np.full(len(lens), -1, dtype=np.int64)  # each sample's tree node at the depth before
     count = 0
     level_starts = [0]
@@ -129,25 +130,26 @@ def _prefix_tree(table: SampleTable) -> tuple[npt.NDArray[np.int64], npt.NDArray
         loc = table.loc_index[ends[active] - 1 - depth].astype(np.int64)  # root first: from the run's end
         key = (current[active] + 1) * n_locs + loc
         distinct, inverse = np.unique(key, return_inverse=True)
-        parents.append(distinct // n_locs - 1)
-        locations.append(distinct % n_locs)
+        parents.append((distinct // n_locs - 1).astype(np.int32))
+        locations.append((distinct % n_locs).astype(np.int32))
         current[active] = inverse.reshape(-1) + count
         count += len(distinct)
         level_starts.append(count)
         depth += 1
     has = lens > 0
     leaf[has] = current[has]
-    empty = np.zeros(0, dtype=np.int64)
-    return (np.concatenate(parents) if parents else empty, np.concatenate(locations) if locations else empty, leaf,
-            level_starts)
+    empty = np.zeros(0, dtype=np.int32)
+    # in 32 bits: the tree is held until the page's data is written (3 million nodes at 250k stacks)
+    return (np.concatenate(parents) if parents else empty, np.concatenate(locations) if locations else empty,
+            leaf.astype(np.int32), level_starts)
 
 
-def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
-            levels: list[int], alive: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
+def _encode(parent: Ints, location: Ints, leaf: Ints,
+            levels: list[int], alive: npt.NDArray[np.bool_]) -> tuple[Ints, ...]:
     """The live tree (closed under ancestors) renumbered in its order: (parent deltas, locations,
     each sample's leaf: its own tree node's nearest live ancestor)."""
     if alive.all():  # nothing cut: the tree as it is
-        return np.diff(parent, prepend=-1) if len(parent) else parent, location, leaf
+        return np.diff(parent, prepend=np.int32(-1)) if len(parent) else parent, location, leaf
     new_id = np.cumsum(alive) - 1
     live_parent = parent[alive]
     renumbered = np.where(live_parent >= 0, new_id[np.maximum(live_parent, 0)], -1)
@@ -160,10 +162,10 @@ def _encode(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf
     return deltas, location[alive], sample_leaf
 
 
-def _fit(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64], leaf: npt.NDArray[np.int64],
+def _fit(parent: Ints, location: Ints, leaf: Ints,
          levels: list[int], weights: npt.NDArray[np.float64], budget: int,
-         measure: Callable[[tuple[npt.NDArray[np.int64], ...]], int],
-         whole: tuple[npt.NDArray[np.int64], ...]) -> tuple[tuple[npt.NDArray[np.int64], ...], npt.NDArray[np.bool_]]:
+         measure: Callable[[tuple[Ints, ...]], int],
+         whole: tuple[Ints, ...]) -> tuple[tuple[Ints, ...], npt.NDArray[np.bool_]]:
     """The tree encoded in at most `budget` bytes as `measure` counts them, and which samples
     moved. While it is over, the lightest leaf is cut and its samples move onto its caller (root
     frames stay): that cuts nodes in the order of the weight of the samples below them, lightest
@@ -300,7 +302,7 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
     return doc
 
 
-Encoding = tuple[npt.NDArray[np.int64], ...]  # _encode's (parent deltas, locations, each sample's leaf)
+Encoding = tuple[Ints, ...]  # _encode's (parent deltas, locations, each sample's leaf)
 
 
 @dataclass
@@ -310,7 +312,7 @@ class Prepared:
     sample's weight for trimming, the whole tree's encoding, and the last encoding packed."""
 
     base: dict[str, Any]
-    tree: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]]
+    tree: tuple[Ints, Ints, Ints, list[int]]
     n_locations: int
     columns: list[npt.NDArray[Any]]
     value_arrays: dict[str, npt.NDArray[Any]]
@@ -321,7 +323,8 @@ class Prepared:
     def arrays(self, enc: Encoding) -> dict[str, npt.NDArray[Any]]:
         """The block's arrays for an encoding of the tree."""
         deltas, locs, stacks = enc
-        code, pair_count, pair_child = explorer_pack.transitions(np.cumsum(deltas) - 1, locs, self.n_locations)
+        code, pair_count, pair_child = explorer_pack.transitions(np.cumsum(deltas, dtype=np.int32) - 1, locs,
+                                                                 self.n_locations)
         return {"tree_parent_delta": deltas, "tree_code": code, "pair_count": pair_count, "pair_child": pair_child,
                 "sample_stack": stacks, **self.value_arrays}
 

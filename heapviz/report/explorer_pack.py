@@ -82,40 +82,47 @@ def checksum(raw: bytes) -> int:
     return zlib.crc32(raw)
 
 
-def transitions(parent: npt.NDArray[np.int64], location: npt.NDArray[np.int64],
+def transitions(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.integer[Any]],
                 n_locations: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The tree's locations as (code per node, children per parent location, the children): node
     i's location is `children[start(p) + code[i]]` where p is its parent's location (-1: a root
     frame, slot 0 of the counts) and start(p) the sum of the counts before p's slot."""
     if not len(location):
         return np.zeros(0, np.int64), np.zeros(n_locations + 1, np.int64), np.zeros(0, np.int64)
-    ploc = np.where(parent >= 0, location[np.maximum(parent, 0)], -1)
-    slot, child, inverse, count = _pairs(ploc + 1, location, n_locations)  # slot: the parent's location + 1
+    # each node's parent's location + 1 (its slot; 0 for a root frame), in 16 bits where they fit
+    small = n_locations < (1 << 16) - 1
+    loc = location.astype(np.uint16) if small else location.astype(np.int64)
+    parent_slot = loc[parent] + 1  # a root's (parent -1) is set to 0 below
+    parent_slot[parent < 0] = 0
+    slot, child, inverse, count = _pairs(parent_slot, loc, n_locations)
+    del parent_slot, loc
     order = np.lexsort((child, -count, slot))  # per parent: most frequent first
-    rank = np.empty(len(slot), np.int64)
+    rank = np.empty(len(slot), np.int32)
     group_start = np.searchsorted(slot[order], slot[order], side="left")
     rank[order] = np.arange(len(slot)) - group_start
     counts = np.bincount(slot, minlength=n_locations + 1)
     return rank[inverse], counts, child[order]
 
 
-def _pairs(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64],
-           n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _pairs(a: npt.NDArray[np.integer[Any]], b: npt.NDArray[np.integer[Any]],
+           n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.integer[Any]],
+                            npt.NDArray[np.int64]]:
     """The distinct (a, b) pairs (0 <= a <= n, 0 <= b < n) in ascending order, each element's pair and
-    each pair's count: np.unique of a * n + b. Below 65,536 locations by two stable 16-bit sorts (numpy's
+    each pair's count: np.unique of a * n + b. Below 65,535 locations by two stable 16-bit sorts (numpy's
     radix sort, linear), about twice as fast as np.unique's comparison sort on millions of nodes."""
-    if n >= 1 << 16:
-        pairs, inverse, count = np.unique(a * n + b, return_inverse=True, return_counts=True)
+    if n >= (1 << 16) - 1:
+        pairs, inverse, count = np.unique(a.astype(np.int64) * n + b, return_inverse=True, return_counts=True)
         return pairs // n, pairs % n, inverse.reshape(-1), count
-    a16, b16 = a.astype(np.uint16), b.astype(np.uint16)
-    by_b = np.argsort(b16, kind="stable")
+    a16, b16 = a.astype(np.uint16, copy=False), b.astype(np.uint16, copy=False)
+    by_b = np.argsort(b16, kind="stable").astype(np.int32)  # 32 bits: millions of nodes, held below
     order = by_b[np.argsort(a16[by_b], kind="stable")]
+    del by_b
     sa, sb = a16[order], b16[order]
     first = np.empty(len(order), np.bool_)
     first[:1] = True
     first[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
-    inverse = np.empty(len(order), np.int64)
-    inverse[order] = np.cumsum(first) - 1
+    inverse = np.empty(len(order), np.int32)
+    inverse[order] = np.cumsum(first, dtype=np.int32) - 1
     starts = np.flatnonzero(first)
     return (sa[starts].astype(np.int64), sb[starts].astype(np.int64), inverse,
             np.diff(np.append(starts, len(order))))
