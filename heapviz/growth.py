@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.arrays import IntArray, group_part_rows, sums
+from heapviz.graph.arrays import IntArray, KeySums, group_part_rows
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
 from heapviz.wrappers import NO_WRAPPERS, Wrappers, table_cut
@@ -101,37 +101,72 @@ def score_series(values: list[float], total_growth: float) -> float:
 
 
 def _group_stacks(tables: list[tuple[npt.NDArray[Any], IntArray, IntArray]]) -> tuple[Callable[[int], tuple[int, ...]],
-                                                                              list[IntArray], list[tuple[int, int]]]:
+                                                                              list[IntArray], IntArray, IntArray]:
     """The distinct stacks of several dumps, each given as (frame ids root first, sample starts,
     code of each id): (each stack's key, leaf first, with frames coded, made when asked for;
-    each dump's samples as stack numbers; where each stack first appears, as (dump, sample)).
-    Stacks are numbered in order of first appearance, dump by dump."""
-    ends = np.cumsum([0] + [len(ids) for ids, _, _ in tables])
-    values = np.empty(int(ends[-1]), dtype=np.int64)
-    for (ids, _, of_node), a, b in zip(tables, ends, ends[1:], strict=False):
-        # in place: no second copy of every frame; "clip" as "raise" would buffer the output (ids are valid)
-        np.take(of_node, ids, out=values[a:b], mode="clip")
+    each dump's samples as stack numbers; where each stack first appears, as a dump and a sample
+    in it). Stacks are numbered in order of first appearance, dump by dump."""
+    if len(tables) == 1:
+        ids, _, of_node = tables[0]
+        values = of_node[ids]
+    else:
+        ends = np.cumsum([0] + [len(ids) for ids, _, _ in tables])
+        values = np.empty(int(ends[-1]), dtype=np.int64)
+        for (ids, _, of_node), a, b in zip(tables, ends, ends[1:], strict=False):
+            # in place: no second copy of every frame; "clip" as "raise" would buffer the output (ids are valid)
+            np.take(of_node, ids, out=values[a:b], mode="clip")
     rows = group_part_rows(values, [starts for _, starts, _ in tables])
     first_start, first_end = rows.starts[rows.first_row], rows.starts[rows.first_row + 1]  # arrays: 250k ints
 
     def key_of(g: int) -> tuple[int, ...]:
         return tuple(reversed(values[first_start[g]:first_end[g]].tolist()))
 
-    return key_of, rows.per_part, rows.first_at
+    return key_of, rows.per_part, rows.first_part, rows.first_in_part
 
 
-def _may_rank_first(rest: list[int], space: list[list[Value]], wanted: int) -> list[int]:
+def _may_rank_first(rest: Sequence[int] | IntArray, space: Any, wanted: int) -> list[int]:
     """Of the stacks that did not grow, those that can be among the first `wanted` by (least
     shrinking, largest): a superset, as their values compare in floats, which may round ties
-    together but never swap two values."""
-    shrink = np.array([float(space[g][0] - space[g][-1]) for g in rest])
-    largest = np.array([-float(max(space[g])) for g in rest])
-    order = np.lexsort((largest, shrink))
-    cut = order[wanted - 1] if wanted else None
-    if cut is None:
+    together but never swap two values. `space`: [stack][dump] values (a matrix, or lists)."""
+    if not wanted:
         return []
+    values = np.asarray(space)[np.asarray(rest, dtype=np.int64)]
+    shrink = (values[:, 0] - values[:, -1]).astype(np.float64)
+    largest = -values.max(axis=1).astype(np.float64)
+    order = np.lexsort((largest, shrink))
+    cut = order[wanted - 1]
     keep = (shrink < shrink[cut]) | ((shrink == shrink[cut]) & (largest <= largest[cut]))
-    return [g for g, k in zip(rest, keep.tolist(), strict=True) if k]
+    kept: list[int] = np.asarray(rest, dtype=np.int64)[keep].tolist()
+    return kept
+
+
+def _matrix(columns: list[npt.NDArray[Any] | None], rows: int) -> npt.NDArray[Any]:
+    """Per-dump value columns (None: the dump holds nothing) as one [stack][dump] matrix: int64
+    or float64 when they agree, else Python numbers (object), as a loop over lists would hold them."""
+    kinds = {c.dtype for c in columns if c is not None}
+    dtype = kinds.pop() if len(kinds) == 1 else np.dtype(np.int64) if not kinds else np.dtype(object)
+    out = np.zeros((rows, len(columns)), dtype=dtype)
+    for d, c in enumerate(columns):
+        if c is not None:
+            out[:, d] = c if dtype.kind != "O" else c.tolist()
+    return out
+
+
+def _total(values: npt.NDArray[Any]) -> Value:
+    """sum(values) as Python adds them, one after another (exact ints; floats in that order)."""
+    if values.dtype.kind == "O" or not len(values):
+        total: Value = sum(values.tolist())
+        return total
+    if values.dtype.kind == "f":
+        return float(np.add.accumulate(values)[-1])
+    return int(values.sum())
+
+
+def _group_sums(rows: IntArray, weights: npt.NDArray[Any], n_groups: int) -> npt.NDArray[Any]:
+    """Each group's sum of weights (arrays.sums, as an array)."""
+    acc = KeySums(weights, n_groups)
+    acc.add(rows, weights, n_groups)
+    return acc.values
 
 
 def suspect_options(options: NodeOptions) -> NodeOptions:
@@ -189,40 +224,45 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     cut_tables = [_without_wrappers(t, wrappers) for _, (t, _, _) in present]
     stacks_of = [(ids, starts, np.array([number[node.name] for node in t.nodes], dtype=np.int64))
                  for (ids, starts, _), (_, (t, _, _)) in zip(cut_tables, present, strict=True)]
-    key_of, group, first_seen_at = _group_stacks(stacks_of)
-    n_groups = len(first_seen_at)
-    space_of: list[Sequence[Value]] = [[0] * n_groups] * n  # [dump][group]
-    objects_of: list[Sequence[Value]] = [[0] * n_groups] * n
+    key_of, group, first_dump, first_sample = _group_stacks(stacks_of)
+    n_groups = len(first_dump)
+    space_cols: list[npt.NDArray[Any] | None] = [None] * n  # [dump][group]
+    objects_cols: list[npt.NDArray[Any] | None] = [None] * n
     for rows, (i, (t, i_space, i_objs)) in zip(group, present, strict=True):
         if len(rows):
-            space_of[i] = sums(rows, t.values[:, i_space], n_groups)
-            objects_of[i] = sums(rows, t.values[:, i_objs], n_groups)
-    space = [list(v) for v in zip(*space_of, strict=True)] if n_groups else []  # [group][dump]
-    objects = list(zip(*objects_of, strict=True)) if n_groups else []
-    total_growth = sum(max(0, v[-1] - v[0]) for v in space)
-    collapse = collapse_of([sum(v[d] for v in space) for d in range(n)]) if n_groups else None
-    growth_before = float(sum(max(0, v[-2] - v[0]) for v in space)) if collapse is not None else 0.0
-
-    def grew(v: list[Value]) -> bool:
-        return v[-1] > v[0] or (collapse is not None and v[-2] > v[0])
+            space_cols[i], objects_cols[i] = (_group_sums(rows, t.values[:, j], n_groups) for j in (i_space, i_objs))
+    space, objects = _matrix(space_cols, n_groups), _matrix(objects_cols, n_groups)  # [group][dump]
+    del space_cols, objects_cols
+    zero = np.zeros(1, dtype=space.dtype)
+    total_growth = _total(np.maximum(space[:, -1] - space[:, 0], zero))
+    collapse = collapse_of([_total(space[:, d]) for d in range(n)]) if n_groups else None
+    growth_before = float(_total(np.maximum(space[:, -2] - space[:, 0], zero))) if collapse is not None else 0.0
+    grew = (space[:, -1] > space[:, 0]).astype(np.bool_)
+    if collapse is not None:
+        grew |= (space[:, -2] > space[:, 0]).astype(np.bool_)
 
     # Growers score above 0 and rank first; the rest follow by size, ties by stack names. With a
     # limit only the first few of the rest are needed, and only those that can make the cut get
     # their key made.
-    scored = {g: _score(v, float(total_growth), collapse, growth_before) for g, v in enumerate(space) if grew(v)}
-    growers = [(-scored[g][0], -max(v[-1] - v[0], v[-2] - v[0] if scored[g][1] else 0), -max(v), key_of(g), g)
-               for g, v in enumerate(space) if g in scored]
+    scored: dict[int, tuple[float, bool]] = {}
+    growers = []
+    for g in np.flatnonzero(grew).tolist():
+        v = space[g].tolist()
+        scored[g] = _score(v, float(total_growth), collapse, growth_before)
+        growers.append((-scored[g][0], -max(v[-1] - v[0], v[-2] - v[0] if scored[g][1] else 0), -max(v), key_of(g), g))
     growers.sort()
-    rest = [g for g, v in enumerate(space) if not grew(v) and any(v)]
-    n_rest = len(rest)
-    wanted = max(0, limit - len(growers)) if limit else len(rest)
-    if wanted < len(rest):
-        rest = _may_rank_first(rest, space, wanted)
-    others = [(0.0, -(space[g][-1] - space[g][0]), -max(space[g]), key_of(g), g) for g in rest]
+    rest_of = np.flatnonzero(~grew & (space != 0).astype(np.bool_).any(axis=1))
+    n_rest = len(rest_of)
+    wanted = max(0, limit - len(growers)) if limit else n_rest
+    rest = _may_rank_first(rest_of, space, wanted) if wanted < n_rest else rest_of.tolist()
+    others = []
+    for g in rest:
+        v = space[g].tolist()
+        others.append((0.0, -(v[-1] - v[0]), -max(v), key_of(g), g))
     ranked = growers + (heapq.nsmallest(wanted, others) if wanted < len(others) else sorted(others))
     out = []
     for rank, (neg_score, _, _, key, g) in enumerate(ranked, 1):
-        vals = space[g]
+        vals = space[g].tolist()
         before = g in scored and scored[g][1]
         trend = vals[:-1] if before else vals  # up to the collapse, when that is what scored
         steps = [b - a for a, b in pairwise(trend)]
@@ -230,7 +270,7 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
         # two points are not a trend: a comparison with a base says "grew", never "steady"
         steady = (len(trend) >= 3 and score > 0 and trend[-1] > 0
                   and sum(1 for d in steps if d > 0) * 2 >= len(steps))
-        d, k = first_seen_at[g]
+        d, k = int(first_dump[g]), int(first_sample[g])
         t = present[d][1][0]
         cut = int(cut_tables[d][2][k])
         end = int(t.starts[k + 1]) - cut
@@ -240,7 +280,7 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
         out.append(Suspect(
             rank=rank, function=stack[0] if stack else "", stack=stack,
             full_stack=tuple(t.frame_info[f].full_name for f in reversed(frames)),
-            inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[g]),
+            inuse_space=tuple(round(v) for v in vals), inuse_objects=tuple(round(v) for v in objects[g].tolist()),
             growth_bytes=round(vals[-1] - vals[0]), score=score, steady=steady, wrappers=cut_names,
             growth_before_collapse=round(vals[-2] - vals[0]) if collapse is not None else None,
         ))

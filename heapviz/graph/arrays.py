@@ -142,7 +142,13 @@ class PartRows:
     starts: IntArray  # where each row starts in the values, all parts one after another (one entry more)
     first_row: IntArray  # per number, the row where it first appears (counted over all parts)
     per_part: list[IntArray]  # each part's rows as numbers
-    first_at: list[tuple[int, int]]  # per number, where it first appears as (part, row in that part)
+    first_part: IntArray  # per number, the part where it first appears
+    first_in_part: IntArray  # ... and its row in that part
+
+    @property
+    def first_at(self) -> list[tuple[int, int]]:
+        """Per number, where it first appears as (part, row in that part)."""
+        return list(zip(self.first_part.tolist(), self.first_in_part.tolist(), strict=True))
 
 
 def group_part_rows(values: npt.NDArray[Any], part_starts: Sequence[IntArray]) -> PartRows:
@@ -154,10 +160,9 @@ def group_part_rows(values: npt.NDArray[Any], part_starts: Sequence[IntArray]) -
                             + [ends[-1:]]).astype(np.int64)
     number, first_row = factorize_rows(values, starts)
     bounds = np.cumsum([0] + [len(st) - 1 for st in part_starts])
-    part_of = (np.searchsorted(bounds, first_row, side="right") - 1).tolist()
-    first_at = [(k, r - int(bounds[k])) for k, r in zip(part_of, first_row.tolist(), strict=True)]
+    part_of = np.searchsorted(bounds, first_row, side="right") - 1
     per_part = [number[a:b] for a, b in pairwise(bounds.tolist())]
-    return PartRows(starts, first_row, per_part, first_at)
+    return PartRows(starts, first_row, per_part, part_of, first_row - bounds[part_of])
 
 
 class KeySums:
