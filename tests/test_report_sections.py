@@ -65,3 +65,16 @@ def test_massif_series_has_its_timeline(tmp_path):
         symbolize(p, SymbolizeOptions())
     data = report_of(series[-1], dumps=series, mode="series")
     assert data.timeline is not None and data.timeline.times and data.binaries == []
+
+
+def test_the_page_lists_the_heaviest_callees_and_counts_the_rest(examples, monkeypatch):
+    from heapviz.report import html
+
+    data = report_of(load(str(examples / "cxx.0002.heap")))
+    entry = next(e for e in data.peek if len(e.callees) > 2)
+    monkeypatch.setattr(html, "PEEK_ROWS", 2)
+    page = html.write_html(data).decode()
+    block = page[page.index(f'<details class="peek" data-names="{entry.name}'):]
+    block = block[:block.index("</details>")]
+    assert block.count('<tr class="callee">') == 2 and block.index(entry.callees[1].name) < block.index("more callees")
+    assert f"… {len(entry.callees) - 2} more callees, each lighter than those above" in block

@@ -185,16 +185,20 @@ def _fit(parent: Ints, location: Ints, leaf: Ints,
     order = order[parent[order] >= 0]  # root frames stay
     k = 0
     steps = 0
+    target = budget - budget // 50  # aimed 2% under: each step compresses the whole block again
+    per_node = size / n  # bytes per node cut: the average first, then the slope of the last step
     while size > budget and k < len(order):
-        # the size is close to linear in the nodes cut: a few secant steps, then (where the
-        # compressed size falls more slowly than that) steps that grow, so the loop always ends
-        per_node = size / max(n - k, 1)
-        k = min(len(order), k + max(1, int((size - budget) / per_node * 1.02) + 1, (len(order) - k) * steps // 40))
+        # the size is close to linear in the nodes cut: secant steps, then (where the compressed
+        # size falls more slowly than that) steps that grow, so the loop always ends
+        last_k, last_size = k, size
+        k = min(len(order), k + max(1, int((size - target) / per_node) + 1, (len(order) - k) * steps // 40))
         steps += 1
         alive[:] = True
         alive[order[:k]] = False
         enc = _encode(parent, location, leaf, levels, alive)
         size = measure(enc)
+        if size < last_size:
+            per_node = (last_size - size) / (k - last_k)
     return enc, ends & ~alive[np.maximum(leaf, 0)]
 
 

@@ -28,7 +28,9 @@ from heapviz.units import format_value
 MAX_PAGE_BYTES = 8_000_000  # an HTML report with its explorer stays under 8 MB
 BUDGET_SLACK = 2_000  # for the page's sentences about the table
 _SOURCE_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
-
+# callers and callees listed per function in the page's peek section, the heaviest first (a program
+# that calls back into shared helpers gives its top functions thousands; the rest is one line)
+PEEK_ROWS = 100
 
 def _load_template(name: str) -> str:
     try:
@@ -203,7 +205,7 @@ def write_html(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes
         html = template.render(r=r, svg=svg, growth_svg=growth_svg, flame_svg=flame_svg, charts=_charts(r),
                                data=summary(r), binaries=binary_groups(r), labels=dump_labels(r),
                                totals=totals, explorer=explorer, explorer_json=Markup(explorer_json),
-                               viz=Markup(viz), code=code, code_css=code_css)
+                               viz=Markup(viz), code=code, code_css=code_css, peek_rows=PEEK_ROWS)
         return html.encode("utf-8", "replace")  # undecodable bytes from a binary's names become U+FFFD
 
     if r.explorer is None or not svg:
