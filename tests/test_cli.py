@@ -17,7 +17,7 @@ import pytest
 from conftest import run_heapviz
 from pypdf import PdfReader
 
-from heapviz.cli import _file_size
+from heapviz.cli_common import file_size as _file_size
 from heapviz.cli_args import build_parser
 
 COMMANDS = ("top", "graph", "report", "flame", "peek", "list", "disasm", "convert")

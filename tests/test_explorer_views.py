@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from browser import PageWatch, browser
 
-import heapviz.cli as cli
+import heapviz.cli_report as cli
 from heapviz.cli import main as heapviz_main
 
 PROFILES = [
