@@ -10,13 +10,13 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, LongTable, Spacer, TableStyle, XPreformatted
 
 from heapviz.report.pdf_style import CELL_PAD, PAGE_W, Context
-from heapviz.report.pdf_text import Markup
+from heapviz.report.pdf_text import Lines, Markup
 from heapviz.report.sources import SiteSource
 
 _CODE_WIDTHS = (16 * mm, 16 * mm, 10 * mm)  # this site, all stacks, line number; the code gets the rest
 
 
-def _code_cell(text: str, width: float, c: Context) -> XPreformatted:
+def _code_cell(text: str, width: float, c: Context) -> Flowable:
     """A source line in the code font, whitespace kept, wrapped at `width` points: each
     continuation starts with a marker, and no character is ever cut off."""
     st = c.style("code")
@@ -35,6 +35,8 @@ def _code_cell(text: str, width: float, c: Context) -> XPreformatted:
             cut = space + 1
         pieces.append(rest[:cut])
         rest = rest[cut:]
+    if len(pieces) == 1 and text.isascii() and text.isprintable() and text.strip():
+        return Lines(pieces, st, preformatted=True)
     lines = [m(pieces[0])] + [f'<font color="#b20000">{m(marker)}</font>{m(p)}' for p in pieces[1:]]
     return XPreformatted("\n".join(lines), st)
 

@@ -73,7 +73,7 @@ def top_table(t: TopTable, c: Context) -> list[Flowable]:
     more = len(t.rows) - len(rows) + t.omitted
     data: list[list[Any]] = [["flat", "flat%", "sum%", "cum", "cum%", "name"]]
     for row in rows:
-        data.append([row.flat_text, row.flat_pct, row.sum_pct, row.cum_text, row.cum_pct, c.p(row.name, "mono")])
+        data.append([row.flat_text, row.flat_pct, row.sum_pct, row.cum_text, row.cum_pct, c.cell(row.name, "mono")])
     widths = [20 * mm, 14 * mm, 14 * mm, 20 * mm, 14 * mm, None]
     table = LongTable(data, colWidths=widths, repeatRows=1)
     style = table_style(c.fonts.bold)

@@ -14,7 +14,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, TableStyle
 
 from heapviz.report.collect import ReportData
-from heapviz.report.pdf_text import Fonts, Markup, register_fonts
+from heapviz.report.pdf_text import Fonts, Lines, Markup, plain, register_fonts
 
 MARGIN = 15 * mm
 PDF_TABLE_ROWS = 100
@@ -40,7 +40,8 @@ class Context:
     fonts: Fonts
     heading: Callable[[str, int], Flowable]
     p: Callable[..., Paragraph]
-    lines: Callable[..., Paragraph]
+    lines: Callable[..., Flowable]
+    cell: Callable[..., Flowable]  # p() for a table cell: one line drawn directly when it fits
     styles: dict[str, ParagraphStyle]
 
     def style(self, name: str) -> ParagraphStyle:
@@ -82,14 +83,20 @@ def new_context(r: ReportData) -> Context:
     def p(text: str, style: str = "body") -> Paragraph:
         return Paragraph(m(text), styles[style])
 
-    def lines(parts: list[str], width: float, style: str = "lines", after: str = "") -> Paragraph:
+    def lines(parts: list[str], width: float, style: str = "lines", after: str = "") -> Flowable:
         """Pieces packed into lines of `width` points, each escaped, joined by <br/>; `after`
         is markup appended as is."""
         st = styles[style]
         packed = m.lines(parts, width, st.fontName, st.fontSize)
+        if not after and all(plain(ln) for ln in packed):
+            return Lines(packed, st)
         return Paragraph("<br/>".join(m(ln) for ln in packed) + after, st)
 
-    return Context(r, fonts, heading, p, lines, styles)
+    def cell(text: str, style: str = "body") -> Flowable:
+        """A table cell's text, wrapped by reportlab when it does not fit on one line."""
+        return Lines([text], styles[style]) if plain(text) else p(text, style)
+
+    return Context(r, fonts, heading, p, lines, cell, styles)
 
 
 def table_style(fonts_header: str) -> TableStyle:

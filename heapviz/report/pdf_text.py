@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Flowable, Paragraph, XPreformatted
 
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 _CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -161,3 +164,67 @@ def common_dir(paths: list[str]) -> str:
     prefix = os.path.commonpath([os.path.dirname(p) for p in absolute])
     prefix = prefix.rstrip("/") + "/"
     return prefix if len(prefix) >= 16 else ""
+
+
+def plain(text: str) -> bool:
+    """Whether reportlab would draw `text` exactly as given: printable ASCII (the main fonts have
+    every glyph), no markup needed beyond escaping, and no spaces it would collapse or drop."""
+    return bool(text) and text.isascii() and text.isprintable() and " ".join(text.split()) == text
+
+
+class Lines(Flowable):  # type: ignore[misc]
+    """Lines of plain text (see plain()) drawn as a Paragraph (or XPreformatted) of them joined
+    by line breaks draws them: the first baseline `fontSize` below the top, then one `leading`
+    per line, in the style's font and colour. It parses no markup and breaks no lines, most of
+    the PDF's time in its tables; when a line is wider than the room it gets (or a frame splits
+    it), that Paragraph itself takes over."""
+
+    def __init__(self, lines: list[str], style: ParagraphStyle, preformatted: bool = False) -> None:
+        super().__init__()
+        self.lines = lines
+        self.style = style
+        self._preformatted = preformatted
+        self._para: Paragraph | None = None
+        self._delegate: Paragraph | None = None
+        self._widths = [pdfmetrics.stringWidth(ln, style.fontName, style.fontSize) for ln in lines]
+
+    def paragraph(self) -> Paragraph:
+        """The Paragraph (XPreformatted) that draws the same."""
+        if self._para is None:
+            if self._preformatted:
+                self._para = XPreformatted("\n".join(escape(ln) for ln in self.lines), self.style)
+            else:
+                self._para = Paragraph("<br/>".join(escape(ln) for ln in self.lines), self.style)
+        return self._para
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        if max(self._widths) > aw:
+            self._delegate = self.paragraph()
+            return self._delegate.wrapOn(getattr(self, "canv", None), aw, ah)  # type: ignore[no-any-return]
+        self._delegate = None
+        self.width, self.height = aw, len(self.lines) * self.style.leading
+        return self.width, self.height
+
+    def split(self, aw: float, ah: float) -> list[Flowable]:
+        return self.paragraph().split(aw, ah)  # type: ignore[no-any-return]
+
+    def minWidth(self) -> float:
+        return self.paragraph().minWidth()  # type: ignore[no-any-return]
+
+    def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:
+        if self._delegate is not None:
+            self._delegate.drawOn(canvas, x, y, _sW)
+        else:
+            super().drawOn(canvas, x, y, _sW)
+
+    def draw(self) -> None:
+        st = self.style
+        canv = self.canv
+        canv.saveState()
+        canv.setFillColor(st.textColor)
+        tx = canv.beginText(0, self.height - st.fontSize)
+        tx.setFont(st.fontName, st.fontSize, st.leading)
+        for ln in self.lines:
+            tx.textLine(ln)
+        canv.drawText(tx)
+        canv.restoreState()
