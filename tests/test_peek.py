@@ -93,3 +93,25 @@ def test_report_has_the_peek_section(examples, tmp_path):
     assert 'href="#peek"' in page
     assert section.count("<details") == 7  # recurse, ping, pong, main and the three process entry frames
     assert '<tr class="caller"><td>caller</td><td class="num" data-v="1700">' in section
+
+
+@pytest.mark.parametrize("granularity", ["functions", "lines"])
+@pytest.mark.parametrize("profile", ["recursion.0001.heap", "cxx.0002.heap", "threads.0004.heap"])
+def test_peek_from_the_untrimmed_sums_is_peek_of_the_graph(examples, profile, granularity):
+    """The report's peek is made from the untrimmed graph's arrays without the networkx graph:
+    the same functions, callers and callees in the same order (ties by name, then the graph's order)."""
+    from heapviz.graph.build import Untrimmed
+    from heapviz.graph.peek import peek, peek_untrimmed
+    from heapviz.graph.stacks import node_sums
+
+    subj = subject([str(examples / profile)], LoadOptions(), [], False)
+    options = NodeOptions(granularity=granularity)
+    view = make_view(subj.shown, None, FilterOptions(), options)
+    t = StackTable(view.samples, options)
+    u = Untrimmed(t, node_sums(t, view.sample_index), {})
+    for sort_cum in (False, True):
+        for limit in (0, 3):
+            want = peek(view.samples, view.sample_index, options, 1000, sort_cum=sort_cum, limit=limit, graph=u.graph())
+            got = peek_untrimmed(u, 1000, sort_cum, limit)
+            assert got == want
+            assert got.entries and any(e.callers for e in got.entries)

@@ -138,7 +138,7 @@ def build(t: StackTable, index: int, kept: set[NodeInfo] | None = None,
     return _graph(t, s, _tags(t, index, s, size_pairs) if size_pairs else {})
 
 
-def _graph_nodes(s: Sums) -> list[int]:
+def graph_nodes(s: Sums) -> list[int]:
     """The nodes a graph of these sums has: those with a cum or a flat."""
     return [n for n, c in s.cum.items() if c != 0 or s.flat.get(n, 0) != 0]
 
@@ -147,7 +147,7 @@ def _graph(t: StackTable, s: Sums, tags: dict[int, dict[str, tuple[int, Value]]]
            around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
     """The networkx graph of the sums; with `around`, only the edges at those nodes."""
     nodes = t.nodes
-    keep = _graph_nodes(s)
+    keep = graph_nodes(s)
     keep_mask = np.zeros(max(len(nodes), 1), dtype=np.bool_)
     keep_mask[keep] = True
     parent, child = s.edge_parent, s.edge_child
@@ -286,7 +286,7 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     # cut) or asked for (full_graph): a recursive program's has a million edges.
     s = node_sums(stacks, index)
     untrimmed = Untrimmed(stacks, s, _tags(stacks, index, s, tags) if tags else {})
-    nodes = _graph_nodes(s)
+    nodes = graph_nodes(s)
     full: nx.DiGraph | None = None
     total_value = sum(s.flat.get(n, 0) for n in nodes)
     node_cutoff = abs(int(total_value * options.node_fraction))

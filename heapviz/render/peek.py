@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from heapviz.graph.peek import PeekEdge, PeekResult
 from heapviz.model import Value
@@ -44,7 +44,7 @@ def _pct(v: Value, total: Value) -> float:
     return round(abs(v / total) * 100, 4) if total else 0.0
 
 
-def _edges(edges: tuple[PeekEdge, ...], cum: Value) -> list[dict[str, object]]:
+def _edges(edges: Sequence[PeekEdge], cum: Value) -> list[dict[str, object]]:
     return [{"name": e.name, "weight": _num(e.weight), "pct_of_cum": _pct(e.weight, cum), "inline": e.inline,
              "residual": e.residual} for e in edges]
 

@@ -3,11 +3,11 @@ call tree, and the top functions by cum with their callers and callees as format
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
-from heapviz.graph.build import CallGraph
+from heapviz.graph.build import CallGraph, Untrimmed
 from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.peek import PeekEdge, peek
 from heapviz.graph.stacks import StackTable
@@ -32,6 +32,44 @@ class PeekEdgeRow:
     inline: bool
 
 
+class EdgeRows(Sequence[PeekEdgeRow]):
+    """A function's callers or callees as rows, each formatted when read: a recursive program's
+    top functions have hundreds of thousands, of which the HTML report lists the first hundred
+    (and the PDF none). Equal to a list of the same rows."""
+
+    def __init__(self, edges: Sequence[PeekEdge], cum: Value, text: Callable[[Value], str]) -> None:
+        self._edges, self._cum, self._text = edges, cum, text
+
+    def __len__(self) -> int:
+        return len(self._edges)
+
+    def _row(self, e: PeekEdge) -> PeekEdgeRow:
+        return PeekEdgeRow(e.name, round(e.weight), self._text(e.weight), percentage(e.weight, self._cum).strip(),
+                           e.inline)
+
+    @overload
+    def __getitem__(self, i: int) -> PeekEdgeRow: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[PeekEdgeRow]: ...
+
+    def __getitem__(self, i: int | slice) -> PeekEdgeRow | list[PeekEdgeRow]:
+        if isinstance(i, slice):
+            return [self._row(e) for e in self._edges[i]]
+        return self._row(self._edges[i])
+
+    def __iter__(self) -> Iterator[PeekEdgeRow]:
+        return iter(self[:])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # as the list it stands for
+
+    def __repr__(self) -> str:
+        return f"EdgeRows({len(self)} rows)"
+
+
 @dataclass(frozen=True)
 class PeekRow:
     name: str
@@ -40,8 +78,8 @@ class PeekRow:
     flat_pct: str
     cum_text: str
     cum_pct: str
-    callers: list[PeekEdgeRow]
-    callees: list[PeekEdgeRow]
+    callers: Sequence[PeekEdgeRow]  # EdgeRows: formatted when read
+    callees: Sequence[PeekEdgeRow]
 
 
 def flame_tree(profile: Profile, samples: Sequence[Sample], index: int, options: NodeOptions, title: str,
@@ -67,8 +105,9 @@ def peek_graph(cg: CallGraph, limit: int = REPORT_PEEK_FUNCTIONS) -> nx.DiGraph:
 
 def peek_rows(samples: Sequence[Sample], index: int, options: NodeOptions, total: Value,
               fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS,
-              graph: nx.DiGraph | None = None) -> list[PeekRow]:
-    result = peek(samples, index, options, total, sort_cum=True, limit=limit, graph=graph)
+              graph: nx.DiGraph | None = None, untrimmed: Untrimmed | None = None) -> list[PeekRow]:
+    """`untrimmed`: the untrimmed graph's sums (CallGraph.untrimmed), which spare making `graph`."""
+    result = peek(samples, index, options, total, sort_cum=True, limit=limit, graph=graph, untrimmed=untrimmed)
     texts: dict[Value, str] = {}  # a big graph's edges repeat a few weights many times
 
     def text(v: Value) -> str:
@@ -77,9 +116,8 @@ def peek_rows(samples: Sequence[Sample], index: int, options: NodeOptions, total
             got = texts[v] = fmt(v)
         return got
 
-    def edges(items: tuple[PeekEdge, ...], cum: Value) -> list[PeekEdgeRow]:
-        return [PeekEdgeRow(e.name, round(e.weight), text(e.weight), percentage(e.weight, cum).strip(), e.inline)
-                for e in items]
+    def edges(items: Sequence[PeekEdge], cum: Value) -> EdgeRows:
+        return EdgeRows(items, cum, text)
 
     return [PeekRow(e.name, e.full_names, fmt(e.flat), percentage(e.flat, total).strip(), fmt(e.cum),
                     percentage(e.cum, total).strip(), edges(e.callers, e.cum), edges(e.callees, e.cum))

@@ -16,7 +16,7 @@ from heapviz.graph.tables import NodeTable, node_tables
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Sample, Value, ValueType, main_mapping, profile_title
 from heapviz.render.dot import RenderOptions, legend_lines, to_dot
-from heapviz.report.callers import flame_tree, peek_graph, peek_rows
+from heapviz.report.callers import flame_tree, peek_rows
 from heapviz.report.data import (BinaryRow, Change, DumpRow, ReportData, ReportOptions, TableRow, Threshold,
                                  TopTable)
 from heapviz.report.sites import MAX_LEAK_SITES, Frame, LeakSite, is_user_code, leak_sites, report_wrappers
@@ -234,7 +234,7 @@ def collect(profile: Profile, samples: Sequence[Sample], opts: ReportOptions, re
         growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
-                       graph=peek_graph(cg)) if kind.shows("peek") else [],
+                       untrimmed=cg.untrimmed) if kind.shows("peek") else [],
         site_sources=site_code,
         wrappers=list(wrappers.found), wrappers_hide=wrappers.hide_regex(),
         collapse=collapse_of([d.inuse_space for d in dump_rows]) if mode == "series" else None,
