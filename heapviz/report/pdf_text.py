@@ -209,7 +209,9 @@ class Lines(Flowable):  # type: ignore[misc]
         return self.paragraph().split(aw, ah)  # type: ignore[no-any-return]
 
     def minWidth(self) -> float:
-        return self.paragraph().minWidth()  # type: ignore[no-any-return]
+        """The widest word, as the Paragraph's minWidth (tables ask it to size their free columns)."""
+        st = self.style
+        return max(pdfmetrics.stringWidth(w, st.fontName, st.fontSize) for ln in self.lines for w in ln.split(" "))
 
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:
         if self._delegate is not None:
