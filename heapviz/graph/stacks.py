@@ -58,6 +58,7 @@ class StackTable:
         self.options = options
         self.values = values if values is not None else locs.values
         mapper = FrameMapper(options)
+        self._mappers = {options: mapper}
         node_ids: dict[NodeInfo, int] = {}
         frame_ids: dict[FrameInfo, int] = {}
         self.nodes: list[NodeInfo] = []
@@ -122,6 +123,14 @@ class StackTable:
                                                           np.diff(self.starts))
         # node_sums without a keep-set, by (sample index, first_only): made once per table
         self.untrimmed_sums: dict[tuple[int, bool], Sums] = {}
+
+    def mapper(self, options: NodeOptions) -> FrameMapper:
+        """A FrameMapper at `options` shared by the table's readers: each location is mapped once
+        per granularity (the report's leak sites and their source lines both map every location)."""
+        got = self._mappers.get(options)
+        if got is None:
+            got = self._mappers[options] = FrameMapper(options)
+        return got
 
     def weights(self, index: int) -> npt.NDArray[Any]:
         if not len(self.samples):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from heapviz.graph.nodes import FrameMapper, NodeOptions
+from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.arrays import IntArray, factorize_rows, index_of, sums
 from heapviz.graph.stacks import StackTable
 from heapviz.growth import suspect_options
@@ -85,8 +85,8 @@ def leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOpt
     unit_bytes = report_unit(opts.unit)
     words = profile.profile_kind.words
     """Distinct symbolized stacks (function, file, line of every frame), largest first."""
-    mapper = FrameMapper(NodeOptions(granularity="lines", demangle=opts.node_options.demangle,
-                                     inlines=opts.node_options.inlines))
+    mapper = stacks.mapper(NodeOptions(granularity="lines", demangle=opts.node_options.demangle,
+                                       inlines=opts.node_options.inlines))
     names = [vt.type for vt in profile.sample_types]
     value_type, count_type = profile.profile_kind.growth_types
     i_bytes = names.index(value_type) if value_type in names else None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from heapviz.graph.arrays import KeySums, distinct
-from heapviz.graph.nodes import FrameMapper, NodeOptions
+from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Value
 from heapviz.source import SourceOptions, SourceReader, clean
@@ -90,14 +90,17 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
     """Per (function, file, line) of the `wanted` (function, cleaned file) pairs: the line's cum
     over the stacks (each sample once per line), as source.routines sums it, but in numpy over
     the report's sample table instead of a Python loop over every frame of every sample."""
-    mapper = FrameMapper(NodeOptions("lines", node_options.demangle, node_options.inlines))
+    mapper = stacks.mapper(NodeOptions("lines", node_options.demangle, node_options.inlines))
     table = stacks.locations
     keys: dict[tuple[str, str, int], int] = {}
     pair_loc: list[int] = []
     pair_key: list[int] = []
+    cleaned: dict[str, str] = {}  # clean() of each file name, once
     for k, loc in enumerate(table.locations):
         for fr in mapper.frames(loc):
-            f = clean(fr.node.file)
+            f = cleaned.get(fr.node.file)
+            if f is None:
+                f = cleaned[fr.node.file] = clean(fr.node.file)
             if (fr.node.name, f) in wanted:
                 pair_loc.append(k)
                 pair_key.append(keys.setdefault((fr.node.name, f, fr.node.line), len(keys)))
