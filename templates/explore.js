@@ -1,7 +1,8 @@
 /* heapviz report explorer: recompute the call graph in the page from the embedded stack table
  * (heapviz/report/explorer_data.py documents its fields), as `heapviz graph` does: nodes at a
  * granularity, --focus/--ignore/--hide/--show (heapviz/graph/filters.py), pprof's pruning
- * (prune.js, the port of heapviz/graph/reference.py), DOT as heapviz/render/dot.py writes it,
+ * (prune.js, the port of heapviz/graph/reference.py; the selection they start from: explore_select.js),
+ * DOT as heapviz/render/dot.py writes it,
  * laid out by the vendored Graphviz (Viz, WebAssembly). Nothing is fetched. The server-rendered
  * SVG stays until the first refine.
  * window.heapvizExplorer: {loaded: Promise (the data decoded), refine(options) -> Promise, compute(options) -> graph,
@@ -14,21 +15,10 @@
   if (!dataEl || !form || typeof heapvizPrune !== "function" || typeof heapvizExplorerData !== "function") { return; }
   var D = JSON.parse(dataEl.textContent);
   var S = D.strings;
-  var nLoc = D.loc_binary.length;
   function column(t) { return D.same_as[t] >= 0 ? D.values[D.same_as[t]] : D.values[t]; }
-  // each sample's locations, root first (once the binary block is decoded: explore_data.js)
-  var stacks = [];
   var started = performance.now(), loadTimes = {};
   var loaded = window.heapvizExplorerData(D).then(function () {
     loadTimes.decode = performance.now() - started;
-    var parent = D.tree_parent, loc = D.tree_location;
-    stacks = new Array(D.sample_stack.length);
-    for (var i = 0; i < stacks.length; i++) {
-      var out = [];
-      for (var n = D.sample_stack[i]; n >= 0; n = parent[n]) { out.push(loc[n]); }
-      stacks[i] = out.reverse();
-    }
-    loadTimes.stacks = performance.now() - started - loadTimes.decode;
     return D;
   });
 
@@ -253,136 +243,34 @@
     return x.length - y.length < 0 ? -1 : (x.length === y.length ? 0 : 1);
   }
 
-  // ---- the filters of heapviz/graph/filters.py
-  function regex(src, name) {
-    if (!src) { return null; }
-    try { return new RegExp(src); } catch (e) { throw new Error("--" + name + ": bad regular expression: " + e.message); }
-  }
-  function lineMatches(rx, fn) {
-    var file = S[D.functions[4 * fn + 3]];
-    return rx.test(S[D.functions[4 * fn + 1]]) || rx.test(S[D.functions[4 * fn + 2]]) || (!!file && rx.test(file));
-  }
-  function locLines(k) {
-    var out = [];
-    for (var j = D.loc_lines[k]; j < D.loc_lines[k + 1]; j++) { out.push(j); }
-    return out;
-  }
-  function locMatches(rx, k) {
-    var lines = locLines(k);
-    for (var i = 0; i < lines.length; i++) { if (lineMatches(rx, D.line_function[lines[i]])) { return true; } }
-    var bin = S[D.loc_binary[k]];
-    return !!bin && rx.test(bin);
-  }
+  function compute(o) { return graphOf(window.heapvizExplorer.select(o)); }
 
-  // The samples the filters keep, each as its kept lines (root first) with their inline flags:
-  // every view starts from this. Nodes are numbered in order of first appearance (NodeInfo).
-  function select(o) {
-    var focus = regex(o.focus, "focus"), ignore = regex(o.ignore, "ignore"), hide = regex(o.hide, "hide"),
-      show = regex(o.show, "show");
-    var matched = {focus: false, ignore: false, hide: false, show: false};
-    // per location: verdict (true focused, false ignored, undefined neither) and its kept lines
-    var verdict = new Array(nLoc), kept = new Array(nLoc);
-    for (var k = 0; k < nLoc; k++) {
-      if (ignore && locMatches(ignore, k)) { verdict[k] = false; matched.ignore = true; } else if (!focus || locMatches(focus, k)) {
-        verdict[k] = true;
-        matched.focus = matched.focus || !!focus;
+  // each sample's size label (its bytes per object, as the nodelets group them), once
+  var labelCache = null;
+  function sizeLabels() {
+    if (labelCache) { return labelCache; }
+    var n = D.sample_stack.length, cols = D.values.map(function (_, i) { return column(i); });
+    var label = new Int32Array(n).fill(-1), size = new Float64Array(n), ids = new Map(), texts = [], bySize = new Map();
+    for (var i = 0; i < n && D.size_pairs.length; i++) {
+      var s = 0;
+      for (var p = 0; p < D.size_pairs.length; p++) {
+        var cnt = cols[D.size_pairs[p][0]][i];
+        if (cnt !== 0) { s = Math.trunc(cols[D.size_pairs[p][1]][i] / cnt + 1e-9); break; }
       }
-      var lines = locLines(k);
-      if (hide && locMatches(hide, k)) {
-        matched.hide = true;
-        lines = lines.filter(function (j) { return !lineMatches(hide, D.line_function[j]); });
-      }
-      if (show) {
-        lines = lines.filter(function (j) { return lineMatches(show, D.line_function[j]); });
-        matched.show = matched.show || lines.length > 0;
-      }
-      if (!o.inlines) { lines = lines.slice(0, 1); }
-      kept[k] = lines;
+      var text = bySize.get(s);
+      if (text === undefined) { text = formatValue(s, "bytes", "auto"); bySize.set(s, text); }
+      if (!text) { continue; }
+      if (!ids.has(text)) { ids.set(text, texts.length); texts.push(text); }
+      label[i] = ids.get(text);
+      size[i] = s;
     }
-    // nodes at the granularity, numbered later in the order of their identity (NodeInfo)
-    var keyOf = new Map(), infos = [], fullNames = [], firstLine = [];
-    var lineNode = new Int32Array(D.line_function.length).fill(-1);
-    var named = new Uint8Array(D.line_function.length);
-    function nodeOfLine(j, shown) {  // shown: a sample of the shown profile, whose names the node lists
-      var got = lineNode[j];
-      if (got >= 0) {
-        if (shown && !named[j]) { named[j] = 1; fullNames[got].add(S[D.functions[4 * D.line_function[j] + 2]]); }
-        return got;
-      }
-      var fn = D.line_function[j], name = S[D.functions[4 * fn]], file = S[D.functions[4 * fn + 3]];
-      var info;
-      if (o.granularity === "files") { info = {name: file ? "" : name, file: file, line: 0}; } else if (o.granularity === "lines") {
-        info = {name: name, file: file, line: D.line_number[j]};
-      } else { info = {name: name, file: "", line: 0}; }
-      var key = info.name + "\u0000" + info.file + "\u0000" + info.line;
-      var id = keyOf.get(key);
-      if (id === undefined) {
-        id = infos.length;
-        keyOf.set(key, id);
-        infos.push(info);
-        fullNames.push(new Set());
-        firstLine.push(j);
-      }
-      if (shown) { named[j] = 1; fullNames[id].add(S[D.functions[4 * fn + 2]]); }
-      lineNode[j] = id;
-      return id;
-    }
-    function pick(first, end, shown) {
-      var out = [];
-      for (var i = first; i < end; i++) {
-        var locs = stacks[i], focused = false, dropped = false;
-        for (var a = 0; a < locs.length; a++) {
-          var v = verdict[locs[a]];
-          if (v === false) { dropped = true; break; }
-          if (v) { focused = true; }
-        }
-        if (dropped || !focused) { continue; }
-        var lines = [], inline = [], frames = [];
-        for (var b = 0; b < locs.length; b++) {
-          var ls = kept[locs[b]];
-          for (var c = 0; c < ls.length; c++) { lines.push(ls[c]); inline.push(c > 0); frames.push(nodeOfLine(ls[c], shown)); }
-        }
-        if (!lines.length) { continue; }
-        out.push({i: i, lines: lines, inline: inline, frames: frames});
-      }
-      return out;
-    }
-    var nShown = D.widths_from >= 0 ? D.widths_from : stacks.length;
-    var chosen = pick(0, nShown, true);
-    var widths = D.widths_from >= 0 ? pick(nShown, stacks.length, false) : null;
-    var names = infos.map(printable);
-    var warnings = ["focus", "ignore", "hide", "show"].filter(function (k) { return o[k] && !matched[k]; })
-      .map(function (k) { return "--" + k + "=" + o[k] + " matched nothing"; });
-    return {o: o, t: o.sample_index, samples: chosen, widths: widths, infos: infos, names: names,
-            fullNames: fullNames, firstLine: firstLine, warnings: warnings, kept: kept};
+    labelCache = {label: label, size: size, texts: texts};
+    return labelCache;
   }
-  function printable(n) {
-    var parts = [];
-    if (n.name) { parts.push(n.name); }
-    if (n.line) { parts.push(n.file + ":" + n.line); } else if (n.file) { parts.push(n.file); }
-    return parts.join(" ") || "<unknown>";
-  }
-
-  function compute(o) { return graphOf(select(o)); }
 
   function graphOf(sel) {
     var o = sel.o, t = sel.t, vt = D.sample_types[t];
     var infos = sel.infos, fullNames = sel.fullNames;
-    var values = column(t);
-    var cols = D.values.map(function (_, i) { return column(i); });
-    var raw = [], labels = new Map();
-    sel.samples.forEach(function (s) {
-      var i = s.i, label = "", size = 0;
-      if (D.size_pairs.length) {
-        for (var p = 0; p < D.size_pairs.length; p++) {
-          var cnt = cols[D.size_pairs[p][0]][i];
-          if (cnt !== 0) { size = Math.trunc(cols[D.size_pairs[p][1]][i] / cnt + 1e-9); break; }
-        }
-        label = labels.get(size);
-        if (label === undefined) { label = formatValue(size, "bytes", "auto"); labels.set(size, label); }
-      }
-      raw.push([values[i], s.frames, s.inline, label, size]);
-    });
     // reference ids: sorted by (name, file, line)
     var rank = infos.map(function (_, i) { return i; }).sort(function (x, y) {
       return cmpStr(infos[x].name, infos[y].name) || cmpStr(infos[x].file, infos[y].file) ||
@@ -391,12 +279,16 @@
     var number = new Array(infos.length);
     rank.forEach(function (old, i) { number[old] = i; });
     var names = rank.map(function (old) { return sel.names[old]; });
-    var sizeOf = {};
-    var samples = raw.map(function (s) {
-      if (s[3] && !(s[3] in sizeOf)) { sizeOf[s[3]] = s[4]; }
-      return [s[0], s[1].map(function (f) { return number[f]; }), s[2], s[3]];
-    });
-    var r = heapvizPrune(names, samples, {node_count: o.node_count, node_fraction: o.node_fraction,
+    var lineRank = new Int32Array(sel.lineNode.length);
+    for (var j = 0; j < lineRank.length; j++) { lineRank[j] = sel.lineNode[j] >= 0 ? number[sel.lineNode[j]] : -1; }
+    var L = sizeLabels(), sizeOf = {}, named = new Uint8Array(L.texts.length);
+    for (var k = 0; k < sel.ids.length; k++) {  // a label's size: its first sample's
+      var i = sel.ids[k], id = L.label[i];
+      if (id >= 0 && !named[id]) { named[id] = 1; sizeOf[L.texts[id]] = L.size[i]; }
+    }
+    var samples = {ids: sel.ids, start: sel.start, at: sel.line, nodeOf: lineRank, inlineOf: sel.inline, value: column(t),
+                   label: L.texts.length ? L.label : null, labels: L.texts};
+    var r = heapvizPrune.columns(names, samples, {node_count: o.node_count, node_fraction: o.node_fraction,
                                           edge_fraction: o.edge_fraction, visual: true, cum_sort: false,
                                           drop_negative: o.drop_negative});
     var total = D.totals[t], warnings = sel.warnings;
@@ -485,9 +377,9 @@
 
   // ---- the page: state, refinements, the URL fragment, the command line; views register in `views`
   window.heapvizExplorer = {
-    D: D, S: S, loaded: loaded, loadTimes: loadTimes, column: column, select: select, graphOf: graphOf, compute: function (o) {
+    D: D, S: S, loaded: loaded, loadTimes: loadTimes, column: column, graphOf: graphOf, compute: function (o) {
       return compute(Object.assign({}, D.options, o));
     }, formatValue: formatValue, percentage: percentage, chooseUnit: chooseUnit, cmpStr: cmpStr,
-    printable: printable, pyRound: pyRound, views: [], lastGraph: null, lastDot: ""
+    pyRound: pyRound, views: [], lastGraph: null, lastDot: ""
   };
 })();

@@ -49,93 +49,109 @@
   function node(name, full, pkg, inline) {
     return {name: name, full: full, pkg: pkg, direct: !inline, cum: 0, self: 0, delta: 0, kids: new Map(), pruned: 0, prunedValue: 0};
   }
-  // a sample's path for the mode: positions into its frames, root of the drawn tree first
-  function pathOf(s, mode, focus) {
-    var n = s.frames.length, out = [], a;
-    if (mode === "bottom-up") { for (a = n - 1; a >= 0; a--) { out.push(a); } return out; }
-    if (mode === "callers" || mode === "callees") {
-      var p = s.frames.indexOf(focus);
-      if (p < 0) { return null; }
-      if (mode === "callers") { for (a = p; a >= 0; a--) { out.push(a); } } else { for (a = p; a < n; a++) { out.push(a); } }
-      return out;
-    }
-    for (a = 0; a < n; a++) { out.push(a); }
-    return out;
-  }
-  function frameNode(sel, s, a) {
-    var j = s.lines[a], fn = D.line_function[j], full = S[D.functions[4 * fn + 2]], bin = S[D.loc_binary[X.lineLoc[j]]];
-    return node(sel.names[s.frames[a]], full, packageOf(full, bin ? bin.split("/").pop() : ""), s.inline[a]);
+  function frameNode(sel, j) {
+    var fn = D.line_function[j], full = S[D.functions[4 * fn + 2]], bin = S[D.loc_binary[X.lineLoc[j]]];
+    return node(sel.names[sel.lineNode[j]], full, packageOf(full, bin ? bin.split("/").pop() : ""), sel.inline[j]);
   }
 
-  var PairMap = window.heapvizPairMap;  // prune.js's (int32, int32) -> int32 map on typed arrays
-
-  // The call tree of the selection for its sample type (graph/tree.py's build_tree). Built flat
-  // first (typed arrays, one map from (parent, frame) to a node), and only the nodes wide enough
-  // to draw become objects with their names: a large profile has millions of tree nodes.
-  function buildTree(sel, mode, focus) {
-    var values = X.column(sel.t), diff = !!sel.widths, widthSamples = diff ? sel.widths : sel.samples;
-    var cap = 1024;
-    for (var w = 0; w < widthSamples.length; w++) { cap += widthSamples[w].frames.length; }  // at most this many nodes
-    var cum = new Float64Array(cap), self = new Float64Array(cap), delta = new Float64Array(cap);
-    var parentOf = new Int32Array(cap), direct = new Uint8Array(cap), where = [null], at = new Int32Array(cap), frame = new Int32Array(cap);
-    var child = new PairMap(cap), count = 1;  // node 0: the root
-    var topDown = mode === "top-down";
-    parentOf[0] = -1;
-    function grow() {
-      cap *= 2;
-      var f = function (a, T) { var b = new T(cap); b.set(a); return b; };
-      cum = f(cum, Float64Array); self = f(self, Float64Array); delta = f(delta, Float64Array);
-      parentOf = f(parentOf, Int32Array); direct = f(direct, Uint8Array); at = f(at, Int32Array); frame = f(frame, Int32Array);
-    }
-    for (var k = 0; k < widthSamples.length; k++) {
-      var s = widthSamples[k], v = values[s.i];
-      if (!(v > 0)) { continue; }
-      var path = topDown ? null : pathOf(s, mode, focus);  // top-down: the frames in order, no array made
-      if (!topDown && !path) { continue; }
-      var cur = 0, len = topDown ? s.frames.length : path.length;
-      cum[0] += v;
-      for (var q = 0; q < len; q++) {
-        var a = topDown ? q : path[q], id = s.frames[a], next = child.get(cur, id);
-        if (next < 0) {
-          if (count === cap) { grow(); }
-          next = count++;
-          child.set(cur, id, next);
-          parentOf[next] = cur; where.push(s); at[next] = a; frame[next] = id;
-        }
-        if (!s.inline[a]) { direct[next] = 1; }
-        cum[next] += v;
-        cur = next;
+  // The samples' paths for the mode, root of the drawn tree first: sample k's frame at depth d is
+  // the line at position from[k] + dir * d, for d < len[k] (k: its index in `ids`; len -1: none)
+  function paths(sel, ids, mode, focus) {
+    var n = ids.length, from = new Int32Array(n), len = new Int32Array(n), dir = mode === "bottom-up" || mode === "callers" ? -1 : 1;
+    for (var k = 0; k < n; k++) {
+      var first = sel.start[ids[k]], end = sel.start[ids[k] + 1], p = first;
+      if (mode === "callers" || mode === "callees") {
+        while (p < end && sel.lineNode[sel.line[p]] !== focus) { p++; }  // the focus's first frame
+        if (p === end) { len[k] = -1; continue; }
       }
-      if (cur !== 0) { self[cur] += v; }
+      from[k] = mode === "bottom-up" ? end - 1 : p;
+      len[k] = mode === "top-down" ? end - first : (mode === "bottom-up" ? end - first : (dir < 0 ? p - first + 1 : end - p));
+    }
+    return {from: from, len: len, dir: dir};
+  }
+
+  // a growing Int32Array of sample lists, each a slice [a, b)
+  function Pool() { this.a = new Int32Array(1 << 16); this.n = 0; }
+  Pool.prototype.take = function (count) {
+    if (this.n + count > this.a.length) { var b = new Int32Array(2 * (this.n + count)); b.set(this.a); this.a = b; }
+    this.n += count;
+    return this.n - count;
+  };
+
+  // The call tree of the selection for its sample type (graph/tree.py's build_tree), drawn part
+  // only: from the root down, each drawn node's samples (in profile order) are grouped by their
+  // next frame, which gives its children's sums; a child too narrow to draw is counted in its
+  // parent and not descended into. The work is the samples' frames down to the narrow nodes, not
+  // the millions of tree nodes of a large profile. Children come in the order their first sample
+  // met them, with the names of that sample's frame, as build_tree's.
+  function buildTree(sel, mode, focus) {
+    var values = X.column(sel.t), diff = !!sel.wids, nNodes = sel.infos.length;
+    var wIds = diff ? sel.wids : sel.ids, W = paths(sel, wIds, mode, focus);
+    var sIds = diff ? sel.ids : null, P = diff ? paths(sel, sIds, mode, focus) : null;
+    var pool = new Pool(), root = node("all", "all", "", false), line = sel.line, lineNode = sel.lineNode;
+    var wa = pool.take(wIds.length), wn = 0, sa = 0, sn = 0;
+    for (var k = 0; k < wIds.length; k++) {
+      if (values[wIds[k]] > 0 && W.len[k] >= 0) { pool.a[wa + wn++] = k; root.cum += values[wIds[k]]; }
     }
     if (diff) {
-      sel.samples.forEach(function (s) {
-        var v = values[s.i];
-        if (v === 0) { return; }
-        var path = pathOf(s, mode, focus);
-        if (!path) { return; }
-        delta[0] += v;
-        var cur = 0;
-        for (var q = 0; q < path.length && cur >= 0; q++) {
-          cur = child.get(cur, s.frames[path[q]]);
-          if (cur >= 0) { delta[cur] += v; }
-        }
-      });
+      sa = pool.take(sIds.length);
+      for (var q = 0; q < sIds.length; q++) {
+        if (values[sIds[q]] !== 0 && P.len[q] >= 0) { pool.a[sa + sn++] = q; root.delta += values[sIds[q]]; }
+      }
     }
-    // what is too narrow to draw leaves the tree, counted in its parent (parents come first)
-    var min = cum[0] * KEEP, objs = new Array(count);
-    var root = objs[0] = node("all", "all", "", false);
-    root.cum = cum[0]; root.self = self[0]; root.delta = delta[0];
-    for (var i = 1; i < count; i++) {
-      var up = objs[parentOf[i]];
-      if (!up) { continue; }
-      if (cum[i] < min) { up.pruned++; up.prunedValue += cum[i]; continue; }
-      var o = frameNode(sel, where[i], at[i]);
-      o.direct = !!direct[i]; o.cum = cum[i]; o.self = self[i]; o.delta = delta[i];
-      up.kids.set(frame[i], o);
-      objs[i] = o;
+    var min = root.cum * KEEP, group = new Int32Array(nNodes).fill(-1), seen = new Int32Array(nNodes).fill(-1), task = 0;
+    var todo = [[root, 0, wa, wn, sa, sn]];
+    while (todo.length) {
+      var t = todo.pop(), up = t[0], d = t[1], list = pool.a, keys = [], cum = [], self = [], direct = [], firstAt = [], count = [];
+      task++;
+      for (var a = t[2]; a < t[2] + t[3]; a++) {  // the children: sums per next frame
+        var s = list[a], v = values[wIds[s]];
+        if (W.len[s] <= d) { continue; }
+        var p = W.from[s] + W.dir * d, f = lineNode[line[p]], g = group[f];
+        if (seen[f] !== task) { seen[f] = task; g = group[f] = keys.length; keys.push(f); cum.push(0); self.push(0); direct.push(false); firstAt.push(p); count.push(0); }
+        cum[g] += v;
+        count[g]++;
+        if (W.len[s] === d + 1) { self[g] += v; }
+        if (!sel.inline[line[p]]) { direct[g] = true; }
+      }
+      var kids = [];  // the drawn children, each with its sample lists: [node, depth, from, count, shown from, count]
+      for (var c = 0; c < keys.length; c++) {
+        if (cum[c] < min) { up.pruned++; up.prunedValue += cum[c]; kids.push(null); continue; }
+        var o = frameNode(sel, line[firstAt[c]]);
+        o.direct = direct[c]; o.cum = cum[c]; o.self = self[c];
+        up.kids.set(keys[c], o);
+        kids.push([o, d + 1, pool.take(count[c]), 0, 0, 0]);
+      }
+      list = pool.a;
+      for (var b = t[2]; b < t[2] + t[3]; b++) {  // each drawn child's samples
+        var s2 = list[b];
+        if (W.len[s2] <= d) { continue; }
+        var kid = kids[group[lineNode[line[W.from[s2] + W.dir * d]]]];
+        if (kid) { list[kid[2] + kid[3]++] = s2; }
+      }
+      if (diff) { shownDown(sel, values, sIds, P, pool, t, d, kids, group, seen, task); }
+      for (var r = kids.length - 1; r >= 0; r--) { if (kids[r]) { todo.push(kids[r]); } }
     }
     return {root: root, diff: diff, total: diff ? D.widths_totals[sel.t] : D.totals[sel.t]};
+  }
+  // with --base: the shown profile's samples (the difference) follow the drawn children
+  function shownDown(sel, values, sIds, P, pool, t, d, kids, group, seen, task) {
+    var counts = kids.map(function () { return 0; }), line = sel.line, lineNode = sel.lineNode, list = pool.a;
+    function kidOf(s) {
+      if (P.len[s] <= d) { return -1; }
+      var f = lineNode[line[P.from[s] + P.dir * d]];
+      return seen[f] === task && kids[group[f]] ? group[f] : -1;
+    }
+    for (var a = t[4]; a < t[4] + t[5]; a++) {
+      var g = kidOf(list[a]);
+      if (g >= 0) { kids[g][0].delta += values[sIds[list[a]]]; counts[g]++; }
+    }
+    kids.forEach(function (kid, g) { if (kid) { kid[4] = pool.take(counts[g]); } });
+    list = pool.a;
+    for (var b = t[4]; b < t[4] + t[5]; b++) {
+      var h = kidOf(list[b]);
+      if (h >= 0) { list[kids[h][4] + kids[h][5]++] = list[b]; }
+    }
   }
   X.buildTree = buildTree;
 

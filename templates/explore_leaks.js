@@ -19,15 +19,20 @@
     return !starts(file, ["./", "../"]);
   }
   function basename(p) { return p.split("/").pop(); }
-  // the report's allocation wrappers (heapviz/wrappers.py): sites are keyed below them
+  // the report's allocation wrappers (heapviz/wrappers.py): sites are keyed below them. Each
+  // line's name once: 1 a wrapper, 2 unnamed, 0 neither
   var WRAPPERS = new Set(D.wrappers || []);
   var UNNAMED = /^(\[.*\]|0x[0-9a-f]+|[^\s+]+\+0x[0-9a-f]+|\?\?|)$/;
-  function wrapperCut(s) {  // wrappers.leaf_cut: leading wrapper lines (and unnamed ones before a wrapper)
-    if (!WRAPPERS.size) { return 0; }
-    var n = s.lines.length, cut = 0;
-    for (var i = 0; i < n; i++) {
-      var name = S[D.functions[4 * D.line_function[s.lines[n - 1 - i]]]];
-      if (WRAPPERS.has(name)) { cut = i + 1; } else if (!UNNAMED.test(name)) { break; }
+  var lineWrap = new Uint8Array(D.line_function.length);
+  for (var w = 0; w < lineWrap.length && WRAPPERS.size; w++) {
+    var wname = S[D.functions[4 * D.line_function[w]]];
+    lineWrap[w] = WRAPPERS.has(wname) ? 1 : (UNNAMED.test(wname) ? 2 : 0);
+  }
+  function wrapperCut(sel, i) {  // wrappers.leaf_cut: sample i's leading wrapper lines (and unnamed ones before a wrapper)
+    var first = sel.start[i], n = sel.start[i + 1] - first, cut = 0;
+    for (var k = 0; k < n; k++) {
+      var c = lineWrap[sel.line[first + n - 1 - k]];
+      if (c === 1) { cut = k + 1; } else if (c !== 2) { break; }
     }
     return cut >= n ? 0 : cut;
   }
@@ -52,62 +57,111 @@
   }
   X.frameLocation = location;
 
+  // Each sample's site (once per structure: the selection's kept lines): its stack below the
+  // wrappers as location ids, leaf first, a location's kept frames being one id (numbered in
+  // location order, as collect does; a location cut partway by the wrappers stands for its lines
+  // left, numbered after them). Equal stacks are one site: found by a hash of the ids and
+  // confirmed by comparing them. -> {site (per sample, -1 none), seq: the sites' ids (CSR), partial}
+  function siteTable(sel) {
+    var st = sel.st;
+    if (st.cache.sites) { return st.cache.sites; }
+    var tupleId = new Map(), locId = new Int32Array(sel.kept.length), line = sel.line, start = sel.start, inl = sel.inline;
+    function idOf(lines) {
+      var key = lines.map(function (j, c) {
+        var f = frameOf(j, c > 0);
+        return [f.function, f.full_name, f.file, f.line, f.inline, f.binary, f.user].join("\u0001");
+      }).join("\u0002");
+      var id = tupleId.get(key);
+      if (id === undefined) { id = tupleId.size; tupleId.set(key, id); }
+      return id;
+    }
+    for (var k = 0; k < sel.kept.length; k++) { locId[k] = idOf(sel.kept[k]); }
+    var partial = tupleId.size;  // ids from here: locations cut partway
+    var n = start.length - 1, site = new Int32Array(n).fill(-1), bySum = new window.heapvizPairMap(1024);
+    var seqStart = [0], seq = new Int32Array(1024), buf = new Int32Array(64);
+    for (var i = 0; i < n; i++) {
+      var len = start[i + 1] - start[i];
+      if (!len) { continue; }
+      if (len > buf.length) { buf = new Int32Array(2 * len); }
+      var keep = start[i] + len - wrapperCut(sel, i), m = 0;
+      for (var a = keep - 1; a >= start[i]; a--) {
+        if (a === keep - 1 && keep < start[i + 1] && inl[line[keep]]) {
+          var b = a, part = [];
+          while (b > start[i] && inl[line[b]]) { b--; }
+          for (var c = b; c < keep; c++) { part.push(line[c]); }
+          buf[m++] = idOf(part);
+          a = b;
+        } else if (a === keep - 1 || !inl[line[a + 1]]) { buf[m++] = locId[lineLoc[line[a]]]; }
+      }
+      var h1 = m, h2 = 0x2545f491;
+      for (var q = 0; q < m; q++) { h1 = Math.imul(h1, 31) + buf[q] | 0; h2 = Math.imul(h2 ^ buf[q], 0x9e3779b1) + q | 0; }
+      for (;;) {  // the site with these ids: probe while the hash is another stack's
+        var s = bySum.get(h1, h2);
+        if (s < 0) {
+          s = seqStart.length - 1;
+          bySum.set(h1, h2, s);
+          if (seq.length < seqStart[s] + m) { var grown = new Int32Array(2 * (seqStart[s] + m)); grown.set(seq); seq = grown; }
+          seq.set(buf.subarray(0, m), seqStart[s]);
+          seqStart.push(seqStart[s] + m);
+          break;
+        }
+        var same = seqStart[s + 1] - seqStart[s] === m;
+        for (var r = 0; same && r < m; r++) { same = seq[seqStart[s] + r] === buf[r]; }
+        if (same) { break; }
+        h2 = h2 + 1 | 0;
+      }
+      site[i] = s;
+    }
+    st.cache.sites = {site: site, seqStart: seqStart, seq: seq, partial: partial};
+    return st.cache.sites;
+  }
+
   // The sites of the selection for its sample type: [{rank, value, bytes, objects, frames (leaf first)}]
   function leakSites(sel) {
     var t = sel.t, values = X.column(t), types = D.sample_types.map(function (v) { return v.type; });
     var gt = D.growth_types || [], iBytes = types.indexOf(gt[0]), iObjs = types.indexOf(gt[1]);
     var bytesCol = iBytes >= 0 ? X.column(iBytes) : null, objsCol = iObjs >= 0 ? X.column(iObjs) : null;
-    // each location's kept frames as one id, numbered in location order (as collect does)
-    var tupleId = new Map(), locId = new Int32Array(sel.kept.length);
-    function tupleKey(lines) {
-      return lines.map(function (j, c) {
-        var f = frameOf(j, c > 0);
-        return [f.function, f.full_name, f.file, f.line, f.inline, f.binary, f.user].join("\u0001");
-      }).join("\u0002");
+    var T = siteTable(sel), nSites = T.seqStart.length - 1;
+    // the kept samples' sites in order of first appearance, their sums
+    var slot = new Int32Array(nSites).fill(-1), order = [], value = [], bytes = [], objects = [], rep = [];
+    for (var k = 0; k < sel.ids.length; k++) {
+      var i = sel.ids[k], v = values[i];
+      if (v === 0) { continue; }
+      var g = slot[T.site[i]];
+      if (g < 0) { g = slot[T.site[i]] = order.length; order.push(T.site[i]); value.push(0); bytes.push(0); objects.push(0); rep.push(i); }
+      value[g] += v;
+      if (bytesCol) { bytes[g] += bytesCol[i]; }
+      if (objsCol) { objects[g] += objsCol[i]; }
     }
-    function idOf(key) {
-      var id = tupleId.get(key);
-      if (id === undefined) { id = tupleId.size; tupleId.set(key, id); }
-      return id;
-    }
-    for (var k = 0; k < sel.kept.length; k++) { locId[k] = idOf(tupleKey(sel.kept[k])); }
-    var groups = new Map(), list = [];
-    sel.samples.forEach(function (s) {
-      var v = values[s.i];
-      if (v === 0) { return; }
-      // the stack as location ids, leaf first; a location's kept lines are consecutive in s.lines.
-      // Below the wrappers: a location cut partway stands for its lines left (as collect does)
-      var ids = [], keep = s.lines.length - wrapperCut(s);
-      for (var a = keep - 1; a >= 0; a--) {
-        if (a === keep - 1 && keep < s.lines.length && s.inline[keep]) {
-          var b = a;
-          while (b > 0 && s.inline[b]) { b--; }
-          ids.push(idOf(tupleKey(s.lines.slice(b, keep))));
-          a = b;
-        } else if (a === keep - 1 || !s.inline[a + 1]) { ids.push(locId[lineLoc[s.lines[a]]]); }
-      }
-      var key = ids.join(",");
-      var g = groups.get(key);
-      if (!g) { g = {value: 0, bytes: 0, objects: 0, ids: ids, sample: s}; groups.set(key, g); list.push(g); }
-      g.value += v;
-      if (bytesCol) { g.bytes += bytesCol[s.i]; }
-      if (objsCol) { g.objects += objsCol[s.i]; }
+    // a partial location's id: numbered in order of first appearance here
+    var partialRank = new Map();
+    order.forEach(function (s) {
+      var id = T.seq[T.seqStart[s]];
+      if (T.seqStart[s + 1] > T.seqStart[s] && id >= T.partial && !partialRank.has(id)) { partialRank.set(id, T.partial + partialRank.size); }
     });
-    // only the largest sites are shown: those at or above the MAX_LEAK_SITES-th |value| are sorted
-    var total = list.length, sizes = new Float64Array(total);
-    for (var q = 0; q < total; q++) { sizes[q] = -Math.abs(list[q].value); }
-    if (total > MAX_LEAK_SITES) {
-      var cut = -sizes.sort()[MAX_LEAK_SITES - 1];
-      list = list.filter(function (g) { return Math.abs(g.value) >= cut; });
+    function idAt(s, r) {  // site s's r-th id
+      var id = T.seq[T.seqStart[s] + r];
+      return r === 0 && id >= T.partial ? partialRank.get(id) : id;
     }
-    list.sort(function (x, y) {
-      var d = Math.abs(y.value) - Math.abs(x.value);
+    function cmp(x, y) {  // largest |value| first, then by ids
+      var d = Math.abs(value[y]) - Math.abs(value[x]);
       if (d) { return d; }
-      for (var i = 0; i < Math.min(x.ids.length, y.ids.length); i++) { if (x.ids[i] !== y.ids[i]) { return x.ids[i] - y.ids[i]; } }
-      return x.ids.length - y.ids.length;
-    });
-    return {total: total, sites: list.slice(0, MAX_LEAK_SITES).map(function (g, r) {
-      var s = g.sample, frames = [], wrappers = [], keep = s.lines.length - wrapperCut(s);
+      var sx = order[x], sy = order[y], nx = T.seqStart[sx + 1] - T.seqStart[sx], ny = T.seqStart[sy + 1] - T.seqStart[sy];
+      for (var r = 0; r < Math.min(nx, ny); r++) { var a = idAt(sx, r), b = idAt(sy, r); if (a !== b) { return a - b; } }
+      return nx - ny;
+    }
+    // only the largest sites are shown: the first MAX_LEAK_SITES in that order, kept sorted in one pass
+    var total = order.length, best = [];
+    for (var c = 0; c < total; c++) {
+      if (best.length === MAX_LEAK_SITES && cmp(c, best[best.length - 1]) >= 0) { continue; }
+      var lo = 0, hi = best.length;
+      while (lo < hi) { var mid = (lo + hi) >> 1; if (cmp(best[mid], c) < 0) { lo = mid + 1; } else { hi = mid; } }
+      best.splice(lo, 0, c);
+      if (best.length > MAX_LEAK_SITES) { best.pop(); }
+    }
+    var list = best.map(function (g) { return {value: value[g], bytes: bytes[g], objects: objects[g], sample: rep[g]}; });
+    return {total: total, sites: list.map(function (g, r) {
+      var s = X.sampleOf(sel, g.sample), frames = [], wrappers = [], keep = s.lines.length - wrapperCut(sel, g.sample);
       for (var a = s.lines.length - 1; a >= 0; a--) { (a < keep ? frames : wrappers).push(frameOf(s.lines[a], s.inline[a])); }
       return {rank: r + 1, value: g.value, bytes: iBytes >= 0 ? g.bytes : null, objects: iObjs >= 0 ? g.objects : null,
               frames: frames, wrappers: wrappers, sample: s};

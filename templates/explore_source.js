@@ -48,14 +48,14 @@
       keyOf[j] = id;
     }
     var cum = new Float64Array(keys.size), stamp = new Int32Array(keys.size).fill(-1);
-    sel.samples.forEach(function (s, n) {
-      var v = values[s.i];
-      if (v === 0) { return; }
-      for (var a = 0; a < s.lines.length; a++) {
-        var id = keyOf[s.lines[a]];
+    for (var n = 0; n < sel.ids.length; n++) {
+      var v = values[sel.ids[n]];
+      if (v === 0) { continue; }
+      for (var p = sel.start[sel.ids[n]]; p < sel.start[sel.ids[n] + 1]; p++) {
+        var id = keyOf[sel.line[p]];
         if (id >= 0 && stamp[id] !== n) { stamp[id] = n; cum[id] += v; }
       }
-    });
+    }
     return function (fn, file, line) {
       var id = keys.get(fn + "\u0000" + file + "\u0000" + line);
       return id === undefined ? 0 : cum[id];

@@ -40,34 +40,61 @@
   X.Slot = Slot;
 
   // ---- flat and cum per node for one sample type (heapviz/graph/tables.py)
-  // (once per selection and sample type: the tables and peek share it; edges on typed arrays)
+  // (once per selection and sample type: the tables and peek share it). An edge into a node is
+  // inlined where its frame is a location's inlined line: mark[n] & 1 says an edge into n is
+  // inlined wherever it occurs, & 2 that one is not (the table's "(inline)", "(partial-inline)")
   function nodeSums(sel, t) {
     sel.sums = sel.sums || {};
     if (sel.sums[t]) { return sel.sums[t]; }
-    var values = X.column(t), n = sel.infos.length;
+    var values = X.column(t), n = sel.infos.length, node = sel.lineNode, line = sel.line, inl = sel.inline, prev = sel.st.prev;
     var flat = new Float64Array(n), cum = new Float64Array(n), has = new Uint8Array(n), stamp = new Int32Array(n).fill(-1);
-    var edgeOf = new window.heapvizPairMap(), list = [];  // [weight, stamp, direct at any occurrence, parent, child]
-    sel.samples.forEach(function (s, k) {
-      var v = values[s.i];
-      if (v === 0) { return; }
-      var f = s.frames;
-      for (var a = 0; a < f.length; a++) {
-        if (stamp[f[a]] !== k) { stamp[f[a]] = k; cum[f[a]] += v; has[f[a]] = 1; }
-        if (a && f[a - 1] !== f[a]) {
-          var i = edgeOf.get(f[a - 1], f[a]), e;
-          if (i < 0) { e = [0, -1, false, f[a - 1], f[a]]; edgeOf.set(f[a - 1], f[a], list.length); list.push(e); } else { e = list[i]; }
-          if (e[1] !== k) { e[1] = k; e[0] += v; }
-          if (!s.inline[a]) { e[2] = true; }
+    var mark = new Uint8Array(n), inlineInto = new Uint8Array(n), inlineSeen = new Uint8Array(node.length);
+    for (var j = 0; j < node.length; j++) { if (inl[j] && node[j] >= 0 && node[prev[j]] !== node[j]) { inlineInto[node[j]] = 1; } }
+    var direct = new window.heapvizPairMap();  // direct occurrences of the edges some inlined frame makes too
+    for (var k = 0; k < sel.ids.length; k++) {
+      var i = sel.ids[k], v = values[i];
+      if (v === 0) { continue; }
+      var first = sel.start[i], end = sel.start[i + 1], up = -1;
+      for (var p = first; p < end; p++) {
+        var f = node[line[p]];
+        if (stamp[f] !== k) { stamp[f] = k; cum[f] += v; has[f] = 1; }
+        if (p > first && up !== f) {
+          if (inl[line[p]]) { inlineSeen[line[p]] = 1; } else {
+            mark[f] |= 2;
+            if (inlineInto[f]) { direct.set(up, f, 0); }
+          }
         }
+        up = f;
       }
-      flat[f[f.length - 1]] += v;
-    });
-    var mark = new Uint8Array(n);  // 1: an edge in is inlined everywhere, 2: one is not
-    list.forEach(function (e) { mark[e[4]] |= e[2] ? 2 : 1; });
-    sel.sums[t] = {flat: flat, cum: cum, has: has, edges: list, mark: mark, total: D.totals[t]};
+      flat[node[line[end - 1]]] += v;
+    }
+    for (var q = 0; q < node.length; q++) {
+      if (inlineSeen[q] && direct.get(node[prev[q]], node[q]) < 0) { mark[node[q]] |= 1; }
+    }
+    sel.sums[t] = {flat: flat, cum: cum, has: has, mark: mark, total: D.totals[t]};
     return sel.sums[t];
   }
   X.nodeSums = nodeSums;
+
+  // the edges into and out of some nodes (`chosen`: a mask), each [weight, stamp, direct at any
+  // occurrence, parent, child], in order of first appearance
+  function edgesAround(sel, t, chosen) {
+    var values = X.column(t), node = sel.lineNode, line = sel.line, inl = sel.inline;
+    var edgeOf = new window.heapvizPairMap(), list = [];
+    for (var k = 0; k < sel.ids.length; k++) {
+      var i = sel.ids[k], v = values[i];
+      if (v === 0) { continue; }
+      for (var p = sel.start[i] + 1; p < sel.start[i + 1]; p++) {
+        var u = node[line[p - 1]], f = node[line[p]];
+        if (u === f || !(chosen[u] || chosen[f])) { continue; }
+        var at = edgeOf.get(u, f), e;
+        if (at < 0) { e = [0, -1, false, u, f]; edgeOf.set(u, f, list.length); list.push(e); } else { e = list[at]; }
+        if (e[1] !== k) { e[1] = k; e[0] += v; }
+        if (!inl[line[p]]) { e[2] = true; }
+      }
+    }
+    return list;
+  }
 
   function byFlat(sel, s, cumFirst) {
     var nodes = [];
@@ -148,9 +175,9 @@
     var t = sel.t, vt = D.sample_types[t], s = nodeSums(sel, t);
     var fmt = function (v) { return X.formatValue(v, vt.unit, unit); };
     var chosen = byFlat(sel, s, true).slice(0, PEEK_FUNCTIONS);
-    var ins = new Map(), outs = new Map();
-    chosen.forEach(function (n) { ins.set(n, []); outs.set(n, []); });
-    s.edges.forEach(function (e) {
+    var ins = new Map(), outs = new Map(), mask = new Uint8Array(sel.infos.length);
+    chosen.forEach(function (n) { ins.set(n, []); outs.set(n, []); mask[n] = 1; });
+    edgesAround(sel, t, mask).forEach(function (e) {
       if (ins.has(e[4])) { ins.get(e[4]).push([e[3], e[0], !e[2]]); }
       if (outs.has(e[3])) { outs.get(e[3]).push([e[4], e[0], !e[2]]); }
     });

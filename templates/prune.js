@@ -7,6 +7,8 @@
  *   dropped_nodes, dropped_edges, nodes_before_count}
  *   nodes: [name, ...] (ids are indices, numbered in the order of the nodes' identity)
  *   samples: [[value, [node, ...root first], [inline, ...], sizeLabel], ...]
+ * heapvizPrune.columns(nodes, samples, options): the same from samples as columns (see columns()),
+ *   as the explorer holds them
  */
 (function (global) {
   "use strict";
@@ -68,25 +70,65 @@
 
   function grown(a, n) { var b = new a.constructor(n); b.set(a); return b; }
 
+  // (node, node) -> int32 >= 0 for a few nodes (`index`: each one's row, -1 others), on one
+  // Int32Array of rows × rows: a lookup without hashing, as PairMap's get/set
+  function DenseMap(index, rows) { this.index = index; this.rows = rows; this.t = new Int32Array(rows * rows); }
+  DenseMap.prototype.get = function (a, b) { return this.t[this.index[a] * this.rows + this.index[b]] - 1; };
+  DenseMap.prototype.set = function (a, b, value) { this.t[this.index[a] * this.rows + this.index[b]] = value + 1; };
+  var DENSE = 1024;  // at most this many nodes: edges numbered in a DenseMap
+  function edgeMap(kept) {
+    var n = kept === null ? KEYS : kept.size;
+    if (n > DENSE) return new PairMap();
+    var index = new Int32Array(KEYS).fill(-1), rows = 0;
+    if (kept === null) { for (var i = 0; i < KEYS; i++) index[i] = rows++; } else kept.forEach(function (k) { index[k] = rows++; });
+    return new DenseMap(index, rows);
+  }
+
+  // The samples as columns: sample i (of `ids`, in order) has the frames at positions
+  // start[i] … start[i + 1] - 1, frame p is node nodeOf[at[p]], inlined if inlineOf[at[p]];
+  // its value value[i], its size label labels[label[i]] (label null: none). The explorer passes
+  // its selection as it holds it (at: lines; nodeOf, inlineOf: per line); these are the others'.
+  function columns(samples, withLabels) {
+    var n = samples.length, start = new Int32Array(n + 1), value = new Float64Array(n), label = new Int32Array(n).fill(-1);
+    var labelId = new Map(), labels = [];
+    samples.forEach(function (s, i) {
+      start[i + 1] = start[i] + s[1].length;
+      value[i] = s[0];
+      if (withLabels && s[3]) {
+        if (!labelId.has(s[3])) { labelId.set(s[3], labels.length); labels.push(s[3]); }
+        label[i] = labelId.get(s[3]);
+      }
+    });
+    var at = new Int32Array(start[n]), nodeOf = new Int32Array(start[n]), inlineOf = new Uint8Array(start[n]);
+    samples.forEach(function (s, i) {
+      for (var a = 0; a < s[1].length; a++) { var p = start[i] + a; at[p] = p; nodeOf[p] = s[1][a]; inlineOf[p] = s[2][a] ? 1 : 0; }
+    });
+    var ids = new Int32Array(n);
+    for (var i = 0; i < n; i++) ids[i] = i;
+    return {ids: ids, start: start, at: at, nodeOf: nodeOf, inlineOf: inlineOf, value: value, label: withLabels ? label : null, labels: labels};
+  }
+
   // The sums over typed arrays (nodes by id, edges numbered in order of first appearance), then
   // as Maps in the order the reference fills its dicts: first appearance.
-  function sums(samples, kept, nodesOnly) {  // nodesOnly: cum, flat and tags, no edges
+  function sums(C, kept, nodesOnly) {  // nodesOnly: cum, flat and tags, no edges
     var keptMask = null;
     if (kept !== null) { keptMask = new Uint8Array(KEYS); kept.forEach(function (n) { keptMask[n] = 1; }); }
     var cum = new Float64Array(KEYS), flatA = new Float64Array(KEYS), seen = new Uint8Array(KEYS), hasFlat = new Uint8Array(KEYS);
-    var firstSeen = [], tagsOf = new Map();
+    var firstSeen = [], tagSum = new Map(), nLabels = C.labels.length;  // tagSum: leaf * nLabels + label -> weight
     var stamp = new Int32Array(KEYS).fill(-1);  // what a sample has counted
-    var edgeOf = new PairMap(), cap = 1024, nEdges = 0;
+    var edgeOf = nodesOnly ? null : edgeMap(kept), cap = 1024, nEdges = 0;
     var eWeight = new Float64Array(cap), eStamp = new Int32Array(cap), eResidual = new Uint8Array(cap), eDirect = new Uint8Array(cap);
     var eFrom = new Int32Array(cap), eTo = new Int32Array(cap);
     var seqPos = new Int32Array(64), seqNode = new Int32Array(64);
-    for (var s = 0; s < samples.length; s++) {
-      var value = samples[s][0], frames = samples[s][1], inline = samples[s][2], label = samples[s][3];
+    var ids = C.ids, start = C.start, at = C.at, nodeOf = C.nodeOf, inlineOf = C.inlineOf;
+    for (var s = 0; s < ids.length; s++) {
+      var sample = ids[s], value = C.value[sample], first = start[sample], end = start[sample + 1];
       if (value === 0) continue;
-      if (frames.length > seqPos.length) { seqPos = new Int32Array(2 * frames.length); seqNode = new Int32Array(2 * frames.length); }
+      if (end - first > seqPos.length) { seqPos = new Int32Array(2 * (end - first)); seqNode = new Int32Array(2 * (end - first)); }
       var m = 0;
-      for (var p = 0; p < frames.length; p++) {
-        if (keptMask === null || keptMask[frames[p]]) { seqPos[m] = p; seqNode[m] = frames[p]; m++; }
+      for (var p = first; p < end; p++) {
+        var f = nodeOf[at[p]];
+        if (keptMask === null || keptMask[f]) { seqPos[m] = p; seqNode[m] = f; m++; }
       }
       for (var i = 0; i < m; i++) {
         var node = seqNode[i];
@@ -95,14 +137,13 @@
         if (!seen[node]) { seen[node] = 1; firstSeen.push(node); }
         cum[node] += value;
       }
-      if (frames.length && (keptMask === null || keptMask[frames[frames.length - 1]])) {
-        var leaf = frames[frames.length - 1];
+      var leaf = end > first ? nodeOf[at[end - 1]] : -1;
+      if (leaf >= 0 && (keptMask === null || keptMask[leaf])) {
         flatA[leaf] += value;
         hasFlat[leaf] = 1;
-        if (label) {
-          var tags = tagsOf.get(leaf);
-          if (!tags) { tags = new Map(); tagsOf.set(leaf, tags); }
-          tags.set(label, (tags.has(label) ? tags.get(label) : 0) + value);
+        if (C.label !== null && C.label[sample] >= 0) {
+          var tk = leaf * nLabels + C.label[sample];
+          tagSum.set(tk, (tagSum.has(tk) ? tagSum.get(tk) : 0) + value);
         }
       }
       for (var j = 0; j + 1 < m && !nodesOnly; j++) {
@@ -123,12 +164,17 @@
         eStamp[e] = s;
         eWeight[e] += value;
         if (cPos - pPos > 1) eResidual[e] = 1;
-        if (!inline[cPos]) eDirect[e] = 1;
+        if (!inlineOf[at[cPos]]) eDirect[e] = 1;
       }
     }
     var g = {flat: new Map(), cum: new Map(), tags: new Map(), weight: new Map(), residual: new Map(),
              inline: new Map(), ends: new Map()};
-    var keep = new Uint8Array(KEYS);
+    var keep = new Uint8Array(KEYS), tagsOf = new Map();
+    tagSum.forEach(function (w, tk) {
+      var leaf = Math.floor(tk / nLabels);
+      if (!tagsOf.has(leaf)) tagsOf.set(leaf, new Map());
+      tagsOf.get(leaf).set(C.labels[tk - leaf * nLabels], w);
+    });
     firstSeen.forEach(function (n) {
       if (cum[n] !== 0 || flatA[n] !== 0) {
         keep[n] = 1;
@@ -235,9 +281,13 @@
   }
 
   function prune(names, samples, options) {
+    return pruneColumns(names, columns(samples, !options || options.visual !== false), options);
+  }
+
+  function pruneColumns(names, samples, options) {  // samples: as columns() makes them
     var o = Object.assign({node_count: 80, node_fraction: 0.005, edge_fraction: 0.001, visual: true,
                            cum_sort: false, drop_negative: false}, options || {});
-    if (!o.visual) samples = samples.map(function (s) { return [s[0], s[1], s[2], ""]; });
+    if (!o.visual) samples = Object.assign({}, samples, {label: null});
     KEYS = names.length + 1;
     var g = sums(samples, null, true), resum = true;  // the edges once the nodes they join are known
     var total = 0;
@@ -321,4 +371,5 @@
   }
 
   global.heapvizPrune = prune;
+  prune.columns = pruneColumns;
 })(typeof window !== "undefined" ? window : globalThis);
