@@ -60,17 +60,19 @@ class StackTable:
         mapper = FrameMapper(options)
         self._mappers = {options: mapper}
         node_ids: dict[NodeInfo, int] = {}
-        frame_ids: dict[FrameInfo, int] = {}
+        frame_ids: dict[tuple[int, str, str, bool], int] = {}  # FrameInfo's fields: a tuple hashes in C
         self.nodes: list[NodeInfo] = []
         self.frame_info: list[FrameInfo] = []
         self.full_names: list[set[str]] = []
         # per distinct location: its frame ids, root first (outer function, then what it inlined)
         loc_frames: list[int] = []
-        loc_count = np.zeros(len(locs.locations), dtype=np.int64)
-        for k, loc in enumerate(locs.locations):
-            binary = loc.mapping.basename if loc.mapping is not None else ""
+        counts: list[int] = []
+        basenames: dict[int, str] = {}  # per mapping object
+        for loc in locs.locations:
+            m = loc.mapping
+            binary = "" if m is None else basenames.get(id(m)) or basenames.setdefault(id(m), m.basename)
             of_loc = mapper.frames(loc)
-            loc_count[k] = len(of_loc)
+            counts.append(len(of_loc))
             for fr in reversed(of_loc):
                 node = node_ids.get(fr.node)
                 if node is None:
@@ -78,13 +80,14 @@ class StackTable:
                     self.nodes.append(fr.node)
                     self.full_names.append(set())
                 self.full_names[node].add(fr.full_name)
-                info = FrameInfo(node, fr.full_name, binary, fr.inline)
-                fid = frame_ids.get(info)
+                key = (node, fr.full_name, binary, fr.inline)
+                fid = frame_ids.get(key)
                 if fid is None:
-                    fid = frame_ids[info] = len(self.frame_info)
-                    self.frame_info.append(info)
+                    fid = frame_ids[key] = len(self.frame_info)
+                    self.frame_info.append(FrameInfo(*key))
                 loc_frames.append(fid)
         self.node_index = node_ids
+        loc_count = np.array(counts, dtype=np.int64)
         frame_node = np.array([f.node for f in self.frame_info], dtype=np.int32)
         frame_inline = np.array([f.inline for f in self.frame_info], dtype=np.bool_)
         loc_first = np.zeros(len(loc_count) + 1, dtype=np.int64)

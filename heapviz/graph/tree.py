@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from heapviz.graph.arrays import index_of, sums
+from heapviz.graph.arrays import KeySums, index_of, sums
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.kinds import HEAP, Words
@@ -115,17 +115,25 @@ def _add(root: TreeNode, t: StackTable, index: int, min_fraction: float) -> None
                 break
         at = start + depth
         keys, first, member = index_of(group * n_nodes + t.ids[at])
-        cums = sums(member, w, len(keys))
-        direct = (np.bincount(member, weights=~t.inline[at], minlength=len(keys)) > 0).tolist()
-        frames = t.frames[at[first]].tolist()
+        acc = KeySums(w, len(keys))
+        acc.add(member, w, len(keys))
+        alive = acc.values >= min_value
+        parent_of = keys // n_nodes
+        # the groups too narrow to draw, counted (and summed, in order) in their parents
+        narrow = np.flatnonzero(~alive)
+        if len(narrow):
+            count = np.bincount(parent_of[narrow], minlength=len(parents))
+            left_out = sums(parent_of[narrow], acc.values[narrow], len(parents))
+            for p in np.flatnonzero(count).tolist():
+                parents[p].pruned += int(count[p])
+                parents[p].pruned_value += left_out[p]
+        kept = np.flatnonzero(alive)
+        direct = (np.bincount(member, weights=~t.inline[at], minlength=len(keys)) > 0)[kept].tolist()
+        frames = t.frames[at[first[kept]]].tolist()
+        cums = acc.values[kept].tolist()
         children: list[TreeNode] = []
-        alive = np.zeros(len(keys), dtype=np.bool_)
-        for g, pair in enumerate(keys.tolist()):
-            parent = parents[pair // n_nodes]
-            if cums[g] < min_value:
-                parent.pruned += 1
-                parent.pruned_value += cums[g]
-                continue
+        for g, p in enumerate(parent_of[kept].tolist()):
+            parent = parents[p]
             info = t.frame_info[frames[g]]
             label = labels.get(info.node)
             if label is None:
@@ -133,7 +141,6 @@ def _add(root: TreeNode, t: StackTable, index: int, min_fraction: float) -> None
             child = TreeNode(label, info.full_name, package_of(info.full_name, info.binary), not direct[g],
                              cum=cums[g])
             parent.children[t.nodes[info.node]] = child
-            alive[g] = True
             children.append(child)
         renumber = np.cumsum(alive) - 1
         stay = alive[member]

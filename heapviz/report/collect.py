@@ -40,7 +40,7 @@ def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, 
     unit = choose_unit(vt.unit, opts.unit, ((r.flat, r.cum) for r in result.rows), result.total)
     rows = []
     running: Value = 0
-    for r in result.rows:
+    for r in result.rows[:MAX_TABLE_ROWS]:  # the rows shown: the others are only counted
         running += r.flat
         rows.append(TableRow(
             name=r.label, full_names=r.full_names, flat=round(r.flat), cum=round(r.cum),
@@ -51,8 +51,8 @@ def _table(profile: Profile, table: NodeTable, index: int, opts: ReportOptions, 
     sort = "cum" if sort_cum else "flat"
     return TopTable(
         key=f"{vt.type}-{sort}", title=f"{vt.type} by {sort}", sample_type=vt.type, sort=sort,
-        total_text=format_value(result.total, vt.unit, unit), rows=rows[:MAX_TABLE_ROWS],
-        omitted=max(0, len(rows) - MAX_TABLE_ROWS),
+        total_text=format_value(result.total, vt.unit, unit), rows=rows,
+        omitted=max(0, len(result.rows) - MAX_TABLE_ROWS),
     )
 
 
