@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.arrays import index_of
+from heapviz.graph.arrays import IntArray, index_of
 from heapviz.graph.arrays import sums as group_sums
 from heapviz.graph.stacks import StackTable, Sums, node_sums
 from heapviz.model import SIZE_EPSILON, Sample, Value
@@ -169,6 +169,13 @@ def _graph(t: StackTable, s: Sums, tags: dict[int, dict[str, tuple[int, Value]]]
     return g
 
 
+def _graph_edges(t: StackTable, s: Sums, keep: list[int]) -> IntArray:
+    """The edges of the graph of the sums: those between its nodes (`keep`)."""
+    keep_mask = np.zeros(max(len(t.nodes), 1), dtype=np.bool_)
+    keep_mask[keep] = True
+    return np.flatnonzero(keep_mask[s.edge_parent] & keep_mask[s.edge_child])
+
+
 def nodelets(tags: dict[str, tuple[int, Value]]) -> list[tuple[int, int, Value]]:
     """Up to four (smallest size, largest size, weight) object-size boxes for a node, heaviest
     first; more sizes are grouped around the four heaviest, as pprof does."""
@@ -197,27 +204,54 @@ def _edge_entropy(weights: list[Value], self_weight: Value) -> float:
     return score
 
 
-def _entropy_score(g: nx.DiGraph, n: NodeInfo) -> int:
-    """pprof's visual order: penalise nodes that only pass weight through."""
-    a = g.nodes[n]
-    ins = [e["weight"] for _, _, e in g.in_edges(n, data=True)]
-    outs = [e["weight"] for _, _, e in g.out_edges(n, data=True)]
+def _entropy(ins: list[Value], outs: list[Value], flat: Value, cum: Value) -> int:
+    """pprof's visual order: penalise nodes that only pass weight through (`ins`, `outs`: the
+    weights of the node's edges, in the graph's order)."""
     score = 1.0 if not ins else _edge_entropy(ins, 0)
-    score += 1.0 if not outs else _edge_entropy(outs, a["flat"])
-    return int(score * a["cum"]) + int(a["flat"])
+    score += 1.0 if not outs else _edge_entropy(outs, flat)
+    return int(score * cum) + int(flat)
+
+
+def _entropy_score(g: nx.DiGraph, n: NodeInfo) -> int:
+    a = g.nodes[n]
+    return _entropy([e["weight"] for _, _, e in g.in_edges(n, data=True)],
+                    [e["weight"] for _, _, e in g.out_edges(n, data=True)], a["flat"], a["cum"])
+
+
+def _sorted(nodes: list[NodeInfo], flat: dict[NodeInfo, Value], cum: dict[NodeInfo, Value],
+            ent: dict[NodeInfo, int] | None, by_cum: bool) -> list[NodeInfo]:
+    if ent is not None:
+        nodes.sort(key=lambda n: (-ent[n], _printable(n), -abs(cum[n]), n))
+    elif by_cum:
+        nodes.sort(key=lambda n: (-abs(cum[n]), _printable(n), -abs(flat[n]), n))
+    else:
+        nodes.sort(key=lambda n: (-abs(flat[n]), _printable(n), -abs(cum[n]), n))
+    return nodes
 
 
 def sort_nodes(g: nx.DiGraph, visual: bool, cum: bool) -> list[NodeInfo]:
-    nodes = list(g.nodes)
     a = g.nodes
+    return _sorted(list(g.nodes), {n: a[n]["flat"] for n in a}, {n: a[n]["cum"] for n in a},
+                   {n: _entropy_score(g, n) for n in a} if visual else None, cum)
+
+
+def _sums_order(t: StackTable, s: Sums, visual: bool, by_cum: bool) -> list[NodeInfo]:
+    """sort_nodes of the graph of these sums (_graph), from its arrays: the graph is not made."""
+    keep = graph_nodes(s)
+    nodes = [t.nodes[n] for n in keep]
+    flat = {t.nodes[n]: s.flat.get(n, 0) for n in keep}
+    cum = {t.nodes[n]: s.cum[n] for n in keep}
+    ent = None
     if visual:
-        ent = {n: _entropy_score(g, n) for n in nodes}
-        nodes.sort(key=lambda n: (-ent[n], _printable(n), -abs(a[n]["cum"]), n))
-    elif cum:
-        nodes.sort(key=lambda n: (-abs(a[n]["cum"]), _printable(n), -abs(a[n]["flat"]), n))
-    else:
-        nodes.sort(key=lambda n: (-abs(a[n]["flat"]), _printable(n), -abs(a[n]["cum"]), n))
-    return nodes
+        ins: dict[int, list[Value]] = {n: [] for n in keep}
+        outs: dict[int, list[Value]] = {n: [] for n in keep}
+        pick = _graph_edges(t, s, keep)
+        for u, v, w in zip(s.edge_parent[pick].tolist(), s.edge_child[pick].tolist(), s.edge_values[pick].tolist(),
+                           strict=True):
+            outs[u].append(w)
+            ins[v].append(w)
+        ent = {t.nodes[n]: _entropy(ins[n], outs[n], flat[t.nodes[n]], cum[t.nodes[n]]) for n in keep}
+    return _sorted(nodes, flat, cum, ent, by_cum)
 
 
 def _trim_tags(g: nx.DiGraph, cutoff: Value) -> None:
@@ -231,12 +265,14 @@ def _trim_edges(g: nx.DiGraph, cutoff: Value) -> int:
     return len(light)
 
 
-def _select_top(g: nx.DiGraph, order: list[NodeInfo], max_nodes: int, visual: bool) -> list[NodeInfo]:
+def _select_top(tags_of: Callable[[NodeInfo], dict[str, tuple[int, Value]]], order: list[NodeInfo], max_nodes: int,
+                visual: bool) -> list[NodeInfo]:
+    """The first nodes of `order` that fit in `max_nodes` (`tags_of`: a node's nodelets, trimmed)."""
     if visual:
         # pprof counts each node's nodelets (distinct object sizes, up to 4) as nodes too.
         count = 0
         for i, n in enumerate(order):
-            tags = min(sum(1 for v in g.nodes[n]["tags"].values() if v[1] != 0), MAX_NODELETS)
+            tags = min(sum(1 for v in tags_of(n).values() if v[1] != 0), MAX_NODELETS)
             count += tags + 1
             if count >= max_nodes:
                 max_nodes = i + 1
@@ -287,37 +323,49 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     s = node_sums(stacks, index)
     untrimmed = Untrimmed(stacks, s, _tags(stacks, index, s, tags) if tags else {})
     nodes = graph_nodes(s)
-    full: nx.DiGraph | None = None
     total_value = sum(s.flat.get(n, 0) for n in nodes)
     node_cutoff = abs(int(total_value * options.node_fraction))
     edge_cutoff = abs(int(total_value * options.edge_fraction))
     dropped_nodes = 0
     kept = {stacks.nodes[n] for n in nodes if abs(s.cum[n]) >= node_cutoff} if node_cutoff > 0 else None
+    # The graph of the nodes above the cutoff is ordered and cut to --nodecount from its sums;
+    # networkx holds only the graph drawn (the one cut to --nodecount has a few thousand edges
+    # where this one can have a hundred thousand).
+    cut, cut_tags = s, untrimmed.tags
     if kept is not None and len(kept) != len(nodes):
         dropped_nodes = len(nodes) - len(kept)
-        g = build(stacks, index, kept, tags)
-    else:
-        g = full = untrimmed.graph()  # kept untrimmed for peek; copied below if it would be trimmed in place
+        cut, cut_tags = _sums_of(stacks, index, kept, tags)
     if options.drop_negative:
-        neg = {n for n, a in g.nodes(data=True) if a["flat"] < 0 or (a["flat"] == 0 and a["cum"] < 0)}
+        neg = {stacks.nodes[n] for n in graph_nodes(cut)
+               if cut.flat.get(n, 0) < 0 or (cut.flat.get(n, 0) == 0 and cut.cum[n] < 0)}
         if neg:
-            g = build(stacks, index, set(g.nodes) - neg, tags)
-    before_count = g.number_of_nodes()
-    order = sort_nodes(g, options.visual, options.cum_sort)
+            cut, cut_tags = _sums_of(stacks, index, {stacks.nodes[n] for n in graph_nodes(cut)} - neg, tags)
+    before_count = len(graph_nodes(cut))
+    order = _sums_order(stacks, cut, options.visual, options.cum_sort)
+    g: nx.DiGraph | None = None
     if options.node_count > 0:
-        if g is full:
-            g = full.copy()
-        _trim_tags(g, node_cutoff)
-        _trim_edges(g, edge_cutoff)
-        top = _select_top(g, order, options.node_count, options.visual)
+        trimmed_tags = {stacks.nodes[n]: {k: v for k, v in node_tags.items() if abs(v[1]) >= node_cutoff}
+                        for n, node_tags in cut_tags.items()}
+        top = _select_top(lambda n: trimmed_tags.get(n, {}), order, options.node_count, options.visual)
         if len(top) != len(order):
             g = build(stacks, index, set(top), tags)
             order = sort_nodes(g, options.visual, options.cum_sort)
-    if g is full:
-        g = full.copy()
+        else:
+            g = _graph(stacks, cut, cut_tags)
+            _trim_tags(g, node_cutoff)
+            _trim_edges(g, edge_cutoff)
+    if g is None:
+        g = _graph(stacks, cut, cut_tags)
     _trim_tags(g, node_cutoff)
     dropped_edges = _trim_edges(g, edge_cutoff)
     if options.visual:
         _remove_redundant_edges(g, order)
     return CallGraph(g, order, total, node_cutoff, edge_cutoff, dropped_nodes, dropped_edges, before_count,
-                     options, full, untrimmed)
+                     options, None, untrimmed)
+
+
+def _sums_of(t: StackTable, index: int, kept: set[NodeInfo],
+             size_pairs: tuple[tuple[int, int], ...]) -> tuple[Sums, dict[int, dict[str, tuple[int, Value]]]]:
+    """build()'s sums and nodelets, without its graph."""
+    s = node_sums(t, index, t.node_mask(kept))
+    return s, _tags(t, index, s, size_pairs) if size_pairs else {}
