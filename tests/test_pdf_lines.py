@@ -103,3 +103,34 @@ def test_min_width_is_the_paragraphs(lines, style):
 ])
 def test_plain_text_only(text, expected):
     assert plain(text) is expected
+
+
+def _table_doc(cls: type) -> bytes:
+    """Tables of string cells (bold heading, right-aligned numbers, a grey column, two-line cells)
+    with Lines and Paragraph cells between them, long enough to split over pages."""
+    rows: list[list[object]] = [["#", "flat", "flat%", "name"]]
+    for i in range(120):
+        name: Flowable = (Lines([f"function_{i}::run()"], STYLES["mono"]) if i % 3 else
+                          Paragraph(escape(f"<fn {i}> & friends"), STYLES["mono"]))
+        rows.append([str(i), f"{i * 1.5:.2f}MB", f"{i / 10:.1f}%" if i % 7 else "12.5%\n(of all)", name])
+    table = cls(rows, colWidths=[10 * mm, 25 * mm, 20 * mm, None], repeatRows=1)
+    style = table_style(FONTS.bold)
+    style.add("ALIGN", (1, 0), (2, -1), "RIGHT")
+    style.add("TEXTCOLOR", (0, 1), (0, -1), "#777777")
+    style.add("FONTSIZE", (0, 1), (0, -1), 7)
+    table.setStyle(style)
+    buf = io.BytesIO()
+    SimpleDocTemplate(buf, pagesize=A4, invariant=True).build([Paragraph("Top", STYLES["h2"]), table])
+    return buf.getvalue()
+
+
+def test_table_string_cells_drawn_as_reportlab_draws_them(tmp_path):
+    from heapviz.report.pdf_table import Table
+    ours_text, ours_boxes, ours_pages = _render(_table_doc(Table), tmp_path, "ours")
+    rl_text, rl_boxes, rl_pages = _render(_table_doc(LongTable), tmp_path, "longtable")
+    assert len(ours_pages) == len(rl_pages) >= 3
+    assert "119" in ours_text and "178.50MB" in ours_text and "(of all)" in ours_text
+    assert ours_text == rl_text
+    assert ours_boxes == rl_boxes
+    for a, b in zip(ours_pages, rl_pages, strict=True):
+        assert ImageChops.difference(a, b).getbbox() is None

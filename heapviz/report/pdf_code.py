@@ -7,9 +7,10 @@ from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, LongTable, Spacer, TableStyle, XPreformatted
+from reportlab.platypus import Flowable, KeepTogether, Spacer, TableStyle, XPreformatted
 
 from heapviz.report.pdf_style import CELL_PAD, PAGE_W, Context
+from heapviz.report.pdf_table import Table
 from heapviz.report.pdf_text import Lines, Markup
 from heapviz.report.sources import SiteSource
 
@@ -74,7 +75,7 @@ def site_code(code: SiteSource, c: Context) -> list[Flowable]:
                 style.add("BACKGROUND", (0, k), (-1, k), colors.HexColor("#ffe9a8"))
                 style.add("TEXTCOLOR", (0, k), (0, k), colors.HexColor("#b20000"))
                 style.add("FONTNAME", (0, k), (2, k), c.fonts.bold)
-        table = LongTable(data, colWidths=[*_CODE_WIDTHS, None], repeatRows=1)
+        table = Table(data, colWidths=[*_CODE_WIDTHS, None], repeatRows=1)
         table.setStyle(style)
         out.append(KeepTogether([head, table]))
         out.append(Spacer(1, 3))

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from reportlab.graphics.shapes import Drawing, Rect
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, LongTable, TableStyle
+from reportlab.platypus import Flowable, TableStyle
 
 from heapviz.report.groups import group_share, group_value_text
+from heapviz.report.pdf_table import Table
 
 if TYPE_CHECKING:
     from heapviz.report.pdf_style import Context
@@ -44,7 +45,7 @@ def group_flowables(c: Context, table_style: Callable[[str], TableStyle]) -> lis
     for g in shown:
         data.append([c.p(g.label, "mono"), str(g.profiles), group_value_text(r, g.value), group_share(r, g.value),
                      _bar(abs(g.value) / biggest)])
-    table = LongTable(data, colWidths=[None, 18 * mm, 24 * mm, 16 * mm, _BAR_W + 8], repeatRows=1)
+    table = Table(data, colWidths=[None, 18 * mm, 24 * mm, 16 * mm, _BAR_W + 8], repeatRows=1)
     style = table_style(c.fonts.bold)
     style.add("ALIGN", (1, 0), (3, -1), "RIGHT")
     style.add("VALIGN", (4, 1), (4, -1), "MIDDLE")
@@ -60,7 +61,7 @@ def group_flowables(c: Context, table_style: Callable[[str], TableStyle]) -> lis
         for name, v in g.top[:PDF_GROUP_TOP]:
             pct = f"{100 * v / g.value:.1f}%" if g.value else ""
             rows.append([group_value_text(r, v), pct, c.p(name, "mono")])
-        t = LongTable(rows, colWidths=[24 * mm, 16 * mm, None], repeatRows=1)
+        t = Table(rows, colWidths=[24 * mm, 16 * mm, None], repeatRows=1)
         s = table_style(c.fonts.bold)
         s.add("ALIGN", (0, 0), (1, -1), "RIGHT")
         t.setStyle(s)

@@ -7,7 +7,7 @@ from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, LongTable, Spacer, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Spacer, TableStyle
 
 from heapviz.kinds import upper_first
 from heapviz.report.collect import LeakSite, TopTable
@@ -15,6 +15,7 @@ from heapviz.report.pdf_charts import line_chart, timeline_chart
 from heapviz.report.pdf_code import site_code
 from heapviz.report.pdf_style import CELL_PAD, PAGE_W, PDF_SUSPECTS, PDF_TABLE_ROWS, Context, table_style
 from heapviz.report.pdf_summary import lower_first, site_amount, suspect_tag
+from heapviz.report.pdf_table import Table
 from heapviz.report.pdf_text import common_dir, name_parts, path_parts
 
 
@@ -45,7 +46,7 @@ def growth(c: Context) -> list[Flowable]:
               c.lines(path_parts(d.file), PAGE_W - 84 * mm - 12 * mm - 2 * CELL_PAD, "path"),
               r.bytes_text(d.inuse_space), *([str(d.inuse_space)] if exact else []), r.objects_text(d.inuse_objects)]
              for i, d in enumerate(r.dumps)]
-    t = LongTable(data, colWidths=[12 * mm, None, 22 * mm, *([26 * mm] if exact else []), 24 * mm], repeatRows=1)
+    t = Table(data, colWidths=[12 * mm, None, 22 * mm, *([26 * mm] if exact else []), 24 * mm], repeatRows=1)
     style = table_style(c.fonts.bold)
     style.add("ALIGN", (2, 0), (-1, -1), "RIGHT")
     t.setStyle(style)
@@ -62,7 +63,7 @@ def growth(c: Context) -> list[Flowable]:
                 c.p(" → ".join(r.bytes_text(v) for v in s.inuse_space), "small")]
         rows.append([str(s.rank), cell, f"{s.score:.2f}", r.bytes_text(s.growth_bytes, signed=True),
                      line_chart(list(s.inuse_space), 28 * mm, 9 * mm, None, c.fonts.regular, r.bytes_text)])
-    t = LongTable(rows, colWidths=widths, repeatRows=1)
+    t = Table(rows, colWidths=widths, repeatRows=1)
     t.setStyle(table_style(c.fonts.bold))
     out.append(t)
     return out
@@ -75,7 +76,7 @@ def top_table(t: TopTable, c: Context) -> list[Flowable]:
     for row in rows:
         data.append([row.flat_text, row.flat_pct, row.sum_pct, row.cum_text, row.cum_pct, c.cell(row.name, "mono")])
     widths = [20 * mm, 14 * mm, 14 * mm, 20 * mm, 14 * mm, None]
-    table = LongTable(data, colWidths=widths, repeatRows=1)
+    table = Table(data, colWidths=widths, repeatRows=1)
     style = table_style(c.fonts.bold)
     style.add("ALIGN", (0, 0), (4, -1), "RIGHT")
     table.setStyle(style)
@@ -102,7 +103,7 @@ def leak_site(site: LeakSite, c: Context) -> list[Flowable]:
         loc = f.location[len(prefix):] if prefix and f.file.startswith(prefix) else f.location
         data.append([str(i), c.lines(name_parts(f.full_name or f.function), name_w, after=inline),
                      c.lines(path_parts(loc), loc_w, "path")])
-    table = LongTable(data or [["", "", ""]], colWidths=widths)
+    table = Table(data or [["", "", ""]], colWidths=widths)
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (0, -1), c.fonts.regular),
                                ("FONTSIZE", (0, 0), (0, -1), 7), ("TEXTCOLOR", (0, 0), (0, -1), colors.grey),
                                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e0e0e0")),
@@ -145,7 +146,7 @@ def details(c: Context) -> list[Flowable]:
         rows.append(("Header totals", ", ".join(f"{n} {t}" for n, t in r.header_totals)))
     rows.append(("Sampling", f"values are estimates: {r.sampling}" if r.estimated else "none: values are exact"))
     rows.append(("Made by", f"heapviz {r.version}" + (": " + " ".join(r.options) if r.options else "")))
-    table = LongTable([[c.p(k, "small"), c.p(v, "small")] for k, v in rows], colWidths=[35 * mm, None])
+    table = Table([[c.p(k, "small"), c.p(v, "small")] for k, v in rows], colWidths=[35 * mm, None])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
                                ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
     return [c.heading("Details", 0), table]
@@ -160,6 +161,6 @@ def binaries(c: Context) -> list[Flowable]:
             sym += f"\nbuild id {b.build_id}"
         data.append([c.lines(path_parts(b.file), 55 * mm - 2 * CELL_PAD, "path"), c.p(sym, "small"),
                      f"{b.resolved}/{b.addresses}", c.p(b.status, "small")])
-    table = LongTable(data, colWidths=[55 * mm, 70 * mm, 18 * mm, None], repeatRows=1)
+    table = Table(data, colWidths=[55 * mm, 70 * mm, 18 * mm, None], repeatRows=1)
     table.setStyle(table_style(c.fonts.bold))
     return [table]

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, LongTable, Spacer
+from reportlab.platypus import Flowable, Spacer
 
 from heapviz.growth import Suspect
 from heapviz.kinds import upper_first
@@ -16,6 +16,7 @@ from heapviz.report.collect import Frame as StackFrame
 from heapviz.report.collect import LeakSite, ReportData
 from heapviz.report.pdf_charts import line_chart
 from heapviz.report.pdf_style import ANSWER_ROWS, CELL_PAD, PAGE_W, PDF_SUSPECTS, Context, table_style
+from heapviz.report.pdf_table import Table
 from heapviz.report.pdf_text import common_dir, name_parts, path_parts
 
 
@@ -178,7 +179,7 @@ def _sites_answer(c: Context) -> list[Flowable]:
                 where.insert(0, c.lines(name_parts(f.function), where_w))
         data.append([str(s.rank), c.lines(name_parts(s.frames[0].function if s.frames else "?"), name_w),
                      s.bytes_text or s.value_text, s.pct, s.objects_text, where])
-    t = LongTable(data, colWidths=widths, repeatRows=1)
+    t = Table(data, colWidths=widths, repeatRows=1)
     style = table_style(c.fonts.bold)
     style.add("ALIGN", (2, 0), (4, -1), "RIGHT")
     t.setStyle(style)
@@ -201,7 +202,7 @@ def _suspects_answer(c: Context) -> list[Flowable]:
                      r.bytes_text(s.growth_bytes, signed=True), _first_last(r, s),
                      line_chart(list(s.inuse_space), 28 * mm, 9 * mm, None, c.fonts.regular, r.bytes_text),
                      f"{s.score:.2f}"])
-    t = LongTable(data, colWidths=widths, repeatRows=1)
+    t = Table(data, colWidths=widths, repeatRows=1)
     style = table_style(c.fonts.bold)
     style.add("ALIGN", (2, 0), (3, -1), "RIGHT")
     style.add("ALIGN", (5, 0), (5, -1), "RIGHT")
