@@ -288,9 +288,12 @@
     }
     var samples = {ids: sel.ids, start: sel.start, at: sel.line, nodeOf: lineRank, inlineOf: sel.inline, value: column(t),
                    label: L.texts.length ? L.label : null, labels: L.texts};
+    var ns = window.heapvizExplorer.nodeSums(sel, t), given = {cum: new Float64Array(infos.length),  // as the tables have them
+      flat: new Float64Array(infos.length), seen: new Uint8Array(infos.length)};
+    for (var n = 0; n < infos.length; n++) { given.cum[number[n]] = ns.cum[n]; given.flat[number[n]] = ns.flat[n]; given.seen[number[n]] = ns.has[n]; }
     var r = heapvizPrune.columns(names, samples, {node_count: o.node_count, node_fraction: o.node_fraction,
-                                          edge_fraction: o.edge_fraction, visual: true, cum_sort: false,
-                                          drop_negative: o.drop_negative});
+                                                  edge_fraction: o.edge_fraction, visual: true, cum_sort: false,
+                                                  drop_negative: o.drop_negative, node_sums: given});
     var total = D.totals[t], warnings = sel.warnings;
     var graph = {
       nodes: r.order.map(function (n) {

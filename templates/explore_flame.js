@@ -78,6 +78,95 @@
     return this.n - count;
   };
 
+  // A column's sums are exact in any order when its values are integers far below 2^53: then the
+  // top-down tree can be summed on the location prefix tree (below), else sample by sample.
+  var exactCache = {};
+  function exact(t) {
+    if (!(t in exactCache)) {
+      var col = X.column(t), total = 0, ok = true;
+      for (var i = 0; i < col.length && ok; i++) { ok = Number.isInteger(col[i]); total += Math.abs(col[i]); }
+      exactCache[t] = ok && total < Math.pow(2, 52);
+    }
+    return exactCache[t];
+  }
+
+  // The top-down tree from the location prefix tree: each tree node's sums (the kept samples'
+  // values with a leaf below it, its own as a last frame, its first such sample) in one pass,
+  // children after parents; then from the root down, a drawn node stands for tree nodes (and the
+  // line of their kept lines it is at), whose next lines or tree children, grouped by their node,
+  // are its children. The work is the tree's nodes once and the drawn nodes' members.
+  var buffers = null;
+  function topDownByTree(sel, values) {
+    var tParent = D.tree_parent, tLoc = D.tree_location, nT = tParent.length, nk = sel.st.nk, kept = sel.kept;
+    if (!buffers || buffers.sub.length !== nT) { buffers = {sub: new Float64Array(nT), self: new Float64Array(nT), first: new Int32Array(nT)}; }
+    var sub = buffers.sub.fill(0), own = buffers.self.fill(0), first = buffers.first.fill(0x7fffffff);
+    var root = node("all", "all", "", false);
+    for (var k = 0; k < sel.ids.length; k++) {
+      var v = values[sel.ids[k]], leaf = D.sample_stack[sel.ids[k]];
+      if (!(v > 0)) { continue; }
+      root.cum += v; sub[leaf] += v; own[leaf] += v;
+      if (first[leaf] > k) { first[leaf] = k; }
+    }
+    for (var t = nT - 1; t >= 0; t--) {
+      var p = tParent[t];
+      if (p < 0 || first[t] === 0x7fffffff) { continue; }
+      sub[p] += sub[t];
+      if (first[p] > first[t]) { first[p] = first[t]; }
+      if (nk[tLoc[t]] === 0) { own[p] += own[t]; }  // no frame of its own: its samples end at its parent's
+    }
+    var TC = treeChildren(), min = root.cum * KEEP, nNodes = sel.infos.length;
+    var group = new Int32Array(nNodes), seen = new Int32Array(nNodes).fill(-1), task = 0;
+    var todo = [[root, [-1], [-1]]];  // a drawn node, its members: tree nodes and their line (-1: its tree children next)
+    while (todo.length) {
+      var job = todo.pop(), up = job[0], mt = job[1], mc = job[2], kids = [];
+      task++;
+      var add = function (x, c) {  // tree node x's c-th kept line is a child
+        var j = kept[tLoc[x]][c], f = sel.lineNode[j], g;
+        if (seen[f] !== task) {
+          seen[f] = task; g = group[f] = kids.length;
+          kids.push({f: f, first: first[x], j: j, cum: 0, self: 0, direct: false, mt: [], mc: []});
+        } else { g = group[f]; }
+        var kid = kids[g];
+        if (first[x] < kid.first) { kid.first = first[x]; kid.j = j; }
+        kid.cum += sub[x];
+        if (c === nk[tLoc[x]] - 1) { kid.self += own[x]; }
+        if (!sel.inline[j]) { kid.direct = true; }
+        kid.mt.push(x); kid.mc.push(c);
+      };
+      for (var m = 0; m < mt.length; m++) {
+        var x = mt[m], c = mc[m];
+        if (x >= 0 && c + 1 < nk[tLoc[x]]) { add(x, c + 1); continue; }
+        var kidsOf = [x];  // tree children, through those without a frame
+        while (kidsOf.length) {
+          var y = kidsOf.pop(), lo = y < 0 ? 0 : TC.first[y], hi = y < 0 ? TC.roots : TC.end[y];
+          for (var z = lo; z >= 0 && z < hi; z++) {
+            if (first[z] === 0x7fffffff) { continue; }  // no kept sample below
+            if (nk[tLoc[z]] === 0) { kidsOf.push(z); } else { add(z, 0); }
+          }
+        }
+      }
+      kids.sort(function (a, b) { return a.first - b.first; });  // in the order their first sample met them
+      var next = [];
+      kids.forEach(function (kid) {
+        if (kid.cum < min) { up.pruned++; up.prunedValue += kid.cum; return; }
+        var o = frameNode(sel, kid.j);
+        o.direct = kid.direct; o.cum = kid.cum; o.self = kid.self;
+        up.kids.set(kid.f, o);
+        next.push([o, kid.mt, kid.mc]);
+      });
+      for (var r = next.length - 1; r >= 0; r--) { todo.push(next[r]); }
+    }
+    return {root: root, diff: false, total: D.totals[sel.t]};
+  }
+  function treeChildren() {  // a tree node's children are consecutive (the tree is numbered level by level)
+    if (X.treeChildren) { return X.treeChildren; }
+    var tParent = D.tree_parent, nT = tParent.length, first = new Int32Array(nT).fill(-1), end = new Int32Array(nT), roots = 0;
+    for (var t = nT - 1; t >= 0; t--) { if (tParent[t] >= 0) { first[tParent[t]] = t; } else { roots++; } }
+    for (var u = 0; u < nT; u++) { if (tParent[u] >= 0) { end[tParent[u]] = u + 1; } }
+    X.treeChildren = {first: first, end: end, roots: roots};
+    return X.treeChildren;
+  }
+
   // The call tree of the selection for its sample type (graph/tree.py's build_tree), drawn part
   // only: from the root down, each drawn node's samples (in profile order) are grouped by their
   // next frame, which gives its children's sums; a child too narrow to draw is counted in its
@@ -86,6 +175,7 @@
   // met them, with the names of that sample's frame, as build_tree's.
   function buildTree(sel, mode, focus) {
     var values = X.column(sel.t), diff = !!sel.wids, nNodes = sel.infos.length;
+    if (mode === "top-down" && !diff && exact(sel.t)) { return topDownByTree(sel, values); }
     var wIds = diff ? sel.wids : sel.ids, W = paths(sel, wIds, mode, focus);
     var sIds = diff ? sel.ids : null, P = diff ? paths(sel, sIds, mode, focus) : null;
     var pool = new Pool(), root = node("all", "all", "", false), line = sel.line, lineNode = sel.lineNode;
@@ -100,15 +190,16 @@
       }
     }
     var min = root.cum * KEEP, group = new Int32Array(nNodes).fill(-1), seen = new Int32Array(nNodes).fill(-1), task = 0;
-    var todo = [[root, 0, wa, wn, sa, sn]];
+    var groupOf = new Int32Array(wn), todo = [[root, 0, wa, wn, sa, sn]];  // groupOf: each listed sample's child
     while (todo.length) {
       var t = todo.pop(), up = t[0], d = t[1], list = pool.a, keys = [], cum = [], self = [], direct = [], firstAt = [], count = [];
       task++;
-      for (var a = t[2]; a < t[2] + t[3]; a++) {  // the children: sums per next frame
-        var s = list[a], v = values[wIds[s]];
-        if (W.len[s] <= d) { continue; }
+      for (var a = 0; a < t[3]; a++) {  // the children: sums per next frame
+        var s = list[t[2] + a], v = values[wIds[s]];
+        if (W.len[s] <= d) { groupOf[a] = -1; continue; }
         var p = W.from[s] + W.dir * d, f = lineNode[line[p]], g = group[f];
         if (seen[f] !== task) { seen[f] = task; g = group[f] = keys.length; keys.push(f); cum.push(0); self.push(0); direct.push(false); firstAt.push(p); count.push(0); }
+        groupOf[a] = g;
         cum[g] += v;
         count[g]++;
         if (W.len[s] === d + 1) { self[g] += v; }
@@ -120,14 +211,13 @@
         var o = frameNode(sel, line[firstAt[c]]);
         o.direct = direct[c]; o.cum = cum[c]; o.self = self[c];
         up.kids.set(keys[c], o);
-        kids.push([o, d + 1, pool.take(count[c]), 0, 0, 0]);
+        // an only child with every sample: the same list
+        kids.push([o, d + 1, count[c] === t[3] ? t[2] : pool.take(count[c]), count[c] === t[3] ? count[c] : 0, 0, 0]);
       }
       list = pool.a;
-      for (var b = t[2]; b < t[2] + t[3]; b++) {  // each drawn child's samples
-        var s2 = list[b];
-        if (W.len[s2] <= d) { continue; }
-        var kid = kids[group[lineNode[line[W.from[s2] + W.dir * d]]]];
-        if (kid) { list[kid[2] + kid[3]++] = s2; }
+      for (var b = 0; b < t[3] && !(keys.length === 1 && count[0] === t[3]); b++) {  // each drawn child's samples
+        var kid = groupOf[b] >= 0 ? kids[groupOf[b]] : null;
+        if (kid) { list[kid[2] + kid[3]++] = list[t[2] + b]; }
       }
       if (diff) { shownDown(sel, values, sIds, P, pool, t, d, kids, group, seen, task); }
       for (var r = kids.length - 1; r >= 0; r--) { if (kids[r]) { todo.push(kids[r]); } }

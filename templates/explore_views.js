@@ -113,7 +113,7 @@
     var unit = X.chooseUnit(vt.unit, sel.o.unit, order.map(function (n) { return [s.flat[n], s.cum[n]]; }), s.total);
     var fmt = function (v) { return X.formatValue(v, vt.unit, unit); };
     var running = 0;
-    var rows = order.map(function (n) {
+    var rows = order.slice(0, MAX_TABLE_ROWS).map(function (n) {  // the rows shown
       running += s.flat[n];
       var m = s.mark[n], name = sel.names[n] + (m & 1 ? (m === 1 ? " (inline)" : " (partial-inline)") : "");
       return {name: name, full_names: Array.from(sel.fullNames[n]).sort(X.cmpStr), flat: X.pyRound(s.flat[n]),
@@ -121,7 +121,7 @@
               flat_pct: pct(s.flat[n], s.total), sum_pct: pct(running, s.total), cum_pct: pct(s.cum[n], s.total)};
     });
     return {key: vt.type + "-" + (sortCum ? "cum" : "flat"), title: vt.type + " by " + (sortCum ? "cum" : "flat"),
-            total_text: fmt(s.total), rows: rows.slice(0, MAX_TABLE_ROWS), omitted: Math.max(0, rows.length - MAX_TABLE_ROWS)};
+            total_text: fmt(s.total), rows: rows, omitted: Math.max(0, order.length - MAX_TABLE_ROWS)};
   }
   X.topRows = topRows;
 

@@ -8,7 +8,8 @@
  *   nodes: [name, ...] (ids are indices, numbered in the order of the nodes' identity)
  *   samples: [[value, [node, ...root first], [inline, ...], sizeLabel], ...]
  * heapvizPrune.columns(nodes, samples, options): the same from samples as columns (see columns()),
- *   as the explorer holds them
+ *   as the explorer holds them; options.node_sums: the nodes' cum, flat and seen (typed arrays by
+ *   id) when the caller has them
  */
 (function (global) {
   "use strict";
@@ -75,7 +76,7 @@
   function DenseMap(index, rows) { this.index = index; this.rows = rows; this.t = new Int32Array(rows * rows); }
   DenseMap.prototype.get = function (a, b) { return this.t[this.index[a] * this.rows + this.index[b]] - 1; };
   DenseMap.prototype.set = function (a, b, value) { this.t[this.index[a] * this.rows + this.index[b]] = value + 1; };
-  var DENSE = 1024;  // at most this many nodes: edges numbered in a DenseMap
+  var DENSE = 2048;  // at most this many nodes: edges numbered in a DenseMap (16 MB)
   function edgeMap(kept) {
     var n = kept === null ? KEYS : kept.size;
     if (n > DENSE) return new PairMap();
@@ -108,45 +109,70 @@
     return {ids: ids, start: start, at: at, nodeOf: nodeOf, inlineOf: inlineOf, value: value, label: withLabels ? label : null, labels: labels};
   }
 
-  // The sums over typed arrays (nodes by id, edges numbered in order of first appearance), then
-  // as Maps in the order the reference fills its dicts: first appearance.
-  function sums(C, kept, nodesOnly) {  // nodesOnly: cum, flat and tags, no edges
-    var keptMask = null;
-    if (kept !== null) { keptMask = new Uint8Array(KEYS); kept.forEach(function (n) { keptMask[n] = 1; }); }
-    var cum = new Float64Array(KEYS), flatA = new Float64Array(KEYS), seen = new Uint8Array(KEYS), hasFlat = new Uint8Array(KEYS);
-    var firstSeen = [], tagSum = new Map(), nLabels = C.labels.length;  // tagSum: leaf * nLabels + label -> weight
-    var stamp = new Int32Array(KEYS).fill(-1);  // what a sample has counted
-    var edgeOf = nodesOnly ? null : edgeMap(kept), cap = 1024, nEdges = 0;
-    var eWeight = new Float64Array(cap), eStamp = new Int32Array(cap), eResidual = new Uint8Array(cap), eDirect = new Uint8Array(cap);
-    var eFrom = new Int32Array(cap), eTo = new Int32Array(cap);
-    var seqPos = new Int32Array(64), seqNode = new Int32Array(64);
-    var ids = C.ids, start = C.start, at = C.at, nodeOf = C.nodeOf, inlineOf = C.inlineOf;
+  // The nodes' sums over typed arrays (by id): cum (each sample once), flat, whether a sample with
+  // a value passed (seen), and the size tags of the leaves (tags: Map leaf -> Map label -> weight)
+  function nodeSums(C) {
+    var cum = new Float64Array(KEYS), flat = new Float64Array(KEYS), seen = new Uint8Array(KEYS), stamp = new Int32Array(KEYS).fill(-1);
+    var ids = C.ids, start = C.start, at = C.at, nodeOf = C.nodeOf;
     for (var s = 0; s < ids.length; s++) {
       var sample = ids[s], value = C.value[sample], first = start[sample], end = start[sample + 1];
       if (value === 0) continue;
-      if (end - first > seqPos.length) { seqPos = new Int32Array(2 * (end - first)); seqNode = new Int32Array(2 * (end - first)); }
+      for (var p = first; p < end; p++) {
+        var node = nodeOf[at[p]];
+        if (stamp[node] !== s) { stamp[node] = s; seen[node] = 1; cum[node] += value; }
+      }
+      if (end > first) flat[nodeOf[at[end - 1]]] += value;
+    }
+    return {cum: cum, flat: flat, seen: seen, tags: tagSums(C)};
+  }
+
+  function tagSums(C) {
+    var byPair = new PairMap(), weights = [], leaves = [], labels = [], tags = new Map();
+    for (var s = 0; C.label !== null && s < C.ids.length; s++) {
+      var sample = C.ids[s], value = C.value[sample], first = C.start[sample], end = C.start[sample + 1];
+      if (value === 0 || end === first || C.label[sample] < 0) continue;
+      var leaf = C.nodeOf[C.at[end - 1]], t = byPair.get(leaf, C.label[sample]);
+      if (t < 0) { t = weights.length; byPair.set(leaf, C.label[sample], t); weights.push(0); leaves.push(leaf); labels.push(C.label[sample]); }
+      weights[t] += value;
+    }
+    weights.forEach(function (w, t) {
+      if (!tags.has(leaves[t])) tags.set(leaves[t], new Map());
+      tags.get(leaves[t]).set(C.labels[labels[t]], w);
+    });
+    return tags;
+  }
+
+  // The graph of the kept nodes (null: all): their sums (ns, as nodeSums gives them) and the edges
+  // between consecutive kept frames, numbered in order of first appearance, then as Maps in the
+  // order the reference fills its dicts. g.next: the samples' kept frames, for the next sums
+  // (which keep some of these nodes).
+  function sums(C, kept, ns) {
+    var keptMask = null;
+    if (kept !== null) { keptMask = new Uint8Array(KEYS); kept.forEach(function (n) { keptMask[n] = 1; }); }
+    var edgeOf = edgeMap(kept), cap = 1024, nEdges = 0;
+    var eWeight = new Float64Array(cap), eStamp = new Int32Array(cap), eResidual = new Uint8Array(cap), eDirect = new Uint8Array(cap);
+    var eFrom = new Int32Array(cap), eTo = new Int32Array(cap);
+    var seqPos = new Int32Array(64), seqNode = new Int32Array(64), seqAt = new Int32Array(64);
+    var ids = C.ids, start = C.start, at = C.at, nodeOf = C.nodeOf, inlineOf = C.inlineOf;
+    var next = {ids: ids, start: new Int32Array(start.length), end: new Int32Array(start.length),
+                at: new Int32Array(C.end ? C.at.length : start[start.length - 1]), pos: null,
+                nodeOf: nodeOf, inlineOf: inlineOf, value: C.value}, q = 0;
+    next.pos = new Int32Array(next.at.length);
+    for (var s = 0; s < ids.length; s++) {
+      var sample = ids[s], value = C.value[sample], first = start[sample], end = C.end ? C.end[sample] : start[sample + 1];
+      if (value === 0) continue;
+      if (end - first > seqPos.length) {
+        seqPos = new Int32Array(2 * (end - first)); seqNode = new Int32Array(2 * (end - first)); seqAt = new Int32Array(2 * (end - first));
+      }
       var m = 0;
       for (var p = first; p < end; p++) {
         var f = nodeOf[at[p]];
-        if (keptMask === null || keptMask[f]) { seqPos[m] = p; seqNode[m] = f; m++; }
+        if (keptMask === null || keptMask[f]) { seqPos[m] = C.pos ? C.pos[p] : p; seqAt[m] = at[p]; seqNode[m] = f; m++; }
       }
-      for (var i = 0; i < m; i++) {
-        var node = seqNode[i];
-        if (stamp[node] === s) continue;
-        stamp[node] = s;
-        if (!seen[node]) { seen[node] = 1; firstSeen.push(node); }
-        cum[node] += value;
-      }
-      var leaf = end > first ? nodeOf[at[end - 1]] : -1;
-      if (leaf >= 0 && (keptMask === null || keptMask[leaf])) {
-        flatA[leaf] += value;
-        hasFlat[leaf] = 1;
-        if (C.label !== null && C.label[sample] >= 0) {
-          var tk = leaf * nLabels + C.label[sample];
-          tagSum.set(tk, (tagSum.has(tk) ? tagSum.get(tk) : 0) + value);
-        }
-      }
-      for (var j = 0; j + 1 < m && !nodesOnly; j++) {
+      next.start[sample] = q;
+      for (var r = 0; r < m; r++) { next.pos[q] = seqPos[r]; next.at[q++] = seqAt[r]; }
+      next.end[sample] = q;
+      for (var j = 0; j + 1 < m; j++) {
         var pPos = seqPos[j], parent = seqNode[j], cPos = seqPos[j + 1], child = seqNode[j + 1];
         if (parent === child) continue;
         var e = edgeOf.get(parent, child);
@@ -164,25 +190,11 @@
         eStamp[e] = s;
         eWeight[e] += value;
         if (cPos - pPos > 1) eResidual[e] = 1;
-        if (!inlineOf[at[cPos]]) eDirect[e] = 1;
+        if (!inlineOf[seqAt[j + 1]]) eDirect[e] = 1;
       }
     }
-    var g = {flat: new Map(), cum: new Map(), tags: new Map(), weight: new Map(), residual: new Map(),
-             inline: new Map(), ends: new Map()};
-    var keep = new Uint8Array(KEYS), tagsOf = new Map();
-    tagSum.forEach(function (w, tk) {
-      var leaf = Math.floor(tk / nLabels);
-      if (!tagsOf.has(leaf)) tagsOf.set(leaf, new Map());
-      tagsOf.get(leaf).set(C.labels[tk - leaf * nLabels], w);
-    });
-    firstSeen.forEach(function (n) {
-      if (cum[n] !== 0 || flatA[n] !== 0) {
-        keep[n] = 1;
-        g.cum.set(n, cum[n]);
-        g.flat.set(n, hasFlat[n] ? flatA[n] : 0);
-        if (tagsOf.has(n)) g.tags.set(n, tagsOf.get(n));
-      }
-    });
+    var g = nodesGraph(ns, keptMask), keep = new Uint8Array(KEYS);
+    g.cum.forEach(function (_, n) { keep[n] = 1; });
     for (var k = 0; k < nEdges; k++) {
       if (!keep[eFrom[k]] || !keep[eTo[k]]) continue;
       var ek = key(eFrom[k], eTo[k]);
@@ -190,6 +202,20 @@
       g.residual.set(ek, !!eResidual[k]);
       g.ends.set(ek, [eFrom[k], eTo[k]]);
       g.inline.set(ek, !eDirect[k]);
+    }
+    g.next = next;
+    return g;
+  }
+
+  // the graph's nodes (those kept, null: all) with a value, no edges
+  function nodesGraph(ns, keptMask) {
+    var g = {flat: new Map(), cum: new Map(), tags: new Map(), weight: new Map(), residual: new Map(),
+             inline: new Map(), ends: new Map()};
+    for (var n = 0; n < ns.seen.length; n++) {
+      if (!ns.seen[n] || (keptMask !== null && !keptMask[n]) || (ns.cum[n] === 0 && ns.flat[n] === 0)) continue;
+      g.cum.set(n, ns.cum[n]);
+      g.flat.set(n, ns.flat[n]);
+      if (ns.tags.has(n)) g.tags.set(n, ns.tags.get(n));
     }
     return g;
   }
@@ -289,7 +315,10 @@
                            cum_sort: false, drop_negative: false}, options || {});
     if (!o.visual) samples = Object.assign({}, samples, {label: null});
     KEYS = names.length + 1;
-    var g = sums(samples, null, true), resum = true;  // the edges once the nodes they join are known
+    // the nodes' sums first (or as the caller has them: options.node_sums), the edges once the
+    // nodes they join are known
+    var ns = o.node_sums ? Object.assign({tags: tagSums(samples)}, o.node_sums) : nodeSums(samples);
+    var g = nodesGraph(ns, null), resum = true;
     var total = 0;
     nodesOf(g).forEach(function (n) { total += g.flat.get(n); });  // in id order, as Python's
     var nodeCutoff = Math.abs(Math.trunc(total * o.node_fraction));
@@ -299,18 +328,20 @@
       var kept = new Set(nodesOf(g).filter(function (n) { return Math.abs(g.cum.get(n)) >= nodeCutoff; }));
       if (kept.size !== g.cum.size) {
         droppedNodes = g.cum.size - kept.size;
-        g = sums(samples, kept);
+        g = sums(samples, kept, ns);
+        samples = g.next;
         resum = false;
       }
     }
-    if (resum) g = sums(samples, null);
+    if (resum) { g = sums(samples, null, ns); samples = g.next; }
     if (o.drop_negative) {
       var negative = nodesOf(g).filter(function (n) {
         return g.flat.get(n) < 0 || (g.flat.get(n) === 0 && g.cum.get(n) < 0);
       });
       if (negative.length) {
         var neg = new Set(negative);
-        g = sums(samples, new Set(nodesOf(g).filter(function (n) { return !neg.has(n); })));
+        g = sums(samples, new Set(nodesOf(g).filter(function (n) { return !neg.has(n); })), ns);
+        samples = g.next;
       }
     }
     var beforeCount = g.cum.size;
@@ -330,7 +361,7 @@
       }
       var top = ordered.slice(0, limit);
       if (top.length !== ordered.length) {
-        g = sums(samples, new Set(top));
+        g = sums(samples, new Set(top), ns);
         ordered = order(g, names, o.visual, o.cum_sort);
       }
     }
