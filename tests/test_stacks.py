@@ -296,3 +296,22 @@ def test_untrimmed_sums_are_made_once_for_every_sample_type(examples):
         table_again = StackTable(view.samples, NodeOptions())
         assert stacks.node_sums_many(table, (i,), first_only=False)[0].edge_inline == \
             node_sums(table_again, i, first_only=False).edge_inline
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_edge_sums_not_asked_for_are_made_when_read(examples, name):
+    """The untrimmed pass sums every sample type's nodes, but the edges only of those asked for;
+    another type's edge sums, read later, are those of a pass of its own (same edges, same order)."""
+    view = loaded(examples, name)
+    n = len(view.profile.sample_types)
+    table = StackTable(view.samples, NodeOptions())
+    node_sums(table, 0)
+    for i in range(1, n):
+        made = table.untrimmed_sums.get((i, True))
+        if made is None:  # other samples than type 0's: not summed with it
+            continue
+        alone = StackTable(view.samples, NodeOptions())
+        eager = stacks.node_sums_many(alone, (i,), first_only=True)[0]
+        assert made.edge_values.tolist() == eager.edge_values.tolist()
+        assert made.edge_values.dtype == eager.edge_values.dtype
+        assert list(made.edge_weight.items()) == list(eager.edge_weight.items())

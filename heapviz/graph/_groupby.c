@@ -208,7 +208,35 @@ static PyObject *bytes_of(const void *p, Py_ssize_t n) {
     return PyBytes_FromStringAndSize(n ? (const char *)p : "", n);
 }
 
-/* stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum)
+/* One edge's slot in stack_pass's hash table: everything a frame touches in one place (a million
+ * edges do not stay in cache): its key, number, stamp (the last sample that counted it), flags
+ * and its first sum; the other k - 1 sums are in a separate array, by number. */
+typedef struct {
+    int64_t key;
+    int32_t num; /* edge + 1, 0 = empty */
+    int32_t stamp;
+    union { int64_t i; double f; } sum0;
+    uint8_t residual, direct_first, direct_all, pad[5];
+} EdgeSlot;
+
+#define PREFETCH 10 /* frames ahead */
+
+static EdgeSlot *grow_slots(EdgeSlot *slot, size_t *mask) {
+    size_t size = (*mask + 1) * 2, m = size - 1;
+    EdgeSlot *grown = calloc(size, sizeof(EdgeSlot));
+    if (!grown) return NULL;
+    for (size_t j = 0; j <= *mask; j++) {
+        if (!slot[j].num) continue;
+        size_t g = key_hash((uint64_t)slot[j].key) & m;
+        while (grown[g].num) g = (g + 1) & m;
+        grown[g] = slot[j];
+    }
+    free(slot);
+    *mask = m;
+    return grown;
+}
+
+/* stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum, ke)
  * -> (edge_key, edge_first, edge_sums, residual, direct_first, direct_all, counted).
  *
  * ids: int32 node id per frame; starts: int64, sample i's frames are starts[i]:starts[i + 1], root
@@ -218,17 +246,18 @@ static PyObject *bytes_of(const void *p, Py_ssize_t n) {
  * are left out, and make the next edge residual. Each node counts once per sample into cum.
  * Returned as bytes: edge_key (int64, parent * n_nodes + child) and edge_first (int64, the child
  * frame where the edge first appears), the edges numbered in order of first appearance (no self
- * edges); edge_sums, k sums per edge, each edge once per sample; and one byte per edge each:
- * residual (at a first occurrence in a sample, the frames were not adjacent), direct_first (at a
- * first occurrence, the child frame was not inlined) and direct_all (at any occurrence); and one
- * byte per node, counted: some frame of it was counted (a kept node in an active sample).
- * Sums run in sample order: the additions a loop over the samples makes, in the same order. */
+ * edges); edge_sums, ke sums per edge (of the first ke of the k weights: 1 <= ke <= k), each edge
+ * once per sample; and one byte per edge each: residual (at a first occurrence in a sample, the
+ * frames were not adjacent), direct_first (at a first occurrence, the child frame was not inlined)
+ * and direct_all (at any occurrence); and one byte per node, counted: some frame of it was counted
+ * (a kept node in an active sample). Sums run in sample order: the additions a loop over the
+ * samples makes, in the same order. */
 static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer ids, starts, active, kept, inl, weights, cum;
-    Py_ssize_t n_nodes, k;
+    Py_ssize_t n_nodes, k, ke;
     int floats;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*ny*npw*", &ids, &starts, &active, &kept, &inl, &n_nodes, &weights, &k,
-                          &floats, &cum))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*ny*npw*n", &ids, &starts, &active, &kept, &inl, &n_nodes, &weights, &k,
+                          &floats, &cum, &ke))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t frames = ids.len / 4, samples = starts.len / 8 - 1;
@@ -236,20 +265,15 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     const int64_t *st = starts.buf;
     const uint8_t *act = active.buf, *keep = kept.len ? kept.buf : NULL, *in = inl.buf;
     int32_t *node_stamp = NULL;
-    uint8_t *esum = NULL, *residual = NULL, *dfirst = NULL, *dall = NULL, *counted = NULL;
-    Py_ssize_t esum_cap = 0, info_cap = 0;
-    /* Per edge, what every frame touches in one place: a probe finds the key next to its number,
-     * and the stamp sits with the flags (a million edges do not stay in cache). */
-    typedef struct { int64_t key, num; } EdgeSlot; /* num = edge + 1, 0 = empty */
-    typedef struct { int32_t stamp; uint8_t residual, direct_first, direct_all, pad; } EdgeInfo;
+    uint8_t *esum = NULL, *rest = NULL, *residual = NULL, *dfirst = NULL, *dall = NULL, *counted = NULL;
+    Py_ssize_t rest_cap = 0;
     EdgeSlot *slot = NULL;
-    EdgeInfo *info = NULL;
     size_t mask = 1023;
     Table t = {0}; /* the edges' keys and first frames, in order of appearance */
     int failed = 0;
     if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames ||
-        (kept.len && kept.len != n_nodes) || n_nodes <= 0 || k <= 0 || weights.len != samples * k * 8 ||
-        cum.len != n_nodes * k * 8 || (samples > 0 && (st[0] < 0 || st[samples] > frames))) {
+        (kept.len && kept.len != n_nodes) || n_nodes <= 0 || k <= 0 || ke <= 0 || ke > k || weights.len != samples * k * 8 ||
+        cum.len != n_nodes * k * 8 || (samples > 0 && (st[0] < 0 || st[samples] > frames)) || samples >= INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "stack_pass: arrays of mismatched sizes");
         goto done;
     }
@@ -276,6 +300,7 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     const double *wf = weights.buf;
     int64_t *ci = cum.buf;
     double *cf = cum.buf;
+    Py_ssize_t k1 = ke - 1; /* sums per edge outside its slot */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < samples && !failed; i++) {
         if (!act[i]) continue;
@@ -283,6 +308,12 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
         Py_ssize_t prev = -1;
         for (Py_ssize_t f = st[i]; f < st[i + 1]; f++) {
             int32_t v = node[f];
+            if (f + PREFETCH < frames) {
+                /* the slot of an edge a few frames ahead (a guess across samples and skipped
+                 * nodes, where a wasted prefetch costs nothing): the table is far out of cache */
+                int64_t ahead = (int64_t)node[f + PREFETCH - 1] * n_nodes + node[f + PREFETCH];
+                __builtin_prefetch(&slot[key_hash((uint64_t)ahead) & mask]);
+            }
             if (keep && !keep[v]) continue;
             if (node_stamp[v] != s) {
                 node_stamp[v] = s;
@@ -295,62 +326,49 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
                 int64_t key = (int64_t)node[prev] * n_nodes + v;
                 size_t h = key_hash((uint64_t)key) & mask;
                 while (slot[h].num != 0 && slot[h].key != key) h = (h + 1) & mask;
-                Py_ssize_t e;
-                if (slot[h].num) {
-                    e = slot[h].num - 1;
-                } else {
-                    if (table_append(&t, key, f) < 0) {
+                EdgeSlot *es = &slot[h];
+                if (!es->num) {
+                    if (table_append(&t, key, f) < 0 || t.count >= INT32_MAX) {
                         failed = 1;
                         break;
                     }
-                    e = t.count - 1;
-                    slot[h].key = key;
-                    slot[h].num = t.count;
+                    es->key = key;
+                    es->num = (int32_t)t.count;
+                    es->stamp = -1;
+                    if (k1 && grow_u8(&rest, &rest_cap, t.count * k1 * 8) < 0) {
+                        failed = 1;
+                        break;
+                    }
                     if ((size_t)t.count * 2 > mask + 1) {
-                        size_t size = (mask + 1) * 2;
-                        EdgeSlot *grown = calloc(size, sizeof(EdgeSlot));
+                        EdgeSlot *grown = grow_slots(slot, &mask);
                         if (!grown) {
                             failed = 1;
                             break;
                         }
-                        mask = size - 1;
-                        for (Py_ssize_t j = 0; j < t.count; j++) {
-                            size_t g = key_hash((uint64_t)t.values[j]) & mask;
-                            while (grown[g].num) g = (g + 1) & mask;
-                            grown[g].key = t.values[j];
-                            grown[g].num = j + 1;
-                        }
-                        free(slot);
                         slot = grown;
-                    }
-                    if (e >= info_cap) {
-                        Py_ssize_t c = info_cap ? info_cap * 2 : 1024;
-                        EdgeInfo *p = realloc(info, (size_t)c * sizeof(EdgeInfo));
-                        if (p) info = p;
-                        if (!p || grow_u8(&esum, &esum_cap, c * k * 8) < 0) {
-                            failed = 1;
-                            break;
-                        }
-                        memset(p + info_cap, 0, (size_t)(c - info_cap) * sizeof(EdgeInfo));
-                        for (Py_ssize_t j = info_cap; j < c; j++) p[j].stamp = -1;
-                        info_cap = c;
+                        h = key_hash((uint64_t)key) & mask;
+                        while (slot[h].key != key || !slot[h].num) h = (h + 1) & mask;
+                        es = &slot[h];
                     }
                 }
                 uint8_t direct = !in[f];
-                EdgeInfo *ei = &info[e];
-                if (ei->stamp != s) {
-                    ei->stamp = s;
+                if (es->stamp != s) {
+                    es->stamp = s;
+                    Py_ssize_t e = es->num - 1;
                     if (floats) {
-                        double *es = (double *)esum;
-                        for (Py_ssize_t j = 0; j < k; j++) es[e * k + j] += wf[i * k + j];
+                        es->sum0.f += wf[i * k];
+                        double *rs = (double *)rest;
+                        for (Py_ssize_t j = 1; j < ke; j++) rs[e * k1 + j - 1] += wf[i * k + j];
                     } else {
-                        int64_t *es = (int64_t *)esum;
-                        for (Py_ssize_t j = 0; j < k; j++) es[e * k + j] = (int64_t)((uint64_t)es[e * k + j] + (uint64_t)wi[i * k + j]);
+                        es->sum0.i = (int64_t)((uint64_t)es->sum0.i + (uint64_t)wi[i * k]);
+                        int64_t *rs = (int64_t *)rest;
+                        for (Py_ssize_t j = 1; j < ke; j++)
+                            rs[e * k1 + j - 1] = (int64_t)((uint64_t)rs[e * k1 + j - 1] + (uint64_t)wi[i * k + j]);
                     }
-                    if (f - prev > 1) ei->residual = 1;
-                    if (direct) ei->direct_first = 1;
+                    if (f - prev > 1) es->residual = 1;
+                    if (direct) es->direct_first = 1;
                 }
-                if (direct) ei->direct_all = 1;
+                if (direct) es->direct_all = 1;
             }
             prev = f;
         }
@@ -360,32 +378,35 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    residual = malloc((size_t)(t.count ? t.count : 1));
-    dfirst = malloc((size_t)(t.count ? t.count : 1));
-    dall = malloc((size_t)(t.count ? t.count : 1));
-    if (!residual || !dfirst || !dall) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t j = 0; j < t.count; j++) {
-        residual[j] = info[j].residual;
-        dfirst[j] = info[j].direct_first;
-        dall[j] = info[j].direct_all;
-    }
+    Py_ssize_t n_edges = t.count, size = n_edges ? n_edges : 1;
+    residual = malloc((size_t)size);
+    dfirst = malloc((size_t)size);
+    dall = malloc((size_t)size);
+    esum = malloc((size_t)size * ke * 8);
     counted = malloc((size_t)n_nodes);
-    if (!counted) {
+    if (!residual || !dfirst || !dall || !esum || !counted) {
         PyErr_NoMemory();
         goto done;
     }
+    for (size_t j = 0; j <= mask; j++) {
+        const EdgeSlot *es = &slot[j];
+        if (!es->num) continue;
+        Py_ssize_t e = es->num - 1;
+        residual[e] = es->residual;
+        dfirst[e] = es->direct_first;
+        dall[e] = es->direct_all;
+        memcpy(esum + e * ke * 8, &es->sum0, 8);
+    }
+    for (Py_ssize_t e = 0; e < n_edges && k1; e++) memcpy(esum + (e * ke + 1) * 8, rest + e * k1 * 8, (size_t)k1 * 8);
     for (Py_ssize_t j = 0; j < n_nodes; j++) counted[j] = node_stamp[j] >= 0;
-    result = Py_BuildValue("NNNNNNN", bytes_of(t.values, t.count * 8), bytes_of(t.first, t.count * 8),
-                           bytes_of(esum, t.count * k * 8), bytes_of(residual, t.count), bytes_of(dfirst, t.count),
-                           bytes_of(dall, t.count), bytes_of(counted, n_nodes));
+    result = Py_BuildValue("NNNNNNN", bytes_of(t.values, n_edges * 8), bytes_of(t.first, n_edges * 8),
+                           bytes_of(esum, n_edges * ke * 8), bytes_of(residual, n_edges), bytes_of(dfirst, n_edges),
+                           bytes_of(dall, n_edges), bytes_of(counted, n_nodes));
 done:
     free(node_stamp);
     free(counted);
     free(slot);
-    free(info);
+    free(rest);
     free(residual);
     free(dfirst);
     free(dall);
@@ -411,7 +432,7 @@ static PyMethodDef methods[] = {
      "factorize_rows(values, starts, inverse) -> first rows: numbers the distinct rows\n"
      "values[starts[r]:starts[r + 1]] in order of first appearance, each row's number into inverse."},
     {"stack_pass", stack_pass, METH_VARARGS,
-     "stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum)\n"
+     "stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum, ke)\n"
      "-> the stack table's sums pass (see the source)."},
     {NULL, NULL, 0, NULL},
 };

@@ -14,7 +14,7 @@ array helpers behind this (distinct values, first occurrences, sums by key) are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
@@ -157,17 +157,25 @@ class Sums:
     made from them when first asked for."""
 
     def __init__(self, flat: dict[int, Value], cum: dict[int, Value], edge_parent: IntArray, edge_child: IntArray,
-                 edge_values: npt.NDArray[Any], residual: BoolArray, inline: BoolArray,
-                 leaf_samples: IntArray, leaf_nodes: IntArray) -> None:
+                 edge_values: npt.NDArray[Any] | Callable[[], npt.NDArray[Any]], residual: BoolArray,
+                 inline: BoolArray, leaf_samples: IntArray, leaf_nodes: IntArray) -> None:
         self.flat = flat
         self.cum = cum
         self.edge_parent = edge_parent
         self.edge_child = edge_child
-        self.edge_values = edge_values  # each edge's weight: int64, or float64 for float samples
+        self._edge_values = edge_values  # or what makes them, when first asked for
         self.residual = residual  # reached at least once across dropped frames
         self.inline = inline  # every contribution came through an inlined call
         self.leaf_samples = leaf_samples  # samples whose flat went to a kept leaf
         self.leaf_nodes = leaf_nodes  # ... and that leaf's node id
+
+    @property
+    def edge_values(self) -> npt.NDArray[Any]:
+        """Each edge's weight: int64, or float64 for float samples."""
+        v = self._edge_values
+        if callable(v):
+            v = self._edge_values = v()
+        return v
 
     def edges(self, mask: BoolArray | slice = slice(None)) -> list[tuple[int, int]]:
         return list(zip(self.edge_parent[mask].tolist(), self.edge_child[mask].tolist(), strict=True))
@@ -219,7 +227,10 @@ def node_sums_many(t: StackTable, indices: Sequence[int], kept: BoolArray | None
         active = t.weights(todo[0]) != 0
         candidates = range(t.values.shape[1]) if kept is None and len(t.samples) else todo
         same = [i for i in candidates if np.array_equal(t.weights(i) != 0, active)]
-        for i, (by_first, by_all) in zip(same, _sums_pass(t, same, active, kept), strict=True):
+        # those asked for first: the others' edge sums are made only if they are read
+        asked = [i for i in same if i in todo]
+        same = asked + [i for i in same if i not in todo]
+        for i, (by_first, by_all) in zip(same, _sums_pass(t, same, active, kept, len(asked)), strict=True):
             out[i] = by_first if first_only else by_all
             if kept is None:
                 t.untrimmed_sums[(i, True)], t.untrimmed_sums[(i, False)] = by_first, by_all
@@ -239,15 +250,18 @@ class _EdgePass:
     direct_all: BoolArray
 
 
-def _sums_pass(t: StackTable, indices: list[int], active: BoolArray,
-               kept: BoolArray | None) -> list[tuple[Sums, Sums]]:
-    """Each sample type's sums with edge inline flags read at first occurrences, and at all."""
+def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
+               with_edges: int | None = None) -> list[tuple[Sums, Sums]]:
+    """Each sample type's sums with edge inline flags read at first occurrences, and at all. The
+    edge sums of the types after the first `with_edges` are made by another pass when read (the
+    same edges in the same order: the same samples and nodes)."""
     n_nodes = max(len(t.nodes), 1)
     weights = [t.weights(i) for i in indices]
     cum = [KeySums(w, n_nodes) for w in weights]
     has_cum = np.zeros(n_nodes, dtype=np.bool_)
     if hashing() and len(t.samples) and t.values.dtype in (np.int64, np.float64):
-        e = _compiled_pass(t, indices, active, kept, cum, has_cum)
+        e = _compiled_pass(t, indices, active, kept, cum, has_cum, max(1, min(with_edges or len(indices),
+                                                                            len(indices))))
     else:
         e = _numpy_pass(t, weights, active, kept, cum, has_cum)
     # flat: each sample's last frame, if it is kept
@@ -266,19 +280,37 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray,
     cum_nodes = np.flatnonzero(has_cum).tolist()
     flat_nodes = np.flatnonzero(np.bincount(leaf_nodes, minlength=n_nodes)).tolist()
     out = []
-    for c, f, ew in zip(cum, flat, e.sums, strict=True):
+    for j, (c, f) in enumerate(zip(cum, flat, strict=True)):
         cum_values, flat_values = c.tolist(), f.tolist()
         flat_of, cum_of = {i: flat_values[i] for i in flat_nodes}, {i: cum_values[i] for i in cum_nodes}
-        out.append((Sums(flat_of, cum_of, parent, child, ew.values, e.residual, inline_first, leaf_samples, leaf_nodes),
-                    Sums(flat_of, cum_of, parent, child, ew.values, e.residual, inline_all, leaf_samples, leaf_nodes)))
+        values: npt.NDArray[Any] | Callable[[], npt.NDArray[Any]] = (
+            e.sums[j].values if j < len(e.sums) else _EdgeValues(t, indices[j], active, kept))
+        out.append((Sums(flat_of, cum_of, parent, child, values, e.residual, inline_first, leaf_samples, leaf_nodes),
+                    Sums(flat_of, cum_of, parent, child, values, e.residual, inline_all, leaf_samples, leaf_nodes)))
     return out
 
 
+class _EdgeValues:
+    """A sample type's edge sums, made by a pass of their own when first read (and then kept)."""
+
+    def __init__(self, t: StackTable, index: int, active: BoolArray, kept: BoolArray | None) -> None:
+        self.args: tuple[StackTable, int, BoolArray, BoolArray | None] | None = (t, index, active, kept)
+        self.values: npt.NDArray[Any] | None = None
+
+    def __call__(self) -> npt.NDArray[Any]:
+        if self.values is None:
+            assert self.args is not None
+            t, index, active, kept = self.args
+            self.values, self.args = _sums_pass(t, [index], active, kept)[0][0].edge_values, None
+        return self.values
+
+
 def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
-                   cum: list[KeySums], has_cum: BoolArray) -> _EdgePass:
+                   cum: list[KeySums], has_cum: BoolArray, with_edges: int) -> _EdgePass:
     """The pass as one walk over the frames in C (_groupby.stack_pass): a stamp per node and per
     edge instead of sorting, edges numbered by a hash table and then put in _EdgePass's order,
-    sums added there in sample order (the same additions, in the same order, as _numpy_pass)."""
+    sums added there in sample order (the same additions, in the same order, as _numpy_pass).
+    Edge sums of the first `with_edges` sample types only."""
     n_nodes = max(len(t.nodes), 1)
     k = len(indices)
     weights = np.ascontiguousarray(t.values[:, indices])
@@ -288,13 +320,14 @@ def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: B
     raw_keys, raw_first, raw_sums, *flags, raw_counted = _groupby.stack_pass(
         np.ascontiguousarray(t.ids, dtype=np.int32), np.ascontiguousarray(t.starts, dtype=np.int64),
         np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8), keep,
-        np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, weights, k, floats, node_sums)
+        np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, weights, k, floats, node_sums,
+        with_edges)
     for j, acc in enumerate(cum):
         acc.values = node_sums[:, j].copy()
     # a node has a cum if a frame of it was counted: a kept node in an active sample
     has_cum |= np.frombuffer(raw_counted, dtype=np.bool_)
     keys, first = np.frombuffer(raw_keys, dtype=np.int64), np.frombuffer(raw_first, dtype=np.int64)
-    edge_sums = np.frombuffer(raw_sums, dtype=weights.dtype).reshape(len(keys), k)
+    edge_sums = np.frombuffer(raw_sums, dtype=weights.dtype).reshape(len(keys), with_edges)
     residual, direct_first, direct_all = (np.frombuffer(b, dtype=np.bool_) for b in flags)
     # the edges in the order the chunked numpy pass numbers them
     chunk_starts = np.array([a for a, _ in _chunks(t)], dtype=np.int64)
@@ -302,7 +335,7 @@ def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: B
     # by (chunk, key) as one int64 (keys < nodes**2, chunks < frames): distinct, so any sort will do
     order = np.argsort(chunk * (n_nodes * n_nodes) + keys) if n_nodes < 2**20 else np.lexsort((keys, chunk))
     sums = []
-    for j, i in enumerate(indices):
+    for j, i in enumerate(indices[:with_edges]):
         acc = KeySums(t.weights(i))
         acc.values = edge_sums[order, j]
         sums.append(acc)
