@@ -63,7 +63,11 @@ def _callee_inline(t: StackTable, s: Sums) -> list[tuple[NodeInfo, int]]:
     child = s.edge_child
     inline = np.bincount(child[s.inline], minlength=n) > 0
     direct = np.bincount(child[~s.inline], minlength=n) > 0
-    _, first = np.unique(child, return_index=True)
-    callees = child[np.sort(first)].tolist()
+    present = np.zeros(n, dtype=np.bool_)
+    present[child] = True
+    # each callee's first edge: the last write of a reversed scatter is not guaranteed, a minimum is
+    first = np.full(n, len(child), dtype=np.int64)
+    np.minimum.at(first, child, np.arange(len(child), dtype=np.int64))
+    callees = child[np.sort(first[present])].tolist()
     state = (inline.astype(np.int64) | (direct.astype(np.int64) << 1)).tolist()
     return [(t.nodes[c], state[c]) for c in callees]
