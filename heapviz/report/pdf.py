@@ -7,10 +7,10 @@ pdf_sections.py, pdf_groups.py and flame_pdf.py."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import IndirectObject
+from pypdf import PdfReader
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.platypus import (
@@ -30,7 +30,7 @@ from heapviz.report.collect import ReportData
 from heapviz.report.flame_pdf import TEMPLATE as FLAME_TEMPLATE
 from heapviz.report.flame_pdf import flame_flowables
 from heapviz.report.pdf_groups import group_flowables
-from heapviz.report.pdf_graph import (GRAPH_MARGIN, GraphSlot, GraphTile, draw_form, graph_form,
+from heapviz.report.pdf_graph import (GRAPH_MARGIN, GraphSlot, GraphTile, draw_graph, graph_form,
                                      plan_graph, smallest_font, tile_caption, tile_template)
 from heapviz.report.pdf_sections import binaries, details, growth, leak_site, top_table
 from heapviz.report.pdf_style import MARGIN, PDF_LEAK_SITES, Heading, new_context, table_style
@@ -39,6 +39,12 @@ from heapviz.report.pdf_text import Markup
 
 
 class _Doc(BaseDocTemplate):  # type: ignore[misc]
+    at_page_end: Callable[[Any], None] | None = None  # given the canvas, before the page is shown
+
+    def afterPage(self) -> None:
+        if self.at_page_end is not None:
+            self.at_page_end(self.canv)
+
     def afterFlowable(self, flowable: Flowable) -> None:
         if isinstance(flowable, Heading):
             key = flowable.outline_key
@@ -124,17 +130,19 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
         templates.append(PageTemplate(FLAME_TEMPLATE, [frame], onPage=on_page, pagesize=flame_size))
     doc.addPageTemplates(templates)
-    doc.build(story)
+    drawn: list[int] = []  # the graphs made forms of the document
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
-    forms: dict[int, IndirectObject] = {}  # each graph's page, copied once as a form for every tile of it
-    for ti, page_index, x, y in slots:
-        tile = tiles[ti]
-        if tile.graph not in forms:
-            forms[tile.graph] = graph_form(writer, readers[tile.graph].pages[0])
-        draw_form(writer, writer.pages[page_index], forms[tile.graph], f"/HvGraph{tile.graph}", tile.window,
-                   tile.scale, (x, y))
-    out = io.BytesIO()
-    writer.add_metadata({"/Title": title, "/Author": "heapviz", "/Creator": f"heapviz {r.version}"})
-    writer.write(out)
-    return out.getvalue()
+    def draw_graphs(canvas: Any) -> None:
+        """The graph tiles of the page just laid out, over everything else on it."""
+        while slots:
+            ti, _page, x, y = slots.pop(0)
+            tile = tiles[ti]
+            name = f"HvGraph{tile.graph}"
+            if tile.graph not in drawn:
+                graph_form(canvas, name, readers[tile.graph].pages[0])
+                drawn.append(tile.graph)
+            draw_graph(canvas, name, tile.window, tile.scale, (x, y))
+
+    doc.at_page_end = draw_graphs
+    doc.build(story)
+    return buf.getvalue()

@@ -1,16 +1,18 @@
 """The PDF report's call-graph pages: where a graph goes (one A4 page, or tiles so that no label
 prints below MIN_LABEL_PT on A4 or Letter), the slots reportlab leaves for them, and Graphviz's
-own page drawn into each slot by pypdf as one shared form."""
+own page (read by pypdf) made a form of reportlab's document, drawn into each slot."""
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from pypdf import PageObject, PdfWriter
-from pypdf.generic import (ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject,
-                           StreamObject)
+from pypdf import PageObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFObject, PDFStream
 from reportlab.lib.pagesizes import A4, LETTER, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
@@ -103,34 +105,50 @@ def plan_graph(graph: int, title: str, box: tuple[float, float, float, float], m
     return tiles
 
 
-def graph_form(writer: PdfWriter, page: PageObject) -> IndirectObject:
-    """Graphviz's page as a form XObject of the writer: its drawing is copied once and drawn on
-    every tile by reference (merging the page into each tile parsed its drawing each time)."""
-    form = StreamObject()
-    form.set_data(page._get_contents_as_bytes() or b"")
+def _reportlab_object(obj: Any, doc: Any, memo: dict[int, Any]) -> Any:
+    """A pypdf object of Graphviz's page as reportlab's document writes it: dictionaries and arrays
+    rebuilt, a stream kept encoded with its filters, an indirect object made once, any other value
+    in its own PDF syntax."""
+    if isinstance(obj, IndirectObject):
+        if obj.idnum not in memo:
+            target = _reportlab_object(obj.get_object(), doc, memo)
+            memo[obj.idnum] = doc.Reference(target) if isinstance(target, PDFObject) else target
+        return memo[obj.idnum]
+    if isinstance(obj, StreamObject):  # "Filter" in the dictionary: reportlab encodes nothing again
+        entries = {k[1:]: _reportlab_object(v, doc, memo) for k, v in obj.items() if k != "/Length"}
+        return PDFStream(PDFDictionary(entries), obj._data)
+    if isinstance(obj, DictionaryObject):
+        return PDFDictionary({k[1:]: _reportlab_object(v, doc, memo) for k, v in obj.items()})
+    if isinstance(obj, ArrayObject):
+        return PDFArray([_reportlab_object(v, doc, memo) for v in obj])
+    out = io.BytesIO()
+    obj.write_to_stream(out)
+    return out.getvalue()
+
+
+def graph_form(canvas: Any, name: str, page: PageObject) -> None:
+    """Graphviz's page as the form XObject `name` of the document reportlab is writing: its drawing
+    and resources (fonts, graphics states) copied once, drawn on every tile by reference."""
+    doc = canvas._doc
     box = page.mediabox
-    form.update({
-        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
-        NameObject("/BBox"): ArrayObject([FloatObject(v) for v in (box.left, box.bottom, box.right, box.top)]),
-        NameObject("/Resources"): page["/Resources"].clone(writer) if "/Resources" in page else DictionaryObject(),
-    })
-    return writer._add_object(form)
+    resources = _reportlab_object(page["/Resources"], doc, {}) if "/Resources" in page else PDFDictionary()
+    form = PDFStream(PDFDictionary({
+        "Type": PDFName("XObject"), "Subtype": PDFName("Form"),
+        "BBox": PDFArray([float(v) for v in (box.left, box.bottom, box.right, box.top)]), "Resources": resources,
+    }), page._get_contents_as_bytes() or b"")
+    doc.Reference(form, doc.getXObjectName(name))
 
 
-def draw_form(writer: PdfWriter, page: PageObject, form: IndirectObject, name: str,
-               window: tuple[float, float, float, float], scale: float, at: tuple[float, float]) -> None:
-    """Draw the part `window` of a form at `at`, scaled, clipped to the window, over the page."""
+def draw_graph(canvas: Any, name: str, window: tuple[float, float, float, float], scale: float,
+               at: tuple[float, float]) -> None:
+    """Draw the part `window` of form `name` at `at` (page coordinates, drawn after everything else
+    on the page, where the coordinates are the page's own), scaled, clipped to the window."""
     wx0, wy0, wx1, wy1 = window
     x, y = at
-    resources = page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
-    xobjects = resources.setdefault(NameObject("/XObject"), DictionaryObject()).get_object()
-    xobjects[NameObject(name)] = form
-    ops = (f"q {scale:.6f} 0 0 {scale:.6f} {x - wx0 * scale:.4f} {y - wy0 * scale:.4f} cm "
-           f"{wx0:.4f} {wy0:.4f} {wx1 - wx0:.4f} {wy1 - wy0:.4f} re W n {name} Do Q\n")
-    stream = StreamObject()
-    # the page's own drawing in its own graphics state, then the graph over it
-    stream.set_data(b"q\n" + (page._get_contents_as_bytes() or b"") + b"\nQ\n" + ops.encode())
-    page[NameObject("/Contents")] = writer._add_object(stream)
+    canvas.addLiteral(f"q {scale:.6f} 0 0 {scale:.6f} {x - wx0 * scale:.4f} {y - wy0 * scale:.4f} cm "
+                      f"{wx0:.4f} {wy0:.4f} {wx1 - wx0:.4f} {wy1 - wy0:.4f} re W n")
+    canvas.doForm(name)
+    canvas.addLiteral("Q")
 
 
 def tile_template(page: tuple[float, float]) -> str:
