@@ -20,6 +20,15 @@ class Table(LongTable):  # type: ignore[misc]
     are drawn by reportlab as they come."""
 
     _texts: list[_Text]
+    _sized_at: float | None = None  # the width at which every row's height is known
+
+    def _calc(self, availWidth: float, availHeight: float) -> None:
+        # the frame, KeepTogether and split each size the table again at the same width; its rows'
+        # heights do not depend on the height offered unless a row span cut the sizing short
+        if self._sized_at == availWidth:
+            return
+        super()._calc(availWidth, availHeight)
+        self._sized_at = availWidth if self._hmax == len(self._argH) else None
 
     def draw(self) -> None:
         self._texts = []
