@@ -113,17 +113,20 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
     key_of_pair = np.asarray(pair_key, dtype=np.int64)
     # the positions (in the samples' location runs) whose location has wanted frames, their
     # samples, and each one's keys
-    count = per_loc[table.loc_index]
-    pos = np.flatnonzero(count)
+    pos = np.flatnonzero((per_loc > 0)[table.loc_index])
     if not len(pos):
         return {}
-    count = count[pos]
+    locs = table.loc_index[pos]
+    count = per_loc[locs]
     sample_of = np.searchsorted(table.starts, pos, side="right") - 1
-    where = np.repeat(first[:-1][table.loc_index[pos]], count)
-    before = np.zeros(len(count) + 1, dtype=np.int64)
-    np.cumsum(count, out=before[1:])
-    where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
-    sample_of, key_of = np.repeat(sample_of, count), key_of_pair[where]
+    if int(count.max()) == 1:  # one wanted frame per location (no inlined ones)
+        key_of = key_of_pair[first[:-1][locs]]
+    else:
+        where = np.repeat(first[:-1][locs], count)
+        before = np.zeros(len(count) + 1, dtype=np.int64)
+        np.cumsum(count, out=before[1:])
+        where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
+        sample_of, key_of = np.repeat(sample_of, count), key_of_pair[where]
     # each sample once per key: the distinct (sample, key) pairs, in sample order
     weights = stacks.weights(index)
     k = len(keys)
