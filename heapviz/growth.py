@@ -106,6 +106,17 @@ def _group_stacks(tables: list[tuple[npt.NDArray[Any], IntArray, IntArray]]) -> 
     code of each id): (each stack's key, leaf first, with frames coded, made when asked for;
     each dump's samples as stack numbers; where each stack first appears, as a dump and a sample
     in it). Stacks are numbered in order of first appearance, dump by dump."""
+    if len(tables) == 1 and len(np.unique(tables[0][2])) == len(tables[0][2]):
+        # one dump whose ids are coded one to one: its stacks are grouped as they are, and coded
+        # when their key is made
+        ids, _, code = tables[0]
+        rows = group_part_rows(ids, [tables[0][1]])
+        first_start, first_end = rows.starts[rows.first_row], rows.starts[rows.first_row + 1]
+
+        def coded_key_of(g: int) -> tuple[int, ...]:
+            return tuple(reversed(code[ids[first_start[g]:first_end[g]]].tolist()))
+
+        return coded_key_of, rows.per_part, rows.first_part, rows.first_in_part
     if len(tables) == 1:
         ids, _, of_node = tables[0]
         values = of_node[ids]

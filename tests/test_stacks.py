@@ -315,3 +315,15 @@ def test_edge_sums_not_asked_for_are_made_when_read(examples, name):
         assert made.edge_values.tolist() == eager.edge_values.tolist()
         assert made.edge_values.dtype == eager.edge_values.dtype
         assert list(made.edge_weight.items()) == list(eager.edge_weight.items())
+
+
+def test_rows_of_32_bit_values_are_numbered_as_their_64_bit_copy():
+    """factorize_rows hashes a profile's int32 frames as they are: the same numbers as int64."""
+    rng = np.random.default_rng(7)
+    lens = rng.integers(0, 6, 3000)
+    starts = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+    values = rng.integers(-3, 4, int(starts[-1])).astype(np.int32)  # small alphabets: many equal rows
+    wide = arrays.factorize_rows(values.astype(np.int64), starts)
+    narrow = arrays.factorize_rows(values, starts)
+    assert wide[0].tolist() == narrow[0].tolist() and wide[1].tolist() == narrow[1].tolist()
+    assert len(wide[1]) < 3000

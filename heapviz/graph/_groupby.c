@@ -122,75 +122,80 @@ done:
 }
 
 /* factorize_rows(values, starts, inverse) -> first rows: rows values[starts[r]:starts[r + 1]]
- * (64-bit integers; starts has one entry more than there are rows) numbered in order of first
- * appearance; each row's number goes into inverse, and the first row of each number is returned
- * (bytes of 64-bit integers). */
-static PyObject *factorize_rows(PyObject *Py_UNUSED(module), PyObject *args) {
-    Py_buffer values, starts, inverse;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &values, &starts, &inverse)) return NULL;
-    PyObject *result = NULL;
-    int64_t *slot = NULL, *first = NULL;
-    uint64_t *hashes = NULL;
-    Py_ssize_t rows = starts.len / 8 - 1, count = 0;
-    const int64_t *v = values.buf, *st = starts.buf;
-    int64_t *inv = inverse.buf;
-    if (values.len % 8 || starts.len % 8 || rows < 0 || inverse.len != rows * 8 ||
-        (rows > 0 && (st[0] < 0 || st[rows] > values.len / 8))) {
-        PyErr_SetString(PyExc_ValueError, "factorize_rows needs 64-bit values, row starts within them, "
-                                          "and room for a number per row");
-        goto done;
-    }
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        if (st[r + 1] < st[r]) {
-            PyErr_SetString(PyExc_ValueError, "row starts must not decrease");
-            goto done;
-        }
-    }
-    size_t size = 1024;
-    while (size < (size_t)rows * 2) size *= 2;
-    size_t mask = size - 1;
-    slot = calloc(size, sizeof(int64_t));
-    first = malloc((size_t)(rows ? rows : 1) * sizeof(int64_t));
-    hashes = malloc((size_t)(rows ? rows : 1) * sizeof(uint64_t));
-    if (!slot || !first || !hashes) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        const int64_t *row = v + st[r];
-        Py_ssize_t n = st[r + 1] - st[r];
-        uint64_t h = 0x84222325cbf29ce4ULL ^ (uint64_t)n;
-        for (Py_ssize_t k = 0; k < n; k++) h = (h ^ (uint64_t)row[k]) * 0x100000001b3ULL;
-        h = key_hash(h);
-        size_t i = h & mask;
-        int64_t s;
-        for (; (s = slot[i]) != 0; i = (i + 1) & mask) {
-            Py_ssize_t g = s - 1, fr = first[g];
-            if (hashes[g] == h && st[fr + 1] - st[fr] == n &&
-                memcmp(v + st[fr], row, (size_t)n * sizeof(int64_t)) == 0)
-                break;
-        }
-        if (s) {
-            inv[r] = s - 1;
-        } else {
-            first[count] = r;
-            hashes[count] = h;
-            slot[i] = ++count; /* the table has room for every row: no growing */
-            inv[r] = count - 1;
-        }
-    }
-    Py_END_ALLOW_THREADS
-    result = PyBytes_FromStringAndSize((const char *)first, count * (Py_ssize_t)sizeof(int64_t));
-done:
-    free(slot);
-    free(first);
-    free(hashes);
-    PyBuffer_Release(&values);
-    PyBuffer_Release(&starts);
-    PyBuffer_Release(&inverse);
-    return result;
+ * (64-bit integers; 32-bit ones for factorize_rows32; starts has one entry more than there are
+ * rows) numbered in order of first appearance; each row's number goes into inverse, and the first
+ * row of each number is returned (bytes of 64-bit integers). */
+#define FACTORIZE_ROWS(NAME, T) \
+static PyObject *NAME(PyObject *Py_UNUSED(module), PyObject *args) { \
+    Py_buffer values, starts, inverse; \
+    if (!PyArg_ParseTuple(args, "y*y*w*", &values, &starts, &inverse)) return NULL; \
+    PyObject *result = NULL; \
+    int64_t *slot = NULL, *first = NULL; \
+    uint64_t *hashes = NULL; \
+    Py_ssize_t rows = starts.len / 8 - 1, count = 0; \
+    const T *v = values.buf; \
+    const int64_t *st = starts.buf; \
+    int64_t *inv = inverse.buf; \
+    if (values.len % (Py_ssize_t)sizeof(T) || starts.len % 8 || rows < 0 || inverse.len != rows * 8 || \
+        (rows > 0 && (st[0] < 0 || st[rows] > values.len / (Py_ssize_t)sizeof(T)))) { \
+        PyErr_SetString(PyExc_ValueError, "factorize_rows needs values of its width, row starts within " \
+                                          "them, and room for a number per row"); \
+        goto done; \
+    } \
+    for (Py_ssize_t r = 0; r < rows; r++) { \
+        if (st[r + 1] < st[r]) { \
+            PyErr_SetString(PyExc_ValueError, "row starts must not decrease"); \
+            goto done; \
+        } \
+    } \
+    size_t size = 1024; \
+    while (size < (size_t)rows * 2) size *= 2; \
+    size_t mask = size - 1; \
+    slot = calloc(size, sizeof(int64_t)); \
+    first = malloc((size_t)(rows ? rows : 1) * sizeof(int64_t)); \
+    hashes = malloc((size_t)(rows ? rows : 1) * sizeof(uint64_t)); \
+    if (!slot || !first || !hashes) { \
+        PyErr_NoMemory(); \
+        goto done; \
+    } \
+    Py_BEGIN_ALLOW_THREADS \
+    for (Py_ssize_t r = 0; r < rows; r++) { \
+        const T *row = v + st[r]; \
+        Py_ssize_t n = st[r + 1] - st[r]; \
+        uint64_t h = 0x84222325cbf29ce4ULL ^ (uint64_t)n; \
+        for (Py_ssize_t k = 0; k < n; k++) h = (h ^ (uint64_t)(int64_t)row[k]) * 0x100000001b3ULL; \
+        h = key_hash(h); \
+        size_t i = h & mask; \
+        int64_t s; \
+        for (; (s = slot[i]) != 0; i = (i + 1) & mask) { \
+            Py_ssize_t g = s - 1, fr = first[g]; \
+            if (hashes[g] == h && st[fr + 1] - st[fr] == n && \
+                memcmp(v + st[fr], row, (size_t)n * sizeof(T)) == 0) \
+                break; \
+        } \
+        if (s) { \
+            inv[r] = s - 1; \
+        } else { \
+            first[count] = r; \
+            hashes[count] = h; \
+            slot[i] = ++count; /* the table has room for every row: no growing */ \
+            inv[r] = count - 1; \
+        } \
+    } \
+    Py_END_ALLOW_THREADS \
+    result = PyBytes_FromStringAndSize((const char *)first, count * (Py_ssize_t)sizeof(int64_t)); \
+done: \
+    free(slot); \
+    free(first); \
+    free(hashes); \
+    PyBuffer_Release(&values); \
+    PyBuffer_Release(&starts); \
+    PyBuffer_Release(&inverse); \
+    return result; \
 }
+
+FACTORIZE_ROWS(factorize_rows, int64_t)
+FACTORIZE_ROWS(factorize_rows32, int32_t)
 
 static int grow_u8(uint8_t **a, Py_ssize_t *cap, Py_ssize_t need) {
     if (need <= *cap) return 0;
@@ -431,6 +436,8 @@ static PyMethodDef methods[] = {
     {"factorize_rows", factorize_rows, METH_VARARGS,
      "factorize_rows(values, starts, inverse) -> first rows: numbers the distinct rows\n"
      "values[starts[r]:starts[r + 1]] in order of first appearance, each row's number into inverse."},
+    {"factorize_rows32", factorize_rows32, METH_VARARGS,
+     "factorize_rows32(values, starts, inverse) -> first rows: factorize_rows of 32-bit values."},
     {"stack_pass", stack_pass, METH_VARARGS,
      "stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum, ke)\n"
      "-> the stack table's sums pass (see the source)."},

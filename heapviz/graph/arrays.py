@@ -122,8 +122,11 @@ def factorize_rows(values: npt.NDArray[Any], starts: IntArray) -> tuple[IntArray
     if rows <= 0:
         return inverse, np.zeros(0, dtype=np.int64)
     if hashing():
-        first = _groupby.factorize_rows(np.ascontiguousarray(values, dtype=np.int64),
-                                        np.ascontiguousarray(starts, dtype=np.int64), inverse)
+        # 32-bit values as they are (a profile's frames: no 64-bit copy of millions of them)
+        by_32 = values.dtype == np.int32
+        first = (_groupby.factorize_rows32 if by_32 else _groupby.factorize_rows)(
+            np.ascontiguousarray(values, dtype=np.int32 if by_32 else np.int64),
+            np.ascontiguousarray(starts, dtype=np.int64), inverse)
         return inverse, np.frombuffer(first, dtype=np.int64).copy()
     number: dict[tuple[int, ...], int] = {}
     firsts: list[int] = []

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 import heapq
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.arrays import IntArray, factorize_rows, index_of, sums
@@ -104,7 +105,7 @@ def leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOpt
         of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
     # each sample's stack of frame ids (leaf first), numbered; then the stacks of counted samples
     table = stacks.locations
-    frame_rows = np.asarray(of_location, dtype=np.int64)[table.loc_index]
+    frame_rows = np.asarray(of_location, dtype=np.int32 if len(frame_ids) < 2**31 else np.int64)[table.loc_index]
     starts = table.starts
     # keyed below the allocation wrappers: a location cut partway stands for its frames left
     frame_rows, starts, cut = _below_wrappers(frame_rows, starts, frame_ids, wrappers)
@@ -147,8 +148,8 @@ def leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOpt
     return sites, n
 
 
-def _below_wrappers(rows: IntArray, starts: IntArray, frame_ids: dict[tuple[Frame, ...], int],
-                    wrappers: Wrappers) -> tuple[IntArray, IntArray, IntArray]:
+def _below_wrappers(rows: npt.NDArray[Any], starts: IntArray, frame_ids: dict[tuple[Frame, ...], int],
+                    wrappers: Wrappers) -> tuple[npt.NDArray[Any], IntArray, IntArray]:
     """Stacks of interned frame tuples with their leading wrapper frames cut (wrappers.cut_rows);
     a tuple cut partway is interned as what is left of it."""
     if not wrappers.found and not wrappers.names:
