@@ -10,7 +10,6 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from pypdf import PdfReader
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.platypus import (
@@ -32,6 +31,7 @@ from heapviz.report.flame_pdf import flame_flowables
 from heapviz.report.pdf_groups import group_flowables
 from heapviz.report.pdf_graph import (GRAPH_MARGIN, GraphSlot, GraphTile, draw_graph, graph_form,
                                      plan_graph, smallest_font, tile_caption, tile_template)
+from heapviz.report.pdf_read import GraphPage, read_graph_page
 from heapviz.report.pdf_sections import binaries, details, growth, leak_site, top_table
 from heapviz.report.pdf_style import MARGIN, PDF_LEAK_SITES, Heading, new_context, table_style
 from heapviz.report.pdf_summary import answer, checks
@@ -75,16 +75,14 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
 
     # the pages of their own come last, after all the text, so that no text page is cut short
     growth_title = f"Call graph of the growth (last dump minus {'base' if r.base else 'first'})"
-    readers: list[PdfReader] = []
+    pages: list[GraphPage] = []
     tiles: list[GraphTile] = []
     for title_text, images, dot in ((f"Call graph ({r.sample_type})", r.graph_images, r.graph_dot),
                                     (growth_title, r.growth_images, r.growth_dot)):
         if "pdf" in images:
-            reader = PdfReader(io.BytesIO(images["pdf"]))
-            box = reader.pages[0].mediabox
-            tiles += plan_graph(len(readers), title_text, (float(box.left), float(box.bottom), float(box.right),
-                                                           float(box.top)), smallest_font(dot))
-            readers.append(reader)
+            page = read_graph_page(images["pdf"])
+            tiles += plan_graph(len(pages), title_text, page.box, smallest_font(dot))
+            pages.append(page)
     slots: list[tuple[int, int, float, float]] = []  # (tile, page index, x, y)
     for ti, tile in enumerate(tiles):
         wx0, wy0, wx1, wy1 = tile.window
@@ -139,7 +137,7 @@ def write_pdf(r: ReportData, options: RenderOptions = RenderOptions()) -> bytes:
             tile = tiles[ti]
             name = f"HvGraph{tile.graph}"
             if tile.graph not in drawn:
-                graph_form(canvas, name, readers[tile.graph].pages[0])
+                graph_form(canvas, name, pages[tile.graph])
                 drawn.append(tile.graph)
             draw_graph(canvas, name, tile.window, tile.scale, (x, y))
 

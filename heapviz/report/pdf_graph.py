@@ -1,21 +1,20 @@
 """The PDF report's call-graph pages: where a graph goes (one A4 page, or tiles so that no label
 prints below MIN_LABEL_PT on A4 or Letter), the slots reportlab leaves for them, and Graphviz's
-own page (read by pypdf) made a form of reportlab's document, drawn into each slot."""
+own page (read by pdf_read.py) made a form of reportlab's document, drawn into each slot."""
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from pypdf import PageObject
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
-from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFObject, PDFStream
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream
 from reportlab.lib.pagesizes import A4, LETTER, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
+
+from heapviz.report.pdf_read import GraphPage
 
 GRAPH_MARGIN = 10 * mm  # graph pages use more of the paper: fewer tiles
 MIN_LABEL_PT = 8.0  # the smallest graph label once a graph page is printed on A4 or Letter
@@ -105,37 +104,14 @@ def plan_graph(graph: int, title: str, box: tuple[float, float, float, float], m
     return tiles
 
 
-def _reportlab_object(obj: Any, doc: Any, memo: dict[int, Any]) -> Any:
-    """A pypdf object of Graphviz's page as reportlab's document writes it: dictionaries and arrays
-    rebuilt, a stream kept encoded with its filters, an indirect object made once, any other value
-    in its own PDF syntax."""
-    if isinstance(obj, IndirectObject):
-        if obj.idnum not in memo:
-            target = _reportlab_object(obj.get_object(), doc, memo)
-            memo[obj.idnum] = doc.Reference(target) if isinstance(target, PDFObject) else target
-        return memo[obj.idnum]
-    if isinstance(obj, StreamObject):  # "Filter" in the dictionary: reportlab encodes nothing again
-        entries = {k[1:]: _reportlab_object(v, doc, memo) for k, v in obj.items() if k != "/Length"}
-        return PDFStream(PDFDictionary(entries), obj._data)
-    if isinstance(obj, DictionaryObject):
-        return PDFDictionary({k[1:]: _reportlab_object(v, doc, memo) for k, v in obj.items()})
-    if isinstance(obj, ArrayObject):
-        return PDFArray([_reportlab_object(v, doc, memo) for v in obj])
-    out = io.BytesIO()
-    obj.write_to_stream(out)
-    return out.getvalue()
-
-
-def graph_form(canvas: Any, name: str, page: PageObject) -> None:
+def graph_form(canvas: Any, name: str, page: GraphPage) -> None:
     """Graphviz's page as the form XObject `name` of the document reportlab is writing: its drawing
     and resources (fonts, graphics states) copied once, drawn on every tile by reference."""
     doc = canvas._doc
-    box = page.mediabox
-    resources = _reportlab_object(page["/Resources"], doc, {}) if "/Resources" in page else PDFDictionary()
     form = PDFStream(PDFDictionary({
-        "Type": PDFName("XObject"), "Subtype": PDFName("Form"),
-        "BBox": PDFArray([float(v) for v in (box.left, box.bottom, box.right, box.top)]), "Resources": resources,
-    }), page._get_contents_as_bytes() or b"")
+        "Type": PDFName("XObject"), "Subtype": PDFName("Form"), "BBox": PDFArray(list(page.box)),
+        "Resources": page.reportlab_resources(doc),
+    }), page.contents)
     doc.Reference(form, doc.getXObjectName(name))
 
 
