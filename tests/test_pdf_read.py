@@ -78,3 +78,16 @@ def test_an_unexpected_file_goes_to_pypdf(graph_pdf):
     page = read_graph_page(broken)
     assert page._reader is None and page._pypdf_page is not None
     assert page.contents == read_graph_page(graph_pdf).contents
+
+
+def test_page_count(graph_pdf, tmp_path):
+    from heapviz.report.pdf_read import page_count
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=A4)
+    for i in range(7):
+        c.drawString(100, 100, f"page {i}")
+        c.showPage()
+    c.save()
+    assert page_count(buf.getvalue()) == 7 == len(PdfReader(buf).pages)
+    assert page_count(graph_pdf) == 1
+    assert page_count(b"%PDF-1.4\nnot really\n%%EOF\n") is None

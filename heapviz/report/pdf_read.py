@@ -10,8 +10,6 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFObject, PDFStream
-
 _WS = b" \t\r\n\f\x00"
 _DELIM = b"()<>[]{}/%"
 _TOKEN = re.compile(rb"[^ \t\r\n\f\x00()<>\[\]{}/%]+")
@@ -44,6 +42,7 @@ class GraphPage:
         """The resources as objects of reportlab's document `doc` (each indirect object once)."""
         if self._reader is not None:
             return self._reader.convert(self.resources, doc, {})
+        from reportlab.pdfbase.pdfdoc import PDFDictionary
         page = self._pypdf_page
         return _from_pypdf(page["/Resources"], doc, {}) if "/Resources" in page else PDFDictionary()
 
@@ -175,6 +174,12 @@ class _Reader:
                     self.offsets[first + k] = int(entry[0])
                 i += 18
 
+    def page_count(self) -> int:
+        count = self.get(self.get(self.get(self.read_xref()["Root"])["Pages"])["Count"])
+        if not isinstance(count, bytes) or not count.isdigit():
+            raise ValueError("no page count")
+        return int(count)
+
     def first_page(self) -> GraphPage:
         trailer = self.read_xref()
         node = self.get(self.get(trailer["Root"])["Pages"])
@@ -203,6 +208,7 @@ class _Reader:
     def convert(self, obj: Any, doc: Any, memo: dict[int, Any]) -> Any:
         """An object as reportlab writes it: dictionaries and arrays rebuilt, a stream kept
         encoded with its filters, an indirect object made once, any other value as it was."""
+        from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFObject, PDFStream
         if isinstance(obj, _Ref):
             if obj.num not in memo:
                 target = self.convert(self.get(obj), doc, memo)
@@ -216,6 +222,14 @@ class _Reader:
         if isinstance(obj, list):
             return PDFArray([self.convert(v, doc, memo) for v in obj])
         return obj
+
+
+def page_count(data: bytes) -> int | None:
+    """The number of pages of a PDF this reader can read (reportlab's and Graphviz's), else None."""
+    try:
+        return _Reader(data).page_count()
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 def read_graph_page(data: bytes, pypdf: bool = False) -> GraphPage:
@@ -239,6 +253,7 @@ def _from_pypdf(obj: Any, doc: Any, memo: dict[int, Any]) -> Any:
     import io
 
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+    from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFObject, PDFStream
     if isinstance(obj, IndirectObject):
         if obj.idnum not in memo:
             target = _from_pypdf(obj.get_object(), doc, memo)
