@@ -120,12 +120,16 @@ class StackTable:
         del root_first
         self.frames: npt.NDArray[np.int32] = frames
         self.ids: npt.NDArray[np.int32] = frame_node[frames]
-        self.inline: BoolArray = frame_inline[frames]
+        # no inlined frame (most profiles): zeros, which cost no pages until written
+        self.inline: BoolArray = frame_inline[frames] if frame_inline.any() else np.zeros(len(frames), dtype=np.bool_)
         self.starts: IntArray = frame_starts
-        self.sample_of: npt.NDArray[np.int32] = np.repeat(np.arange(len(samples), dtype=np.int32),
-                                                          np.diff(self.starts))
         # node_sums without a keep-set, by (sample index, first_only): made once per table
         self.untrimmed_sums: dict[tuple[int, bool], Sums] = {}
+
+    @cached_property
+    def sample_of(self) -> npt.NDArray[np.int32]:
+        """Each frame's sample (made when first asked for: the compiled pass does without)."""
+        return np.repeat(np.arange(len(self.samples), dtype=np.int32), np.diff(self.starts))
 
     def mapper(self, options: NodeOptions) -> FrameMapper:
         """A FrameMapper at `options` shared by the table's readers: each location is mapped once
@@ -331,7 +335,7 @@ def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: B
     residual, direct_first, direct_all = (np.frombuffer(b, dtype=np.bool_) for b in flags)
     # the edges in the order the chunked numpy pass numbers them
     chunk_starts = np.array([a for a, _ in _chunks(t)], dtype=np.int64)
-    chunk = np.searchsorted(chunk_starts, t.sample_of[first], side="right")
+    chunk = np.searchsorted(chunk_starts, np.searchsorted(t.starts, first, side="right") - 1, side="right")
     # by (chunk, key) as one int64 (keys < nodes**2, chunks < frames): distinct, so any sort will do
     order = np.argsort(chunk * (n_nodes * n_nodes) + keys) if n_nodes < 2**20 else np.lexsort((keys, chunk))
     sums = []
