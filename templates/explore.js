@@ -234,14 +234,19 @@
     });
     return out.sort(function (a, b) { return (Math.abs(b[2]) - Math.abs(a[2])) || (a[0] - b[0]); });
   }
-  function cmpStr(a, b) {
-    var x = Array.from(a), y = Array.from(b);
-    for (var i = 0; i < Math.min(x.length, y.length); i++) {
-      var c = x[i].codePointAt(0) - y[i].codePointAt(0);
-      if (c) { return c < 0 ? -1 : 1; }
+  function cmpStr(a, b) {  // by code point, as Python compares strings (no arrays made: tables sort thousands)
+    if (a === b) { return 0; }
+    var ia = 0, ib = 0;
+    while (ia < a.length && ib < b.length) {
+      var ca = a.codePointAt(ia), cb = b.codePointAt(ib);
+      if (ca !== cb) { return ca < cb ? -1 : 1; }
+      ia += ca > 0xffff ? 2 : 1;
+      ib += cb > 0xffff ? 2 : 1;
     }
-    return x.length - y.length < 0 ? -1 : (x.length === y.length ? 0 : 1);
+    var ra = a.length - ia, rb = b.length - ib;
+    return ra < rb ? -1 : (ra === rb ? 0 : 1);
   }
+
 
   function compute(o) { return graphOf(window.heapvizExplorer.select(o)); }
 

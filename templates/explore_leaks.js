@@ -38,12 +38,7 @@
   }
   function countText(v, noun) { var n = X.pyRound(v); return n + " " + noun + (Math.abs(n) === 1 ? "" : "s"); }
 
-  // the location of each line (the table stores lines per location)
-  var lineLoc = new Int32Array(D.line_function.length);
-  for (var k = 0; k + 1 < D.loc_lines.length; k++) {
-    for (var j = D.loc_lines[k]; j < D.loc_lines[k + 1]; j++) { lineLoc[j] = k; }
-  }
-  X.lineLoc = lineLoc;
+  var lineLoc = X.lineLoc;  // each line's location (explore_select.js)
 
   function frameOf(j, inline) {
     var fn = D.line_function[j], k = lineLoc[j], full = S[D.functions[4 * fn + 2]], file = S[D.functions[4 * fn + 3]];

@@ -21,6 +21,10 @@
   var nLoc = D.loc_binary.length, nLines = D.line_function.length;
   var DROP = 1, FOCUS = 2;
 
+  // each line's location
+  var lineLoc = new Int32Array(nLines);
+  for (var k0 = 0; k0 < nLoc; k0++) { for (var j0 = D.loc_lines[k0]; j0 < D.loc_lines[k0 + 1]; j0++) { lineLoc[j0] = k0; } }
+
   // ---- each sample's locations root first (CSR), once the block is decoded
   var locStart = null, locOf = null;
   X.loaded = X.loaded.then(function (doc) {
@@ -80,7 +84,7 @@
   // ---- the structure: what --hide, --show and --inlines keep of each location, and the
   // samples' lines (CSR); the last few are kept (a focus or a sample type leaves it as it is,
   // and a refine is often undone)
-  var structures = [], KEEP_STRUCTURES = 3;
+  var structures = [], KEEP_STRUCTURES = 2;
   function structure(o) {
     var key = JSON.stringify([o.granularity, !!o.inlines, o.hide || "", o.show || ""]);
     for (var u = 0; u < structures.length; u++) {
@@ -153,8 +157,23 @@
 
   // The samples the filters keep, each as its kept lines (root first) with their inline flags:
   // every view starts from this. Nodes are numbered in order of first appearance (NodeInfo).
+  // (the last few choices of a structure are kept, with the node sums the views made of them
+  // per sample type: a sample type switch changes no selection)
+  var KEEP_CHOICES = 2;
   function select(o) {
-    var st = structure(o), matched = {focus: false, ignore: false, hide: st.matched.hide, show: st.matched.show};
+    var st = structure(o), key = JSON.stringify([o.focus || "", o.ignore || ""]);
+    st.choices = st.choices || [];
+    var base = st.choices.filter(function (c) { return c.key === key; })[0];
+    if (!base) {
+      base = choice(st, o);
+      base.key = key;
+      st.choices.unshift(base);
+      st.choices.length = Math.min(st.choices.length, KEEP_CHOICES);
+    }
+    return Object.assign({}, base, {o: o, t: o.sample_index});
+  }
+  function choice(st, o) {
+    var matched = {focus: false, ignore: false, hide: st.matched.hide, show: st.matched.show};
     var got = choose(st, o, matched), start = st.start, line = st.line, lineKey = st.lineKey;
     var nodeOfKey = new Int32Array(st.infos.length).fill(-1), infos = [], firstLine = [];
     var named = new Uint8Array(nLines);
@@ -176,9 +195,9 @@
     }
     var warnings = ["focus", "ignore", "hide", "show"].filter(function (k) { return o[k] && !matched[k]; })
       .map(function (k) { return "--" + k + "=" + o[k] + " matched nothing"; });
-    return {o: o, t: o.sample_index, st: st, ids: got.ids, wids: got.wids, start: start, line: line, inline: st.inline,
-            lineNode: lineNode, infos: infos, names: infos.map(printable), fullNames: fullNames, firstLine: firstLine,
-            warnings: warnings, kept: st.kept};
+    return {st: st, ids: got.ids, wids: got.wids, start: start, line: line, inline: st.inline, lineNode: lineNode,
+            infos: infos, names: infos.map(printable), fullNames: fullNames, firstLine: firstLine, warnings: warnings,
+            kept: st.kept, sums: {}};
   }
   function printable(n) {
     var parts = [];
@@ -198,6 +217,7 @@
   }
 
   X.select = select;
+  X.lineLoc = lineLoc;
   X.printable = printable;
   X.sampleOf = sampleOf;
 })();

@@ -76,20 +76,21 @@
   }
   X.nodeSums = nodeSums;
 
-  // the edges into and out of some nodes (`chosen`: a mask), each [weight, stamp, direct at any
-  // occurrence, parent, child], in order of first appearance
-  function edgesAround(sel, t, chosen) {
-    var values = X.column(t), node = sel.lineNode, line = sel.line, inl = sel.inline;
-    var edgeOf = new window.heapvizPairMap(), list = [];
-    for (var k = 0; k < sel.ids.length; k++) {
-      var i = sel.ids[k], v = values[i];
+  // the edges into and out of some nodes (`chosen`: each one's index, -1 others), each [weight,
+  // stamp, direct at any occurrence, parent, child], in order of first appearance; numbered in
+  // one Int32Array: an edge into the i-th chosen node from u at i * n + u, else out of it at (k + i) * n + v
+  function edgesAround(sel, t, chosen, k) {
+    var values = X.column(t), node = sel.lineNode, line = sel.line, inl = sel.inline, n = sel.infos.length;
+    var slots = new Int32Array(2 * k * n), list = [];  // list index + 1
+    for (var q = 0; q < sel.ids.length; q++) {
+      var i = sel.ids[q], v = values[i];
       if (v === 0) { continue; }
       for (var p = sel.start[i] + 1; p < sel.start[i + 1]; p++) {
         var u = node[line[p - 1]], f = node[line[p]];
-        if (u === f || !(chosen[u] || chosen[f])) { continue; }
-        var at = edgeOf.get(u, f), e;
-        if (at < 0) { e = [0, -1, false, u, f]; edgeOf.set(u, f, list.length); list.push(e); } else { e = list[at]; }
-        if (e[1] !== k) { e[1] = k; e[0] += v; }
+        if (u === f || (chosen[u] < 0 && chosen[f] < 0)) { continue; }
+        var slot = chosen[f] >= 0 ? chosen[f] * n + u : (k + chosen[u]) * n + f, e = list[slots[slot] - 1];
+        if (!slots[slot]) { e = [0, -1, false, u, f]; list.push(e); slots[slot] = list.length; }
+        if (e[1] !== q) { e[1] = q; e[0] += v; }
         if (!inl[line[p]]) { e[2] = true; }
       }
     }
@@ -175,9 +176,9 @@
     var t = sel.t, vt = D.sample_types[t], s = nodeSums(sel, t);
     var fmt = function (v) { return X.formatValue(v, vt.unit, unit); };
     var chosen = byFlat(sel, s, true).slice(0, PEEK_FUNCTIONS);
-    var ins = new Map(), outs = new Map(), mask = new Uint8Array(sel.infos.length);
-    chosen.forEach(function (n) { ins.set(n, []); outs.set(n, []); mask[n] = 1; });
-    edgesAround(sel, t, mask).forEach(function (e) {
+    var ins = new Map(), outs = new Map(), index = new Int32Array(sel.infos.length).fill(-1);
+    chosen.forEach(function (n, i) { ins.set(n, []); outs.set(n, []); index[n] = i; });
+    edgesAround(sel, t, index, chosen.length).forEach(function (e) {
       if (ins.has(e[4])) { ins.get(e[4]).push([e[3], e[0], !e[2]]); }
       if (outs.has(e[3])) { outs.get(e[3]).push([e[4], e[0], !e[2]]); }
     });

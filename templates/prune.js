@@ -144,55 +144,51 @@
 
   // The graph of the kept nodes (null: all): their sums (ns, as nodeSums gives them) and the edges
   // between consecutive kept frames, numbered in order of first appearance, then as Maps in the
-  // order the reference fills its dicts. g.next: the samples' kept frames, for the next sums
-  // (which keep some of these nodes).
-  function sums(C, kept, ns) {
+  // order the reference fills its dicts. With `record`, g.next: the samples as their kept frames'
+  // positions (pos[start[i]] … pos[end[i] - 1]), for the next sums (which keep some of these nodes).
+  function sums(C, kept, ns, record) {
     var keptMask = null;
     if (kept !== null) { keptMask = new Uint8Array(KEYS); kept.forEach(function (n) { keptMask[n] = 1; }); }
     var edgeOf = edgeMap(kept), cap = 1024, nEdges = 0;
     var eWeight = new Float64Array(cap), eStamp = new Int32Array(cap), eResidual = new Uint8Array(cap), eDirect = new Uint8Array(cap);
     var eFrom = new Int32Array(cap), eTo = new Int32Array(cap);
-    var seqPos = new Int32Array(64), seqNode = new Int32Array(64), seqAt = new Int32Array(64);
-    var ids = C.ids, start = C.start, at = C.at, nodeOf = C.nodeOf, inlineOf = C.inlineOf;
-    var next = {ids: ids, start: new Int32Array(start.length), end: new Int32Array(start.length),
-                at: new Int32Array(C.end ? C.at.length : start[start.length - 1]), pos: null,
-                nodeOf: nodeOf, inlineOf: inlineOf, value: C.value}, q = 0;
-    next.pos = new Int32Array(next.at.length);
+    var ids = C.ids, start = C.start, at = C.at, pos = C.pos || null, nodeOf = C.nodeOf, inlineOf = C.inlineOf;
+    var next = !record ? null : Object.assign({}, C, {start: new Int32Array(start.length), end: new Int32Array(start.length),
+                                                      pos: new Int32Array(pos === null ? at.length : C.size)});
+    var nextPos = next ? next.pos : null, q = 0;
     for (var s = 0; s < ids.length; s++) {
-      var sample = ids[s], value = C.value[sample], first = start[sample], end = C.end ? C.end[sample] : start[sample + 1];
+      var sample = ids[s], value = C.value[sample], first = start[sample], end = pos === null ? start[sample + 1] : C.end[sample];
       if (value === 0) continue;
-      if (end - first > seqPos.length) {
-        seqPos = new Int32Array(2 * (end - first)); seqNode = new Int32Array(2 * (end - first)); seqAt = new Int32Array(2 * (end - first));
-      }
-      var m = 0;
+      if (next) next.start[sample] = q;
+      var parent = -1, pPos = 0;  // the last kept frame: its node and position
       for (var p = first; p < end; p++) {
-        var f = nodeOf[at[p]];
-        if (keptMask === null || keptMask[f]) { seqPos[m] = C.pos ? C.pos[p] : p; seqAt[m] = at[p]; seqNode[m] = f; m++; }
-      }
-      next.start[sample] = q;
-      for (var r = 0; r < m; r++) { next.pos[q] = seqPos[r]; next.at[q++] = seqAt[r]; }
-      next.end[sample] = q;
-      for (var j = 0; j + 1 < m; j++) {
-        var pPos = seqPos[j], parent = seqNode[j], cPos = seqPos[j + 1], child = seqNode[j + 1];
-        if (parent === child) continue;
-        var e = edgeOf.get(parent, child);
-        if (e < 0) {
-          if (nEdges === cap) {
-            cap *= 2;
-            eWeight = grown(eWeight, cap); eStamp = grown(eStamp, cap); eResidual = grown(eResidual, cap);
-            eDirect = grown(eDirect, cap); eFrom = grown(eFrom, cap); eTo = grown(eTo, cap);
+        var cPos = pos === null ? p : pos[p], line = at[cPos], child = nodeOf[line];
+        if (keptMask !== null && !keptMask[child]) continue;
+        if (next) nextPos[q++] = cPos;
+        if (parent >= 0 && parent !== child) {
+          var e = edgeOf.get(parent, child);
+          if (e < 0) {
+            if (nEdges === cap) {
+              cap *= 2;
+              eWeight = grown(eWeight, cap); eStamp = grown(eStamp, cap); eResidual = grown(eResidual, cap);
+              eDirect = grown(eDirect, cap); eFrom = grown(eFrom, cap); eTo = grown(eTo, cap);
+            }
+            e = nEdges++;
+            edgeOf.set(parent, child, e);
+            eFrom[e] = parent; eTo[e] = child; eStamp[e] = -1;
           }
-          e = nEdges++;
-          edgeOf.set(parent, child, e);
-          eFrom[e] = parent; eTo[e] = child; eStamp[e] = -1;
+          if (eStamp[e] !== s) {
+            eStamp[e] = s;
+            eWeight[e] += value;
+            if (cPos - pPos > 1) eResidual[e] = 1;
+            if (!inlineOf[line]) eDirect[e] = 1;
+          }
         }
-        if (eStamp[e] === s) continue;
-        eStamp[e] = s;
-        eWeight[e] += value;
-        if (cPos - pPos > 1) eResidual[e] = 1;
-        if (!inlineOf[seqAt[j + 1]]) eDirect[e] = 1;
+        parent = child; pPos = cPos;
       }
+      if (next) next.end[sample] = q;
     }
+    if (next) next.size = q;
     var g = nodesGraph(ns, keptMask), keep = new Uint8Array(KEYS);
     g.cum.forEach(function (_, n) { keep[n] = 1; });
     for (var k = 0; k < nEdges; k++) {
@@ -328,19 +324,19 @@
       var kept = new Set(nodesOf(g).filter(function (n) { return Math.abs(g.cum.get(n)) >= nodeCutoff; }));
       if (kept.size !== g.cum.size) {
         droppedNodes = g.cum.size - kept.size;
-        g = sums(samples, kept, ns);
+        g = sums(samples, kept, ns, true);
         samples = g.next;
         resum = false;
       }
     }
-    if (resum) { g = sums(samples, null, ns); samples = g.next; }
+    if (resum) { g = sums(samples, null, ns, true); samples = g.next; }
     if (o.drop_negative) {
       var negative = nodesOf(g).filter(function (n) {
         return g.flat.get(n) < 0 || (g.flat.get(n) === 0 && g.cum.get(n) < 0);
       });
       if (negative.length) {
         var neg = new Set(negative);
-        g = sums(samples, new Set(nodesOf(g).filter(function (n) { return !neg.has(n); })), ns);
+        g = sums(samples, new Set(nodesOf(g).filter(function (n) { return !neg.has(n); })), ns, true);
         samples = g.next;
       }
     }
