@@ -108,7 +108,10 @@ def _tags(t: StackTable, index: int, sums: Sums,
     tags: dict[int, dict[str, tuple[int, Value]]] = {}
     if not len(sums.leaf_samples):
         return tags
-    sizes = _block_sizes(t.values[sums.leaf_samples], size_pairs)
+    every = t.block_sizes.get(size_pairs)
+    if every is None:  # each sample's, once per table: the trimmed graphs' leaves are some of them
+        every = t.block_sizes[size_pairs] = _block_sizes(t.values, size_pairs)
+    sizes = every[sums.leaf_samples]
     distinct_sizes, _, size_of = index_of(sizes, want_first=False)
     n_sizes = len(distinct_sizes)
     keys, first, group = index_of(sums.leaf_nodes * n_sizes + size_of)

@@ -125,6 +125,8 @@ class StackTable:
         self.starts: IntArray = frame_starts
         # node_sums without a keep-set, by (sample index, first_only): made once per table
         self.untrimmed_sums: dict[tuple[int, bool], Sums] = {}
+        # each sample's object size by Profile.size_pairs (graph/build.py's nodelets), made once
+        self.block_sizes: dict[tuple[tuple[int, int], ...], IntArray] = {}
 
     @cached_property
     def sample_of(self) -> npt.NDArray[np.int32]:
