@@ -327,3 +327,22 @@ def test_rows_of_32_bit_values_are_numbered_as_their_64_bit_copy():
     narrow = arrays.factorize_rows(values, starts)
     assert wide[0].tolist() == narrow[0].tolist() and wide[1].tolist() == narrow[1].tolist()
     assert len(wide[1]) < 3000
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float64])
+def test_once_sums_counts_each_sample_once_per_id(dtype, monkeypatch):
+    """arrays.once_sums (compiled) equals its numpy fallback and a loop over the samples."""
+    rng = np.random.default_rng(3)
+    lens = rng.integers(0, 8, 2000)
+    starts = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+    ids = rng.integers(-2, 9, int(starts[-1])).astype(np.int32)  # repeats within a sample, and skipped ids
+    weights = (rng.standard_normal(2000) * 1e6).astype(dtype)
+    want = [0.0 if dtype == np.float64 else 0] * 9
+    for i in range(2000):
+        for v in sorted({x for x in ids[starts[i]:starts[i + 1]].tolist() if x >= 0}):
+            want[v] += weights[i].item()
+    got = arrays.once_sums(ids, starts, weights, 9)
+    monkeypatch.setattr(arrays, "USE_HASHING", False)
+    plain = arrays.once_sums(ids, starts, weights, 9)
+    assert got == want and plain == want
+    assert [type(x) for x in got] == [type(x) for x in want]

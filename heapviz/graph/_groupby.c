@@ -429,6 +429,69 @@ done:
     return result;
 }
 
+/* once_sums(ids, starts, weights, floats, sums): for each sample i (ids[starts[i]:starts[i + 1]],
+ * 32-bit), weights[i] (int64, or float64 with `floats`) is added once to sums[id] (same type) for
+ * every distinct id >= 0 among its ids, in sample order: each sample counts once per id, as a
+ * loop over the samples would add. ids < 0 are skipped. */
+static PyObject *once_sums(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer ids, starts, weights, sums;
+    int floats;
+    if (!PyArg_ParseTuple(args, "y*y*y*pw*", &ids, &starts, &weights, &floats, &sums)) return NULL;
+    PyObject *result = NULL;
+    int32_t *stamp = NULL;
+    Py_ssize_t frames = ids.len / 4, samples = starts.len / 8 - 1, n = sums.len / 8;
+    const int32_t *id = ids.buf;
+    const int64_t *st = starts.buf;
+    if (ids.len % 4 || starts.len % 8 || sums.len % 8 || samples < 0 || samples >= INT32_MAX ||
+        weights.len != samples * 8 || (samples > 0 && (st[0] < 0 || st[samples] > frames))) {
+        PyErr_SetString(PyExc_ValueError, "once_sums: arrays of mismatched sizes");
+        goto done;
+    }
+    for (Py_ssize_t f = 0; f < frames; f++) {
+        if (id[f] >= n) {
+            PyErr_SetString(PyExc_ValueError, "once_sums: id out of range");
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < samples; i++) {
+        if (st[i + 1] < st[i]) {
+            PyErr_SetString(PyExc_ValueError, "once_sums: sample starts must not decrease");
+            goto done;
+        }
+    }
+    stamp = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    if (!stamp) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) stamp[j] = -1;
+    const int64_t *wi = weights.buf;
+    const double *wf = weights.buf;
+    int64_t *si = sums.buf;
+    double *sf = sums.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < samples; i++) {
+        for (Py_ssize_t f = st[i]; f < st[i + 1]; f++) {
+            int32_t v = id[f];
+            if (v < 0 || stamp[v] == (int32_t)i) continue;
+            stamp[v] = (int32_t)i;
+            if (floats)
+                sf[v] += wf[i];
+            else
+                si[v] = (int64_t)((uint64_t)si[v] + (uint64_t)wi[i]);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(stamp);
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&weights);
+    PyBuffer_Release(&sums);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"factorize", factorize, METH_VARARGS,
      "factorize(keys, inverse) -> (distinct values, first positions): numbers the distinct 64-bit keys in\n"
@@ -438,6 +501,8 @@ static PyMethodDef methods[] = {
      "values[starts[r]:starts[r + 1]] in order of first appearance, each row's number into inverse."},
     {"factorize_rows32", factorize_rows32, METH_VARARGS,
      "factorize_rows32(values, starts, inverse) -> first rows: factorize_rows of 32-bit values."},
+    {"once_sums", once_sums, METH_VARARGS,
+     "once_sums(ids, starts, weights, floats, sums): each sample's weight added once per distinct id."},
     {"stack_pass", stack_pass, METH_VARARGS,
      "stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum, ke)\n"
      "-> the stack table's sums pass (see the source)."},

@@ -190,6 +190,23 @@ class KeySums:
         return out
 
 
+def once_sums(ids: npt.NDArray[Any], starts: IntArray, weights: npt.NDArray[Any], size: int) -> list[Value]:
+    """Per id in range(size): the sum of the weights of the samples (ids[starts[i]:starts[i + 1]]
+    is sample i's) holding it, each sample once; ids < 0 are skipped. Added in sample order."""
+    if hashing() and weights.dtype in (np.int64, np.float64) and len(starts) > 1:
+        out = np.zeros(size, dtype=weights.dtype)
+        _groupby.once_sums(np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(starts, dtype=np.int64),
+                           np.ascontiguousarray(weights), weights.dtype == np.float64, out)
+        values: list[Value] = out.tolist()
+        return values
+    pos = np.flatnonzero(ids >= 0)
+    sample = np.searchsorted(starts, pos, side="right") - 1
+    pair = distinct(sample * max(size, 1) + ids[pos])
+    acc = KeySums(weights, size)
+    acc.add(pair % max(size, 1), weights[pair // max(size, 1)], size)
+    return acc.tolist()
+
+
 def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[Value]:
     """sum(weights[keys == k]) for k in range(size), as Python numbers (ints for int weights)."""
     acc = KeySums(weights, size)

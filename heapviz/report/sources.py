@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from heapviz.graph.arrays import KeySums, distinct
+from heapviz.graph.arrays import KeySums, distinct, once_sums
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Value
@@ -88,8 +88,9 @@ def printable(text: str) -> str:
 def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
               wanted: set[tuple[str, str]]) -> dict[tuple[str, str, int], Value]:
     """Per (function, file, line) of the `wanted` (function, cleaned file) pairs: the line's cum
-    over the stacks (each sample once per line), as source.routines sums it, but in numpy over
-    the report's sample table instead of a Python loop over every frame of every sample."""
+    over the stacks (each sample once per line), as source.routines sums it, but in one pass
+    over the report's sample table (arrays.once_sums; numpy when a location holds several wanted
+    frames) instead of a Python loop over every frame of every sample."""
     mapper = stacks.mapper(NodeOptions("lines", node_options.demangle, node_options.inlines))
     table = stacks.locations
     keys: dict[tuple[str, str, int], int] = {}
@@ -113,23 +114,25 @@ def line_cums(stacks: StackTable, index: int, node_options: NodeOptions,
     key_of_pair = np.asarray(pair_key, dtype=np.int64)
     # the positions (in the samples' location runs) whose location has wanted frames, their
     # samples, and each one's keys
+    weights = stacks.weights(index)
+    k = len(keys)
+    if int(per_loc.max()) == 1:  # one wanted frame per location (no inlined ones): each sample once per key
+        key_of_loc = np.full(n_locs, -1, dtype=np.int32)
+        key_of_loc[np.asarray(pair_loc, dtype=np.int64)] = key_of_pair
+        once = once_sums(key_of_loc[table.loc_index], table.starts, weights, k)
+        return {key: once[i] for key, i in keys.items()}
     pos = np.flatnonzero((per_loc > 0)[table.loc_index])
     if not len(pos):
         return {}
     locs = table.loc_index[pos]
     count = per_loc[locs]
     sample_of = np.searchsorted(table.starts, pos, side="right") - 1
-    if int(count.max()) == 1:  # one wanted frame per location (no inlined ones)
-        key_of = key_of_pair[first[:-1][locs]]
-    else:
-        where = np.repeat(first[:-1][locs], count)
-        before = np.zeros(len(count) + 1, dtype=np.int64)
-        np.cumsum(count, out=before[1:])
-        where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
-        sample_of, key_of = np.repeat(sample_of, count), key_of_pair[where]
+    where = np.repeat(first[:-1][locs], count)
+    before = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=before[1:])
+    where += np.arange(int(before[-1]), dtype=np.int64) - np.repeat(before[:-1], count)
+    sample_of, key_of = np.repeat(sample_of, count), key_of_pair[where]
     # each sample once per key: the distinct (sample, key) pairs, in sample order
-    weights = stacks.weights(index)
-    k = len(keys)
     pair = distinct(sample_of * k + key_of)
     acc = KeySums(weights, k)
     acc.add(pair % k, weights[pair // k], k)
