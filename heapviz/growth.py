@@ -144,9 +144,12 @@ def _may_rank_first(rest: Sequence[int] | IntArray, space: Any, wanted: int) -> 
     values = np.asarray(space)[np.asarray(rest, dtype=np.int64)]
     shrink = (values[:, 0] - values[:, -1]).astype(np.float64)
     largest = -values.max(axis=1).astype(np.float64)
-    order = np.lexsort((largest, shrink))
-    cut = order[wanted - 1]
-    keep = (shrink < shrink[cut]) | ((shrink == shrink[cut]) & (largest <= largest[cut]))
+    # the wanted-th by (shrink, largest), as a lexsort would put it, found by two partitions
+    cut_shrink = np.partition(shrink, wanted - 1)[wanted - 1]
+    tie = shrink == cut_shrink
+    left = wanted - int(np.count_nonzero(shrink < cut_shrink))
+    cut_largest = np.partition(largest[tie], left - 1)[left - 1]
+    keep = (shrink < cut_shrink) | (tie & (largest <= cut_largest))
     kept: list[int] = np.asarray(rest, dtype=np.int64)[keep].tolist()
     return kept
 
