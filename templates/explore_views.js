@@ -79,21 +79,31 @@
   // the edges into and out of some nodes (`chosen`: each one's index, -1 others), each [weight,
   // stamp, direct at any occurrence, parent, child], in order of first appearance; numbered in
   // one Int32Array: an edge into the i-th chosen node from u at i * n + u, else out of it at (k + i) * n + v
+  function more(a) { var b = new a.constructor(2 * a.length); b.set(a); return b; }
   function edgesAround(sel, t, chosen, k) {
     var values = X.column(t), node = sel.lineNode, line = sel.line, inl = sel.inline, n = sel.infos.length;
-    var slots = new Int32Array(2 * k * n), list = [];  // list index + 1
+    var slots = new Int32Array(2 * k * n), size = 0;  // slots: an edge's number + 1
+    var weight = new Float64Array(1024), stamp = new Int32Array(1024), direct = new Uint8Array(1024), from = new Int32Array(1024), to = new Int32Array(1024);
     for (var q = 0; q < sel.ids.length; q++) {
       var i = sel.ids[q], v = values[i];
       if (v === 0) { continue; }
       for (var p = sel.start[i] + 1; p < sel.start[i + 1]; p++) {
         var u = node[line[p - 1]], f = node[line[p]];
         if (u === f || (chosen[u] < 0 && chosen[f] < 0)) { continue; }
-        var slot = chosen[f] >= 0 ? chosen[f] * n + u : (k + chosen[u]) * n + f, e = list[slots[slot] - 1];
-        if (!slots[slot]) { e = [0, -1, false, u, f]; list.push(e); slots[slot] = list.length; }
-        if (e[1] !== q) { e[1] = q; e[0] += v; }
-        if (!inl[line[p]]) { e[2] = true; }
+        var slot = chosen[f] >= 0 ? chosen[f] * n + u : (k + chosen[u]) * n + f, e = slots[slot] - 1;
+        if (e < 0) {
+          if (size === weight.length) {
+            weight = more(weight); stamp = more(stamp); direct = more(direct); from = more(from); to = more(to);
+          }
+          e = size++;
+          slots[slot] = size; weight[e] = 0; stamp[e] = -1; from[e] = u; to[e] = f;
+        }
+        if (stamp[e] !== q) { stamp[e] = q; weight[e] += v; }
+        if (!inl[line[p]]) { direct[e] = 1; }
       }
     }
+    var list = [];
+    for (var c = 0; c < size; c++) { list.push([weight[c], stamp[c], !!direct[c], from[c], to[c]]); }
     return list;
   }
 
