@@ -175,7 +175,9 @@
   // met them, with the names of that sample's frame, as build_tree's.
   function buildTree(sel, mode, focus) {
     var values = X.column(sel.t), diff = !!sel.wids, nNodes = sel.infos.length;
-    if (mode === "top-down" && !diff && exact(sel.t)) { return topDownByTree(sel, values); }
+    // the tree's pass costs its millions of nodes, the samples' their frames down to the narrow
+    // nodes (about 8 drawn levels, each a pass over the samples' scattered frames): the cheaper
+    if (mode === "top-down" && !diff && exact(sel.t) && 24 * sel.ids.length > D.tree_parent.length) { return topDownByTree(sel, values); }
     var wIds = diff ? sel.wids : sel.ids, W = paths(sel, wIds, mode, focus);
     var sIds = diff ? sel.ids : null, P = diff ? paths(sel, sIds, mode, focus) : null;
     var pool = new Pool(), root = node("all", "all", "", false), line = sel.line, lineNode = sel.lineNode;
