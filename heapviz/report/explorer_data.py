@@ -61,6 +61,8 @@ from heapviz.symbolize.demangle import display_name, simplify
 FORMAT = "heapviz-explorer/1"
 Ints = npt.NDArray[np.signedinteger[Any]]
 DEFAULT_MAX_BYTES = 6 << 20
+# a whole block past this many base64 characters is likely to be trimmed in a page of 8 MB
+LIKELY_TRIMMED = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -162,15 +164,15 @@ def _encode(parent: Ints, location: Ints, leaf: Ints,
     return deltas, location[alive], sample_leaf
 
 
-def _fit(parent: Ints, location: Ints, leaf: Ints,
-         levels: list[int], weights: npt.NDArray[np.float64], budget: int,
-         measure: Callable[[tuple[Ints, ...]], int],
-         whole: tuple[Ints, ...]) -> tuple[tuple[Ints, ...], npt.NDArray[np.bool_]]:
+def _fit(parent: Ints, location: Ints, leaf: Ints, levels: list[int], budget: int,
+         measure: Callable[[tuple[Ints, ...]], int], whole: tuple[Ints, ...],
+         cut_order: Callable[[], Ints]) -> tuple[tuple[Ints, ...], npt.NDArray[np.bool_]]:
     """The tree encoded in at most `budget` bytes as `measure` counts them, and which samples
     moved. While it is over, the lightest leaf is cut and its samples move onto its caller (root
     frames stay): that cuts nodes in the order of the weight of the samples below them, lightest
     first and deepest first among equals, so the cut is made in one step once its size is found.
-    `whole` is the whole tree's encoding, which the caller has already made."""
+    `whole` is the whole tree's encoding, which the caller has already made, and `cut_order()`
+    gives _cut_order's order."""
     n = len(parent)
     alive = np.ones(n, dtype=np.bool_)
     enc = whole  # _encode of the whole tree
@@ -178,11 +180,7 @@ def _fit(parent: Ints, location: Ints, leaf: Ints,
     if size <= budget or not n:
         return enc, np.zeros(len(leaf), dtype=np.bool_)
     ends = leaf >= 0
-    below = np.bincount(leaf[ends], weights=weights[ends], minlength=n)
-    for a, b in reversed(list(pairwise(levels))[1:]):
-        np.add.at(below, parent[a:b], below[a:b])
-    order = np.lexsort((-np.arange(n), below))
-    order = order[parent[order] >= 0]  # root frames stay
+    order = cut_order()
     k = 0
     steps = 0
     target = budget - budget // 50  # aimed 2% under: each step compresses the whole block again
@@ -200,6 +198,18 @@ def _fit(parent: Ints, location: Ints, leaf: Ints,
         if size < last_size:
             per_node = (last_size - size) / (k - last_k)
     return enc, ends & ~alive[np.maximum(leaf, 0)]
+
+
+def _cut_order(parent: Ints, leaf: Ints, levels: list[int], weights: npt.NDArray[np.float64]) -> Ints:
+    """The tree's nodes but its root frames in the order trimming cuts them: by the weight of the
+    samples below them, lightest first, deepest (numbered last) first among equals."""
+    n = len(parent)
+    ends = leaf >= 0
+    below = np.bincount(leaf[ends], weights=weights[ends], minlength=n)
+    for a, b in reversed(list(pairwise(levels))[1:]):
+        np.add.at(below, parent[a:b], below[a:b])
+    order = np.lexsort((-np.arange(n), below))
+    return order[parent[order] >= 0]  # root frames stay
 
 
 def _with_widths(profile: Profile, widths: Profile | None) -> tuple[Sequence[Sample], int, list[Value]]:
@@ -278,6 +288,8 @@ def prepare(profile: Profile, settings: ExplorerSettings, widths: Profile | None
                         {f"values_{t}": columns[t] for t in range(len(columns)) if same_as[t] < 0}, weights,
                         _encode(parent, location, leaf, levels, np.ones(len(parent), np.bool_)))
     prepared.block(prepared.whole)  # the whole tree packed: most of the work, done here (see Preparation)
+    if prepared.measure(prepared.whole) > LIKELY_TRIMMED:
+        prepared.cut_order()  # trimming's order too, while the thread runs beside the report's views
     return prepared
 
 
@@ -291,7 +303,7 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
     probe = {**base, "binary": {"arrays": p.block(p.whole)[0], "crc32": 1 << 32, "gzip_base64": ""},
              "trimmed": base["samples"], "trimmed_share": [1 / 3] * len(columns), "bytes": max_bytes * 10}
     fixed = len(to_json(probe).encode("utf-8"))
-    enc, moved = _fit(*p.tree, p.weights, max(max_bytes - fixed, 0), p.measure, p.whole)
+    enc, moved = _fit(*p.tree, max(max_bytes - fixed, 0), p.measure, p.whole, p.cut_order)
     manifest, raw, gz = p.block(enc)
     share = []
     for t in range(len(columns)):
@@ -323,6 +335,14 @@ class Prepared:
     weights: npt.NDArray[np.float64]
     whole: Encoding
     _packed: tuple[Encoding, tuple[list[list[Any]], bytes, bytes]] | None = None
+    _order: Ints | None = None
+
+    def cut_order(self) -> Ints:
+        """_cut_order of the tree, made once."""
+        if self._order is None:
+            parent, _, leaf, levels = self.tree
+            self._order = _cut_order(parent, leaf, levels, self.weights)
+        return self._order
 
     def arrays(self, enc: Encoding) -> dict[str, npt.NDArray[Any]]:
         """The block's arrays for an encoding of the tree."""
