@@ -217,6 +217,20 @@ def test_distinct_pairs_equal_numpy_unique():
         assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True)), n
 
 
+def test_a_large_block_deflated_in_halves_is_one_gzip_stream(monkeypatch):
+    import gzip
+
+    import numpy as np
+
+    from heapviz.report import explorer_pack
+
+    raw = np.random.default_rng(5).integers(0, 40, 300_000, dtype=np.uint8).tobytes()
+    single = explorer_pack.compressed(raw)
+    monkeypatch.setattr(explorer_pack, "PARALLEL_FROM", 1)
+    halves = explorer_pack.compressed(raw)
+    assert halves != single and gzip.decompress(halves) == raw and explorer_pack.compressed(raw) == halves
+
+
 def test_a_failed_preparation_raises_in_the_caller(examples):
     from heapviz.report.explorer_data import Preparation
 
@@ -310,8 +324,10 @@ def _write_report(prof: Profile, path: Path, node_count: int = 16) -> Path:
 def test_page_decodes_the_block_as_python_and_says_what_was_trimmed(chromium, tmp_path, monkeypatch):
     """In the page the block (DecompressionStream, no request) gives Python's arrays; a page over
     its budget says how many stacks were cut short and their share, and still refines."""
+    import heapviz.report.explorer_pack as explorer_pack
     import heapviz.report.html as report_html
 
+    monkeypatch.setattr(explorer_pack, "PARALLEL_FROM", 1)  # deflated in two halves, as a large block is
     prof = _random_profile()
     full_path = _write_report(prof, tmp_path / "full.html")
     full = _embedded(full_path.read_text())
