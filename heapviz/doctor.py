@@ -26,7 +26,7 @@ from heapviz.formats import gperftools_heap
 from heapviz.graph import arrays
 
 VERSION_TIMEOUT_S = 10.0
-# heapviz's PDF writer and graph labels use DejaVu (report/pdf.py looks in the same folders).
+# heapviz's PDF writer and graph labels use DejaVu (report/pdf_text.py looks in the same folders).
 _DEJAVU = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
 # (distribution name, module) of every Python dependency in pyproject.toml
 _PACKAGES = (("numpy", "numpy"), ("networkx", "networkx"), ("jinja2", "jinja2"), ("reportlab", "reportlab"),
