@@ -170,31 +170,37 @@
     }
     var min = root.cum * KEEP, group = new Int32Array(nNodes).fill(-1), seen = new Int32Array(nNodes).fill(-1), task = 0;
     var groupOf = new Int32Array(wn), todo = [[root, 0, wa, wn, sa, sn]];  // groupOf: each listed sample's child
+    // a node's children's sums, by their order of appearance (one node at a time)
+    var keys = new Int32Array(nNodes), cum = new Float64Array(nNodes), self = new Float64Array(nNodes);
+    var direct = new Uint8Array(nNodes), firstAt = new Int32Array(nNodes), count = new Int32Array(nNodes);
     while (todo.length) {
-      var t = todo.pop(), up = t[0], d = t[1], list = pool.a, keys = [], cum = [], self = [], direct = [], firstAt = [], count = [];
+      var t = todo.pop(), up = t[0], d = t[1], list = pool.a, nKeys = 0;
       task++;
       for (var a = 0; a < t[3]; a++) {  // the children: sums per next frame
         var s = list[t[2] + a], v = values[wIds[s]];
         if (W.len[s] <= d) { groupOf[a] = -1; continue; }
         var p = W.from[s] + W.dir * d, f = lineNode[line[p]], g = group[f];
-        if (seen[f] !== task) { seen[f] = task; g = group[f] = keys.length; keys.push(f); cum.push(0); self.push(0); direct.push(false); firstAt.push(p); count.push(0); }
+        if (seen[f] !== task) {
+          seen[f] = task; g = group[f] = nKeys++;
+          keys[g] = f; cum[g] = 0; self[g] = 0; direct[g] = 0; firstAt[g] = p; count[g] = 0;
+        }
         groupOf[a] = g;
         cum[g] += v;
         count[g]++;
         if (W.len[s] === d + 1) { self[g] += v; }
-        if (!sel.inline[line[p]]) { direct[g] = true; }
+        if (!sel.inline[line[p]]) { direct[g] = 1; }
       }
       var kids = [];  // the drawn children, each with its sample lists: [node, depth, from, count, shown from, count]
-      for (var c = 0; c < keys.length; c++) {
+      for (var c = 0; c < nKeys; c++) {
         if (cum[c] < min) { up.pruned++; up.prunedValue += cum[c]; kids.push(null); continue; }
         var o = frameNode(sel, line[firstAt[c]]);
-        o.direct = direct[c]; o.cum = cum[c]; o.self = self[c];
+        o.direct = !!direct[c]; o.cum = cum[c]; o.self = self[c];
         up.kids.set(keys[c], o);
         // an only child with every sample: the same list
         kids.push([o, d + 1, count[c] === t[3] ? t[2] : pool.take(count[c]), count[c] === t[3] ? count[c] : 0, 0, 0]);
       }
       list = pool.a;
-      for (var b = 0; b < t[3] && !(keys.length === 1 && count[0] === t[3]); b++) {  // each drawn child's samples
+      for (var b = 0; b < t[3] && !(nKeys === 1 && count[0] === t[3]); b++) {  // each drawn child's samples
         var kid = groupOf[b] >= 0 ? kids[groupOf[b]] : null;
         if (kid) { list[kid[2] + kid[3]++] = list[t[2] + b]; }
       }
