@@ -11,7 +11,6 @@ except KeyboardInterrupt as e:  # interrupted while still starting: nothing was 
     sys.exit(143 if isinstance(e, Terminated) else 130)
 
 try:
-    rc = run()
+    run()  # ends the process
 except KeyboardInterrupt as e:  # between run()'s call and its own handlers: nothing was written yet
-    rc = 143 if isinstance(e, Terminated) else 130
-sys.exit(rc)
+    sys.exit(143 if isinstance(e, Terminated) else 130)

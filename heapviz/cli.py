@@ -11,6 +11,7 @@ import re
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from heapviz.cli_args import build_parser
 from heapviz.cli_common import (
@@ -220,9 +221,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if missing_required(found) else 0
 
 
-def run() -> int:
-    """The `heapviz` command and `python -m heapviz`: main() in a process of its own."""
-    return main(process=True)
+def run() -> NoReturn:
+    """The `heapviz` command and `python -m heapviz`: main() in a process of its own, which ends
+    here once its output is flushed: every file is written and closed by then, and the
+    interpreter's teardown (freeing a big profile's millions of objects one by one) took 0.19 s
+    of a 2.2 s report on 250k stacks."""
+    rc = main(process=True)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        rc = rc or 1
+    os._exit(rc)
 
 
 def main(argv: Sequence[str] | None = None, *, process: bool = False) -> int:
