@@ -24,7 +24,7 @@ from heapviz.report.summary_md import threshold_name
 from heapviz.text import safe
 from heapviz.wrappers import WrapperOptions
 from heapviz.wrappers import warning as wrapper_warning
-from heapviz.writers import Output, output_for, report_writer, suffixes
+from heapviz.writers import Output, output_for, preload, report_writer, suffixes
 
 EXIT_THRESHOLD = 3
 
@@ -100,6 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
     if any(out.laid_out for _, out in outputs):
         with step(args, "layout", "laying the call graphs out"):
+            preload([out for _, out in outputs])  # the writers' imports run while `dot` lays out
             lay_out(data, render_opts)
     files: list[tuple[str | None, str | bytes]] = []
     for path, out in outputs:

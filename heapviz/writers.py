@@ -5,6 +5,7 @@ used, so that commands that draw no report do not load reportlab or jinja2."""
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,3 +65,21 @@ def report_writer(out: Output) -> Callable[[ReportData, RenderOptions], bytes]:
     module, _, name = out.writer.partition(":")
     fn: Callable[[ReportData, RenderOptions], bytes] = getattr(importlib.import_module(module), name)
     return fn
+
+
+def preload(outs: list[Output]) -> threading.Thread:
+    """The report writers of `outs` imported on a thread of their own: started before Graphviz
+    lays the graphs out, their imports (reportlab: ~0.1 s) run while heapviz waits on `dot`.
+    report_writer then finds them loaded, or waits on the import lock for the rest."""
+    modules = sorted({out.writer.partition(":")[0] for out in outs if out.writer})
+    thread = threading.Thread(target=_import_all, args=(modules,), daemon=True, name="heapviz-preload")
+    thread.start()
+    return thread
+
+
+def _import_all(modules: list[str]) -> None:
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except Exception:  # report_writer imports it again in the main thread and says what fails
+            return
