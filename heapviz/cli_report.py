@@ -17,7 +17,7 @@ from heapviz.pipeline import View, view_tree
 from heapviz.render.dot import RenderOptions
 from heapviz.report.callers import REPORT_FLAME
 from heapviz.report.collect import ReportData, ReportOptions, Threshold, collect, legend_header
-from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings, Preparation
+from heapviz.report.explorer_data import ExplorerInput, ExplorerSettings, prepare_in_background
 from heapviz.report.layout import lay_out
 from heapviz.report.sources import SourceSettings
 from heapviz.report.summary_md import threshold_name
@@ -125,4 +125,4 @@ def explorer_input(view: View, gopts: GraphOptions, ropts: ReportOptions, widths
     headers = tuple(tuple(legend_header(p, vt, ())) for vt in p.sample_types)
     settings = ExplorerSettings(view.sample_index, view.node_options, view.filters, gopts.node_count,
                                 gopts.node_fraction, gopts.edge_fraction, gopts.drop_negative, ropts.unit, headers)
-    return ExplorerInput(p, settings, widths, Preparation(p, settings, widths))
+    return ExplorerInput(p, settings, widths, prepare_in_background(p, settings, widths))

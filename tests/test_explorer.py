@@ -195,10 +195,10 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
         assert np.array_equal(a[f"values_{same if same >= 0 else t}"], values[:, t])
     assert stack_table(prof, settings) == doc  # deterministic
     # prepared on a thread (as the report command does) or here: the same data, trimmed or not
-    from heapviz.report.explorer_data import Preparation
-    assert stack_table(prof, settings, prepared=Preparation(prof, settings, None).result()) == doc
+    from heapviz.report.explorer_data import prepare_in_background
+    assert stack_table(prof, settings, prepared=prepare_in_background(prof, settings, None).result()) == doc
     small = stack_table(prof, settings, max_bytes=doc["bytes"] // 2)
-    prepared = Preparation(prof, settings, None).result()
+    prepared = prepare_in_background(prof, settings, None).result()
     assert stack_table(prof, settings, max_bytes=doc["bytes"] // 2, prepared=prepared) == small
 
 
@@ -232,11 +232,11 @@ def test_a_large_block_deflated_in_halves_is_one_gzip_stream(monkeypatch):
 
 
 def test_a_failed_preparation_raises_in_the_caller(examples):
-    from heapviz.report.explorer_data import Preparation
+    from heapviz.report.explorer_data import prepare_in_background
 
     settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
     with pytest.raises(AttributeError):
-        Preparation(None, settings, None).result()  # type: ignore[arg-type]
+        prepare_in_background(None, settings, None).result()  # type: ignore[arg-type]
 
 
 def test_trimming_keeps_the_table_in_its_budget(examples):

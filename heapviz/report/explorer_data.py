@@ -42,7 +42,7 @@ sum above the moved frames stay the same.
 from __future__ import annotations
 
 import json
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
@@ -91,7 +91,7 @@ class ExplorerInput:
     # with --base: the new profile, whose samples give the flame graph its widths (filtered in the page)
     widths: Profile | None = None
     # prepare() of the above under way on a thread (None: write_html prepares it itself)
-    preparation: Preparation | None = None
+    preparation: Future[Prepared] | None = None
 
     def prepared(self) -> Prepared:
         return self.preparation.result() if self.preparation is not None else prepare(self.profile, self.settings,
@@ -287,7 +287,7 @@ def prepare(profile: Profile, settings: ExplorerSettings, widths: Profile | None
     prepared = Prepared(base, (parent, location, leaf, levels), len(table.locations), columns,
                         {f"values_{t}": columns[t] for t in range(len(columns)) if same_as[t] < 0}, weights,
                         _encode(parent, location, leaf, levels, np.ones(len(parent), np.bool_)))
-    prepared.block(prepared.whole)  # the whole tree packed: most of the work, done here (see Preparation)
+    prepared.block(prepared.whole)  # the whole tree packed: most of the work, done here (see prepare_in_background)
     if prepared.measure(prepared.whole) > LIKELY_TRIMMED:
         prepared.cut_order()  # trimming's order too, while the thread runs beside the report's views
     return prepared
@@ -364,30 +364,15 @@ class Prepared:
         return 4 * ((len(self.block(enc)[2]) + 2) // 3)
 
 
-class Preparation:
+def prepare_in_background(profile: Profile, settings: ExplorerSettings, widths: Profile | None) -> Future[Prepared]:
     """prepare() on a thread of its own, started before the report's other views are computed:
     most of its time is numpy's sorts and zlib, which release the GIL, so on two cores it runs
-    beside them. `result()` waits for it (and raises what it raised)."""
-
-    def __init__(self, profile: Profile, settings: ExplorerSettings, widths: Profile | None) -> None:
-        self._result: Prepared | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(profile, settings, widths), daemon=True,
-                                        name="heapviz-explorer-data")
-        self._thread.start()
-
-    def _run(self, profile: Profile, settings: ExplorerSettings, widths: Profile | None) -> None:
-        try:
-            self._result = prepare(profile, settings, widths)
-        except BaseException as e:  # re-raised by result(), in the caller's thread
-            self._error = e
-
-    def result(self) -> Prepared:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+    beside them. The future's result() waits for it (and raises what it raised)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="heapviz-explorer-data")
+    try:
+        return pool.submit(prepare, profile, settings, widths)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def to_json(doc: dict[str, Any]) -> str:
