@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import re
 from itertools import pairwise
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,8 @@ from heapviz.model import Sample, Value
 if TYPE_CHECKING:
     import networkx as nx
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class PeekEdge:
@@ -30,37 +32,31 @@ class PeekEdge:
     residual: bool = False
 
 
-class EdgeList(Sequence[PeekEdge]):
-    """A function's callers or callees as arrays (the other end's node ids, the edges' weights
-    and flags), each PeekEdge made when read: a recursive program's top functions have hundreds
-    of thousands, of which a report shows a few. Equal to a tuple of the same edges."""
+class MadeWhenRead(Sequence[T]):
+    """A sequence whose items are made when read, one (`_item`) or a slice at a time (`_items`):
+    a recursive program's top functions have hundreds of thousands of callers, of which a report
+    shows a few. Equal to any sequence of the same items."""
 
-    __slots__ = ("_inline", "_names", "_other", "_residual", "_weights")
+    __slots__ = ()
+    noun = "items"
 
-    def __init__(self, names: Sequence[str], other: npt.NDArray[Any], weights: npt.NDArray[Any],
-                 inline: npt.NDArray[np.bool_], residual: npt.NDArray[np.bool_]) -> None:
-        self._names, self._other, self._weights, self._inline, self._residual = names, other, weights, inline, residual
+    def _item(self, i: int) -> T:
+        raise NotImplementedError
 
-    def __len__(self) -> int:
-        return len(self._other)
-
-    @overload
-    def __getitem__(self, i: int) -> PeekEdge: ...
+    def _items(self, i: slice) -> Sequence[T]:
+        raise NotImplementedError
 
     @overload
-    def __getitem__(self, i: slice) -> tuple[PeekEdge, ...]: ...
+    def __getitem__(self, i: int) -> T: ...
 
-    def __getitem__(self, i: int | slice) -> PeekEdge | tuple[PeekEdge, ...]:
-        if isinstance(i, slice):
-            names = self._names
-            return tuple(PeekEdge(names[o], w, inl, r) for o, w, inl, r in zip(
-                self._other[i].tolist(), self._weights[i].tolist(), self._inline[i].tolist(),
-                self._residual[i].tolist(), strict=True))
-        return PeekEdge(self._names[int(self._other[i])], self._weights[i].item(), bool(self._inline[i]),
-                        bool(self._residual[i]))
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[T]: ...
 
-    def __iter__(self) -> Iterator[PeekEdge]:
-        return iter(self[:])
+    def __getitem__(self, i: int | slice) -> T | Sequence[T]:
+        return self._items(i) if isinstance(i, slice) else self._item(i)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items(slice(None)))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and tuple(self) == tuple(other)
@@ -69,7 +65,32 @@ class EdgeList(Sequence[PeekEdge]):
         return hash(tuple(self))
 
     def __repr__(self) -> str:
-        return f"EdgeList({len(self)} edges)"
+        return f"{type(self).__name__}({len(self)} {self.noun})"
+
+
+class EdgeList(MadeWhenRead[PeekEdge]):
+    """A function's callers or callees as arrays (the other end's node ids, the edges' weights
+    and flags), each PeekEdge made when read. Equal to a tuple of the same edges."""
+
+    __slots__ = ("_inline", "_names", "_other", "_residual", "_weights")
+    noun = "edges"
+
+    def __init__(self, names: Sequence[str], other: npt.NDArray[Any], weights: npt.NDArray[Any],
+                 inline: npt.NDArray[np.bool_], residual: npt.NDArray[np.bool_]) -> None:
+        self._names, self._other, self._weights, self._inline, self._residual = names, other, weights, inline, residual
+
+    def __len__(self) -> int:
+        return len(self._other)
+
+    def _items(self, i: slice) -> tuple[PeekEdge, ...]:
+        names = self._names
+        return tuple(PeekEdge(names[o], w, inl, r) for o, w, inl, r in zip(
+            self._other[i].tolist(), self._weights[i].tolist(), self._inline[i].tolist(),
+            self._residual[i].tolist(), strict=True))
+
+    def _item(self, i: int) -> PeekEdge:
+        return PeekEdge(self._names[int(self._other[i])], self._weights[i].item(), bool(self._inline[i]),
+                        bool(self._residual[i]))
 
 
 @dataclass(frozen=True)

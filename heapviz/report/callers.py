@@ -3,13 +3,13 @@ call tree, and the top functions by cum with their callers and callees as format
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
 from heapviz.graph.build import CallGraph, Untrimmed
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.peek import PeekEdge, peek
+from heapviz.graph.peek import MadeWhenRead, PeekEdge, peek
 from heapviz.graph.stacks import StackTable
 from heapviz.graph.tree import FlameTree, build_tree
 from heapviz.model import Profile, Sample, Value
@@ -32,10 +32,11 @@ class PeekEdgeRow:
     inline: bool
 
 
-class EdgeRows(Sequence[PeekEdgeRow]):
-    """A function's callers or callees as rows, each formatted when read: a recursive program's
-    top functions have hundreds of thousands, of which the HTML report lists the first hundred
-    (and the PDF none). Equal to a list of the same rows."""
+class EdgeRows(MadeWhenRead[PeekEdgeRow]):
+    """A function's callers or callees as rows, each formatted when read: the HTML report lists
+    the first hundred (and the PDF none). Equal to a list of the same rows."""
+
+    noun = "rows"
 
     def __init__(self, edges: Sequence[PeekEdge], cum: Value, text: Callable[[Value], str]) -> None:
         self._edges, self._cum, self._text = edges, cum, text
@@ -47,27 +48,13 @@ class EdgeRows(Sequence[PeekEdgeRow]):
         return PeekEdgeRow(e.name, round(e.weight), self._text(e.weight), percentage(e.weight, self._cum).strip(),
                            e.inline)
 
-    @overload
-    def __getitem__(self, i: int) -> PeekEdgeRow: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[PeekEdgeRow]: ...
-
-    def __getitem__(self, i: int | slice) -> PeekEdgeRow | list[PeekEdgeRow]:
-        if isinstance(i, slice):
-            return [self._row(e) for e in self._edges[i]]
+    def _item(self, i: int) -> PeekEdgeRow:
         return self._row(self._edges[i])
 
-    def __iter__(self) -> Iterator[PeekEdgeRow]:
-        return iter(self[:])
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
+    def _items(self, i: slice) -> list[PeekEdgeRow]:
+        return [self._row(e) for e in self._edges[i]]
 
     __hash__ = None  # type: ignore[assignment]  # as the list it stands for
-
-    def __repr__(self) -> str:
-        return f"EdgeRows({len(self)} rows)"
 
 
 @dataclass(frozen=True)
