@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING, Any
@@ -54,8 +54,7 @@ class CallGraph:
     dropped_edges: int = 0
     nodes_before_count: int = 0  # nodes left after the fraction cut, before --nodecount
     options: GraphOptions = field(default_factory=GraphOptions)
-    full: nx.DiGraph | None = None  # the untrimmed graph of the same samples, when it was built
-    untrimmed: Untrimmed | None = None  # its sums, to build it or a part of it (see full_graph)
+    untrimmed: Untrimmed | None = None  # the untrimmed graph's sums, of the same samples
 
     def flat(self, n: NodeInfo) -> Value:
         v: Value = self.graph.nodes[n]["flat"]
@@ -68,16 +67,6 @@ class CallGraph:
     def shown_flat(self) -> Value:
         return sum(self.flat(n) for n in self.order)
 
-    def full_graph(self, around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
-        """The untrimmed graph (for peek): every node; with `around`, only the edges that start or
-        end at those nodes, in the order the whole graph has them (a recursive program's graph
-        can have a million edges, where peek shows those of a few nodes)."""
-        if self.full is not None:
-            return self.full
-        if self.untrimmed is None:
-            raise ValueError("this call graph kept no untrimmed sums")
-        return self.untrimmed.graph(around)
-
 
 @dataclass
 class Untrimmed:
@@ -87,8 +76,8 @@ class Untrimmed:
     sums: Sums
     tags: dict[int, dict[str, tuple[int, Value]]]
 
-    def graph(self, around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
-        return _graph(self.stacks, self.sums, self.tags, around)
+    def graph(self) -> nx.DiGraph:
+        return _graph(self.stacks, self.sums, self.tags)
 
 
 def _block_sizes(values: npt.NDArray[Any], pairs: tuple[tuple[int, int], ...]) -> npt.NDArray[Any]:
@@ -146,20 +135,14 @@ def graph_nodes(s: Sums) -> list[int]:
     return [n for n, c in s.cum.items() if c != 0 or s.flat.get(n, 0) != 0]
 
 
-def _graph(t: StackTable, s: Sums, tags: dict[int, dict[str, tuple[int, Value]]],
-           around: Collection[NodeInfo] | None = None) -> nx.DiGraph:
-    """The networkx graph of the sums; with `around`, only the edges at those nodes."""
+def _graph(t: StackTable, s: Sums, tags: dict[int, dict[str, tuple[int, Value]]]) -> nx.DiGraph:
+    """The networkx graph of the sums."""
     nodes = t.nodes
     keep = graph_nodes(s)
     keep_mask = np.zeros(max(len(nodes), 1), dtype=np.bool_)
     keep_mask[keep] = True
     parent, child = s.edge_parent, s.edge_child
-    use = keep_mask[parent] & keep_mask[child]
-    if around is not None:
-        at = np.zeros(len(keep_mask), dtype=np.bool_)
-        at[[t.node_index[n] for n in around if n in t.node_index]] = True
-        use &= at[parent] | at[child]
-    pick = np.flatnonzero(use)
+    pick = np.flatnonzero(keep_mask[parent] & keep_mask[child])
     import networkx  # here: commands that draw no graph (top) start a tenth of a second sooner
 
     g = networkx.DiGraph()
@@ -322,7 +305,7 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
         stacks = StackTable(samples, node_options)
     tags = size_pairs if options.visual else ()
     # The untrimmed graph's sums; its networkx graph is made only when it is drawn (nothing is
-    # cut) or asked for (full_graph): a recursive program's has a million edges.
+    # cut) or asked for (Untrimmed.graph): a recursive program's has a million edges.
     s = node_sums(stacks, index)
     untrimmed = Untrimmed(stacks, s, _tags(stacks, index, s, tags) if tags else {})
     nodes = graph_nodes(s)
@@ -364,7 +347,7 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     if options.visual:
         _remove_redundant_edges(g, order)
     return CallGraph(g, order, total, node_cutoff, edge_cutoff, dropped_nodes, dropped_edges, before_count,
-                     options, None, untrimmed)
+                     options, untrimmed)
 
 
 def _sums_of(t: StackTable, index: int, kept: set[NodeInfo],

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from heapviz.graph.build import CallGraph, Untrimmed
-from heapviz.graph.nodes import NodeInfo, NodeOptions
+from heapviz.graph.build import Untrimmed
+from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.peek import MadeWhenRead, PeekEdge, peek
 from heapviz.graph.stacks import StackTable
 from heapviz.graph.tree import FlameTree, build_tree
 from heapviz.model import Profile, Sample, Value
 from heapviz.render.flame import FlameOptions
 from heapviz.units import percentage
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 REPORT_PEEK_FUNCTIONS = 30
 REPORT_FLAME = FlameOptions(id_prefix="report-flame", standalone=False)  # the HTML report's flame graph
@@ -79,22 +75,11 @@ def flame_tree(profile: Profile, samples: Sequence[Sample], index: int, options:
                       min_fraction=REPORT_FLAME.keep_fraction(), stacks=stacks, words=profile.profile_kind.words)
 
 
-def peek_graph(cg: CallGraph, limit: int = REPORT_PEEK_FUNCTIONS) -> nx.DiGraph:
-    """The untrimmed graph as peek_rows needs it: every node, and the edges of the first `limit`
-    nodes in peek's order by cum (a recursive program's whole graph can have a million edges)."""
-    nodes = cg.full_graph(around=()).nodes
-
-    def key(n: NodeInfo) -> tuple[float, str, float]:  # peek's order with sort_cum
-        return (-abs(nodes[n]["cum"]), n.printable(), -abs(nodes[n]["flat"]))
-
-    return cg.full_graph(around=sorted(nodes, key=key)[:limit] if limit > 0 else None)
-
-
 def peek_rows(samples: Sequence[Sample], index: int, options: NodeOptions, total: Value,
               fmt: Callable[[Value], str], limit: int = REPORT_PEEK_FUNCTIONS,
-              graph: nx.DiGraph | None = None, untrimmed: Untrimmed | None = None) -> list[PeekRow]:
-    """`untrimmed`: the untrimmed graph's sums (CallGraph.untrimmed), which spare making `graph`."""
-    result = peek(samples, index, options, total, sort_cum=True, limit=limit, graph=graph, untrimmed=untrimmed)
+              untrimmed: Untrimmed | None = None) -> list[PeekRow]:
+    """`untrimmed`: the untrimmed graph's sums (CallGraph.untrimmed), which spare building the graph."""
+    result = peek(samples, index, options, total, sort_cum=True, limit=limit, untrimmed=untrimmed)
     texts: dict[Value, str] = {}  # a big graph's edges repeat a few weights many times
 
     def text(v: Value) -> str:
