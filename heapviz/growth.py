@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heapviz.graph.nodes import NodeOptions
-from heapviz.graph.arrays import IntArray, KeySums, group_part_rows
+from heapviz.graph.arrays import IntArray, group_part_rows, key_sums
 from heapviz.graph.stacks import StackTable
 from heapviz.model import Profile, Value
 from heapviz.wrappers import NO_WRAPPERS, Wrappers, table_cut
@@ -176,13 +176,6 @@ def _total(values: npt.NDArray[Any]) -> Value:
     return int(values.sum())
 
 
-def _group_sums(rows: IntArray, weights: npt.NDArray[Any], n_groups: int) -> npt.NDArray[Any]:
-    """Each group's sum of weights (arrays.sums, as an array)."""
-    acc = KeySums(weights, n_groups)
-    acc.add(rows, weights, n_groups)
-    return acc.values
-
-
 def suspect_options(options: NodeOptions) -> NodeOptions:
     """The granularity suspects are told apart at: functions, with the view's other options."""
     return NodeOptions(granularity="functions", demangle=options.demangle, inlines=options.inlines)
@@ -244,7 +237,7 @@ def suspects(dumps: list[Profile], options: NodeOptions = NodeOptions(),
     objects_cols: list[npt.NDArray[Any] | None] = [None] * n
     for rows, (i, (t, i_space, i_objs)) in zip(group, present, strict=True):
         if len(rows):
-            space_cols[i], objects_cols[i] = (_group_sums(rows, t.values[:, j], n_groups) for j in (i_space, i_objs))
+            space_cols[i], objects_cols[i] = (key_sums(rows, t.values[:, j], n_groups) for j in (i_space, i_objs))
     space, objects = _matrix(space_cols, n_groups), _matrix(objects_cols, n_groups)  # [group][dump]
     del space_cols, objects_cols
     zero = np.zeros(1, dtype=space.dtype)

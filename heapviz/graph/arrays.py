@@ -207,11 +207,17 @@ def once_sums(ids: npt.NDArray[Any], starts: IntArray, weights: npt.NDArray[Any]
     return acc.tolist()
 
 
-def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[Value]:
-    """sum(weights[keys == k]) for k in range(size), as Python numbers (ints for int weights)."""
+def key_sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """sum(weights[keys == k]) for k in range(size), as an array (int64 for int weights)."""
     acc = KeySums(weights, size)
     acc.add(keys, weights, size)
-    return acc.tolist()
+    return acc.values
+
+
+def sums(keys: npt.NDArray[Any], weights: npt.NDArray[Any], size: int) -> list[Value]:
+    """key_sums as Python numbers (ints for int weights)."""
+    out: list[Value] = key_sums(keys, weights, size).tolist()
+    return out
 
 
 ROWS_PER_CHUNK = 1 << 16
