@@ -125,6 +125,17 @@ done:
  * (64-bit integers; 32-bit ones for factorize_rows32; starts has one entry more than there are
  * rows) numbered in order of first appearance; each row's number goes into inverse, and the first
  * row of each number is returned (bytes of 64-bit integers). */
+/* 1 when starts[0..n] never decrease; else 0 with "<who> starts must not decrease" raised. */
+static int starts_ascend(const int64_t *st, Py_ssize_t n, const char *who) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (st[i + 1] < st[i]) {
+            PyErr_Format(PyExc_ValueError, "%s starts must not decrease", who);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 #define FACTORIZE_ROWS(NAME, T) \
 static PyObject *NAME(PyObject *Py_UNUSED(module), PyObject *args) { \
     Py_buffer values, starts, inverse; \
@@ -142,12 +153,7 @@ static PyObject *NAME(PyObject *Py_UNUSED(module), PyObject *args) { \
                                           "them, and room for a number per row"); \
         goto done; \
     } \
-    for (Py_ssize_t r = 0; r < rows; r++) { \
-        if (st[r + 1] < st[r]) { \
-            PyErr_SetString(PyExc_ValueError, "row starts must not decrease"); \
-            goto done; \
-        } \
-    } \
+    if (!starts_ascend(st, rows, "row")) goto done; \
     size_t size = 1024; \
     while (size < (size_t)rows * 2) size *= 2; \
     size_t mask = size - 1; \
@@ -288,12 +294,7 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
             goto done;
         }
     }
-    for (Py_ssize_t i = 0; i < samples; i++) {
-        if (st[i + 1] < st[i]) {
-            PyErr_SetString(PyExc_ValueError, "stack_pass: sample starts must not decrease");
-            goto done;
-        }
-    }
+    if (!starts_ascend(st, samples, "stack_pass: sample")) goto done;
     node_stamp = malloc((size_t)n_nodes * sizeof(int32_t));
     slot = calloc(mask + 1, sizeof(EdgeSlot));
     if (!node_stamp || !slot) {
@@ -453,12 +454,7 @@ static PyObject *once_sums(PyObject *Py_UNUSED(module), PyObject *args) {
             goto done;
         }
     }
-    for (Py_ssize_t i = 0; i < samples; i++) {
-        if (st[i + 1] < st[i]) {
-            PyErr_SetString(PyExc_ValueError, "once_sums: sample starts must not decrease");
-            goto done;
-        }
-    }
+    if (!starts_ascend(st, samples, "once_sums: sample")) goto done;
     stamp = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
     if (!stamp) {
         PyErr_NoMemory();
