@@ -124,6 +124,7 @@ def run_fleet(out: Path, sizes: list[int], bases: list[Path], measure: Callable[
                         continue
                     cluster, client = both
                     client.restart()  # type: ignore[attr-defined]  # fresh workers: this run's own peak
+                    client.wait_for_workers(2, timeout=120)  # type: ignore[attr-defined]  # both back
                     extra = ["--scheduler", cluster.scheduler_address]  # type: ignore[attr-defined]
                 argv = [sys.executable, "-m", "heapviz", "report", "--merge", str(root / "hosts"), "--group-by",
                         GROUP_BY, "-o", str(out / "fleet.json"), *extra]

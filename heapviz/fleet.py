@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from heapviz.errors import HeapvizError, InputError, UsageError
 from heapviz.graph.nodes import NodeOptions
 from heapviz.graph.tables import node_tables
 from heapviz.model import Profile, Value
+from heapviz.packed import gc_paused
 from heapviz.symbolize import MappingReport
 
 EXTRA = "heapviz[fleet]"  # what to install for URLs and --scheduler
@@ -233,6 +235,11 @@ def _compact(p: Profile) -> Profile:
 
 def load_partition(paths: list[str], options: Any, group_by: str, strict: bool) -> Partial:
     """The profiles of `paths` loaded, symbolized, pruned and summed (on a worker)."""
+    with gc_paused():  # a Dask worker runs tasks with the collector on (see packed.gc_paused)
+        return _load_partition(paths, options, group_by, strict)
+
+
+def _load_partition(paths: list[str], options: Any, group_by: str, strict: bool) -> Partial:
     from heapviz.pipeline import _load_one
 
     out = Partial()
@@ -258,6 +265,11 @@ def load_partition(paths: list[str], options: Any, group_by: str, strict: bool) 
 
 def merge(a: Partial, b: Partial) -> Partial:
     """a then b, summed."""
+    with gc_paused():
+        return _merge(a, b)
+
+
+def _merge(a: Partial, b: Partial) -> Partial:
     both = [p for p in (a.profile, b.profile) if p is not None]
     groups = {k: dataclasses.replace(v, totals=dict(v.totals), flat={n: dict(d) for n, d in v.flat.items()})
               for k, v in a.groups.items()}
@@ -336,6 +348,7 @@ def _connect(client_class: Any, address: str, seconds: float) -> Any:
 
 
 _SUM_FIRST = 1  # Dask runs higher priorities first: a sum before any partition still waiting
+AHEAD = 2  # partitions of a lane loading or loaded and not yet summed: what a worker holds beside its sum
 
 
 def _lanes(parts: list[list[str]], n: int) -> list[list[list[str]]]:
@@ -344,22 +357,54 @@ def _lanes(parts: list[list[str]], n: int) -> list[list[list[str]]]:
     return [parts[i:i + size] for i in range(0, len(parts), size)]
 
 
-def _lane(client: Any, lane: list[list[str]], options: Any, fleet: FleetOptions, worker: list[str]) -> Any:
-    """A lane's sum on the cluster, as a future: its partitions loaded in order, each added to the
-    lane's running sum as soon as it is there. The k-th partition of every lane is loaded before
-    the (k+1)-th of any, and a sum runs before any load, so each worker holds its lane's sum and a
-    partial or two, however many inputs: memory does not grow with the fleet (a tree over all the
-    partitions would hold a partial per level of it). A lane prefers one worker (`worker`, when
-    the cluster has one to give it), so that its sums need no transfers; others take over its
-    tasks when that worker is lost or busy."""
-    where: dict[str, Any] = {"workers": worker, "allow_other_workers": True} if worker else {}
-    total = None
-    for k, part in enumerate(lane):
-        loaded = client.submit(load_partition, part, options, fleet.group_by, fleet.strict, pure=False, retries=1,
-                               priority=-k, **where)
-        total = loaded if total is None else client.submit(merge, total, loaded, pure=False, priority=_SUM_FIRST,
-                                                           **where)
-    return total
+class _Lanes:
+    """Each lane's sum on the cluster: its partitions loaded in order, at most AHEAD at a time,
+    each added to the lane's running sum (in order: the sum is the serial --merge exactly) as
+    soon as it and those before it are there. The client hands a lane its next partition only
+    when one is summed, so a worker holds its lane's sum and a partial or two however many
+    inputs there are: memory does not grow with the fleet. (Submitting a whole lane at once let
+    an idle worker steal queued loads from the other lane's worker, whose partials then held
+    memory there and travelled back: peaks grew with the fleet.) A lane prefers one worker, so
+    that its sums need no transfers; others take over its tasks when that worker is lost."""
+
+    def __init__(self, client: Any, lanes: list[list[list[str]]], options: Any, fleet: FleetOptions,
+                 addresses: list[str]) -> None:
+        self.client, self.options, self.fleet = client, options, fleet
+        self.todo = [collections.deque(lane) for lane in lanes]
+        self.loading: list[collections.deque[Any]] = [collections.deque() for _ in lanes]
+        self.sums: list[Any] = [None] * len(lanes)
+        self.where = [{"workers": addresses[i:i + 1], "allow_other_workers": True} if i < len(addresses) else {}
+                      for i in range(len(lanes))]
+        self.lane_of: dict[str, int] = {}
+
+    def run(self, seconds: float) -> list[Any]:
+        """The lanes' sums as futures, once every partition is loaded and handed to its sum;
+        TimeoutError after `seconds`, a task's own error if one failed."""
+        from distributed import as_completed
+
+        done = as_completed(loop=self.client.loop, timeout=seconds)  # type: ignore[no-untyped-call]
+        for i in range(len(self.todo)):
+            self._feed(i, done)
+        for future in done:
+            i = self.lane_of.pop(future.key)
+            if future.status != "finished":
+                future.result()  # raises what the task raised (an input with --strict) or why it was lost
+            loading = self.loading[i]
+            while loading and loading[0].done():
+                loaded = loading.popleft()
+                total = self.sums[i]
+                self.sums[i] = loaded if total is None else self.client.submit(
+                    merge, total, loaded, pure=False, priority=_SUM_FIRST, **self.where[i])
+            self._feed(i, done)
+        return self.sums
+
+    def _feed(self, i: int, done: Any) -> None:
+        while self.todo[i] and len(self.loading[i]) < AHEAD:
+            future = self.client.submit(load_partition, self.todo[i].popleft(), self.options, self.fleet.group_by,
+                                        self.fleet.strict, pure=False, retries=1, **self.where[i])
+            self.loading[i].append(future)
+            self.lane_of[future.key] = i
+            done.add(future)
 
 
 def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
@@ -369,18 +414,20 @@ def _on_dask(paths: list[str], options: Any, fleet: FleetOptions) -> Partial:
         raise UsageError(f"--scheduler needs Dask's distributed: pip install '{EXTRA}'") from None
     address = fleet.scheduler
     client = _connect(Client, address, min(fleet.timeout_s, 30.0))
+    deadline = time.monotonic() + fleet.timeout_s
     with client:
         addresses = sorted(client.scheduler_info().get("workers", {}))
         workers = max(1, len(addresses))
-        futures = [_lane(client, lane, options, fleet, addresses[i:i + 1])
-                   for i, lane in enumerate(_lanes(_partitions(paths, workers), workers))]
-        # the lanes' sums, neighbours added pairwise, level by level (a few: one lane per worker)
-        while len(futures) > 1:
-            pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False, priority=_SUM_FIRST)
-                     for i in range(0, len(futures) - 1, 2)]
-            futures = pairs + futures[len(futures) - len(futures) % 2:]
         try:
-            result: Partial = futures[0].result(timeout=fleet.timeout_s)
+            futures = [f for f in _Lanes(client, _lanes(_partitions(paths, workers), workers), options, fleet,
+                                         addresses).run(fleet.timeout_s) if f is not None]
+            # the lanes' sums, neighbours added pairwise, level by level (a few: one lane per worker)
+            while len(futures) > 1:
+                pairs = [client.submit(merge, futures[i], futures[i + 1], pure=False, priority=_SUM_FIRST)
+                         for i in range(0, len(futures) - 1, 2)]
+                futures = pairs + futures[len(futures) - len(futures) % 2:]
+            result: Partial = futures[0].result(timeout=max(0.001, deadline - time.monotonic())) \
+                if futures else Partial()
         except HeapvizError:  # an input with --strict, raised on a worker
             raise
         except TimeoutError:

@@ -133,6 +133,12 @@ class Profile:
     timeline: Timeline | None = None  # the run's totals over time, when the producer measured them
     time_ns: int = 0
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as columns (packed.py): a fleet's partial sums travel between processes."""
+        from heapviz.packed import pack, unpack
+
+        return unpack, (pack(self),)
+
     def add(self, sample: Sample) -> None:
         """Add a sample while parsing (formats.load then makes the samples a SampleTable)."""
         cast("list[Sample]", self.samples).append(sample)
