@@ -81,7 +81,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                           filters=tuple(view.filters.describe()), unit=unit_option(args),
                           layout_timeout_s=args.layout_timeout,
                           sources=SourceSettings(args.source_sites, args.source_lines, source_options(args)),
-                          wrappers=wrapper_options(args))
+                          wrappers=wrapper_options(args),
+                          peek=any(out.format == "html" for _, out in outputs))
     flame = view_tree(subj, view, "Flame graph of the change since base", REPORT_FLAME.keep_fraction()) \
         if subj.mode == "base" else None
     words = view.profile.profile_kind.words

@@ -66,6 +66,25 @@ def test_examples_parse_the_same_at_every_block_size(examples):
         assert outcome(gzip.compress(data), True, 64) == ref, f
 
 
+def test_the_scanners_numbering_is_the_tables_order(examples):
+    """gperftools_heap hands the scanner's address ids to the SampleTable as already numbered by
+    first appearance over every location (no renumbering pass): check that on every example, and
+    that the tables equal the ones renumbered from scratch."""
+    import numpy as np
+
+    from heapviz.graph.arrays import first_seen
+    from heapviz.sample_table import SampleTable
+
+    for f in sorted(examples.glob("*.heap")):
+        table = load_bytes(f.read_bytes(), f.name, LIMITS).samples
+        assert isinstance(table, SampleTable), f
+        renumbered = SampleTable(table.locations, table.loc_index, table.starts, table.values)
+        assert [id(loc) for loc in renumbered.locations] == [id(loc) for loc in table.locations], f
+        assert np.array_equal(renumbered.loc_index, table.loc_index), f
+        inverse, first = first_seen(table.loc_index.astype(np.int64))
+        assert np.array_equal(inverse, table.loc_index) and len(first) == len(table.locations), f
+
+
 EDGE_CASES = {
     "plain": HEADER + " 1: 100 [ 1: 100] @ 0x401000 0x402000\n" + MAPS,
     "crlf": (HEADER + " 1: 100 [ 1: 100] @ 0x401000 0x402000\n" + MAPS).replace("\n", "\r\n"),

@@ -25,6 +25,7 @@ from heapviz.sample_table import SampleTable
 from heapviz.graph.tree import build_tree
 from heapviz.model import Sample, Value
 from heapviz.pipeline import LoadOptions, make_view, subject
+from heapviz.prune import PruneOptions
 
 PROFILES = ["recursion.0001.heap", "cxx.0002.heap", "sampled.heap", "threads.0004.heap", "shlib.0002.heap"]
 
@@ -283,6 +284,32 @@ def test_compiled_pass_equals_the_numpy_pass(examples, name, chunk, monkeypatch)
                     assert a.residual.tolist() == b.residual.tolist()
                     assert a.inline.tolist() == b.inline.tolist()
                     assert a.leaf_samples.tolist() == b.leaf_samples.tolist()
+
+
+@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("all_frames", [False, True])
+def test_node_pass_equals_the_full_pass_without_its_edges(examples, name, all_frames):
+    """untrimmed_nodes (the compiled node pass: no edges, callee flags from a table of the
+    inlined edges) gives the full pass's flat, cum, leaves and NodeTable's callee flags. With
+    the allocator's frames kept, cxx's stacks hold inlined calls (std::__new_allocator::allocate)."""
+    subj = subject([str(examples / name)], LoadOptions(prune=PruneOptions(all_frames=all_frames)), [], False)
+    view = make_view(subj.shown, None, FilterOptions(), NodeOptions())
+    for granularity in ("functions", "lines", "addresses"):
+        for inlines in (True, False):
+            options = NodeOptions(granularity=granularity, inlines=inlines)
+            indices = tuple(range(len(view.profile.sample_types)))
+            fast = stacks.untrimmed_nodes(StackTable(view.samples, options), indices)
+            table = StackTable(view.samples, options)
+            full = stacks.node_sums_many(table, indices, first_only=False)
+            for a, s in zip(fast, full, strict=True):
+                b = stacks._without_edges(table, s)
+                assert list(a.flat.items()) == list(b.flat.items())
+                assert list(a.cum.items()) == list(b.cum.items())
+                assert a.leaf_samples.tolist() == b.leaf_samples.tolist()
+                assert a.leaf_nodes.tolist() == b.leaf_nodes.tolist()
+                assert a.callee_state.tolist() == b.callee_state.tolist()
+            if inlines and all_frames and name.startswith("cxx"):
+                assert any(s & 1 for s in fast[0].callee_state.tolist())  # inlined callees were seen
 
 
 def test_untrimmed_sums_are_made_once_for_every_sample_type(examples):

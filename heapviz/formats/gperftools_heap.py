@@ -306,7 +306,12 @@ class _Samples:
             frames, starts = out, new_starts
         values = np.array(self.values) if self.values else np.zeros((0, len(profile.sample_types)), dtype=np.int64)
         if values.dtype.kind in "if" and values.ndim == 2:
-            profile.samples = SampleTable(locs, frames, starts, values)
+            # The scanner numbers addresses as they first appear, line by line and leaf first, and
+            # a line adds a sample only when its stack is new: the ids are already the table's
+            # order of first appearance over every location, unless pseudo frames went in above
+            # (renumbering 250k stacks to find that out took 0.19 s).
+            ordered = self.scanner is not None and not (empty.any() or n_truncated)
+            profile.samples = SampleTable(locs, frames, starts, values, ordered=ordered)
         else:  # counts beyond int64: sample objects, which hold any int
             stacks = [tuple(locs[k] for k in frames[a:b].tolist()) for a, b in pairwise(starts.tolist())]
             profile.samples = list(map(Sample, self.values, stacks))

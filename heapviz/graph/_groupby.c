@@ -430,6 +430,140 @@ done:
     return result;
 }
 
+/* The number of `key` in t, inserting it (with `pos`) if new: -1 on no memory. */
+static Py_ssize_t table_find_add(Table *t, int64_t key, Py_ssize_t pos) {
+    size_t i = key_hash((uint64_t)key) & t->mask;
+    int64_t s;
+    while ((s = t->slot[i]) != 0 && t->values[s - 1] != key) i = (i + 1) & t->mask;
+    if (s) return s - 1;
+    if (table_append(t, key, pos) < 0) return -1;
+    if ((size_t)t->count * 2 > t->mask + 1) {
+        if (table_grow(t) < 0) return -1;
+    } else {
+        t->slot[i] = t->count;
+    }
+    return t->count - 1;
+}
+
+/* The number of `key` in t, or -1. */
+static Py_ssize_t table_find(const Table *t, int64_t key) {
+    size_t i = key_hash((uint64_t)key) & t->mask;
+    int64_t s;
+    while ((s = t->slot[i]) != 0 && t->values[s - 1] != key) i = (i + 1) & t->mask;
+    return s - 1;
+}
+
+/* node_pass(ids, starts, active, inline, n_nodes, weights, k, floats, cum) -> (counted, callee_state)
+ *
+ * stack_pass's node sums without its edges, for the untrimmed graph's nodes (every node kept): a
+ * recursive program's profile has a million distinct edges, and the report's tables need only
+ * each node's cum (added to `cum` as stack_pass adds it) and how it is called. Returned as bytes,
+ * one per node: counted (some frame of it was counted) and callee_state, the edges into the node
+ * as NodeTable.callee_inline reads stack_pass's (flags at every occurrence): 2 if one of them was
+ * ever called directly (a child frame not inlined), | 1 if one of them only ever was inlined.
+ * Edges with an inlined occurrence are few: they are kept in a table, and a second walk looks
+ * for direct occurrences of those. */
+static PyObject *node_pass(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer ids, starts, active, inl, weights, cum;
+    Py_ssize_t n_nodes, k;
+    int floats;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*ny*npw*", &ids, &starts, &active, &inl, &n_nodes, &weights, &k, &floats,
+                          &cum))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t frames = ids.len / 4, samples = starts.len / 8 - 1;
+    const int32_t *node = ids.buf;
+    const int64_t *st = starts.buf;
+    const uint8_t *act = active.buf, *in = inl.buf;
+    int32_t *node_stamp = NULL;
+    uint8_t *state = NULL, *counted = NULL, *has_direct = NULL;
+    Table t = {0}; /* the edges with an inlined occurrence */
+    int failed = 0;
+    if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames || n_nodes <= 0 ||
+        k <= 0 || weights.len != samples * k * 8 || cum.len != n_nodes * k * 8 ||
+        (samples > 0 && (st[0] < 0 || st[samples] > frames)) || samples >= INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "node_pass: arrays of mismatched sizes");
+        goto done;
+    }
+    for (Py_ssize_t f = 0; f < frames; f++) {
+        if (node[f] < 0 || node[f] >= n_nodes) {
+            PyErr_SetString(PyExc_ValueError, "node_pass: node id out of range");
+            goto done;
+        }
+    }
+    if (!starts_ascend(st, samples, "node_pass: sample")) goto done;
+    node_stamp = malloc((size_t)n_nodes * sizeof(int32_t));
+    state = calloc((size_t)n_nodes, 1);
+    counted = malloc((size_t)n_nodes);
+    t.mask = 1023;
+    t.slot = calloc(t.mask + 1, sizeof(int64_t));
+    if (!node_stamp || !state || !counted || !t.slot) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n_nodes; j++) node_stamp[j] = -1;
+    const int64_t *wi = weights.buf;
+    const double *wf = weights.buf;
+    int64_t *ci = cum.buf;
+    double *cf = cum.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < samples && !failed; i++) {
+        if (!act[i]) continue;
+        int32_t s = (int32_t)i;
+        for (Py_ssize_t f = st[i]; f < st[i + 1]; f++) {
+            int32_t v = node[f];
+            if (node_stamp[v] != s) {
+                node_stamp[v] = s;
+                if (floats)
+                    for (Py_ssize_t j = 0; j < k; j++) cf[v * k + j] += wf[i * k + j];
+                else
+                    for (Py_ssize_t j = 0; j < k; j++) ci[v * k + j] = (int64_t)((uint64_t)ci[v * k + j] + (uint64_t)wi[i * k + j]);
+            }
+            if (f == st[i] || node[f - 1] == v) continue; /* no edge: a root frame, or a self edge */
+            if (!in[f])
+                state[v] |= 2;
+            else if (table_find_add(&t, (int64_t)node[f - 1] * n_nodes + v, f) < 0)
+                failed = 1;
+        }
+    }
+    if (!failed && t.count) {
+        has_direct = calloc((size_t)t.count, 1);
+        if (!has_direct) failed = 1;
+    }
+    for (Py_ssize_t i = 0; i < samples && !failed && t.count; i++) {
+        if (!act[i]) continue;
+        for (Py_ssize_t f = st[i] + 1; f < st[i + 1]; f++) {
+            if (in[f] || node[f - 1] == node[f]) continue;
+            Py_ssize_t e = table_find(&t, (int64_t)node[f - 1] * n_nodes + node[f]);
+            if (e >= 0) has_direct[e] = 1;
+        }
+    }
+    for (Py_ssize_t e = 0; e < t.count && !failed; e++)
+        if (!has_direct[e]) state[t.values[e] % n_nodes] |= 1;
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n_nodes; j++) counted[j] = node_stamp[j] >= 0;
+    result = Py_BuildValue("NN", bytes_of(counted, n_nodes), bytes_of(state, n_nodes));
+done:
+    free(node_stamp);
+    free(state);
+    free(counted);
+    free(has_direct);
+    free(t.slot);
+    free(t.values);
+    free(t.first);
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&active);
+    PyBuffer_Release(&inl);
+    PyBuffer_Release(&weights);
+    PyBuffer_Release(&cum);
+    return result;
+}
+
 /* once_sums(ids, starts, weights, floats, sums): for each sample i (ids[starts[i]:starts[i + 1]],
  * 32-bit), weights[i] (int64, or float64 with `floats`) is added once to sums[id] (same type) for
  * every distinct id >= 0 among its ids, in sample order: each sample counts once per id, as a
@@ -499,6 +633,9 @@ static PyMethodDef methods[] = {
      "factorize_rows32(values, starts, inverse) -> first rows: factorize_rows of 32-bit values."},
     {"once_sums", once_sums, METH_VARARGS,
      "once_sums(ids, starts, weights, floats, sums): each sample's weight added once per distinct id."},
+    {"node_pass", node_pass, METH_VARARGS,
+     "node_pass(ids, starts, active, inline, n_nodes, weights, k, floats, cum) -> (counted, callee_state):\n"
+     "stack_pass's node sums without edges, for every node (see the source)."},
     {"stack_pass", stack_pass, METH_VARARGS,
      "stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum, ke)\n"
      "-> the stack table's sums pass (see the source)."},

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.arrays import IntArray, index_of
 from heapviz.graph.arrays import sums as group_sums
-from heapviz.graph.stacks import StackTable, Sums, node_sums
+from heapviz.graph.stacks import NodeSums, StackTable, Sums, node_sums, untrimmed_nodes
 from heapviz.model import SIZE_EPSILON, Sample, Value
 from heapviz.units import format_value
 
@@ -68,13 +68,23 @@ class CallGraph:
         return sum(self.flat(n) for n in self.order)
 
 
-@dataclass
 class Untrimmed:
-    """The sums of the untrimmed graph, from which graphs of all or part of it are made."""
+    """The sums of the untrimmed graph, from which graphs of all or part of it are made. `sums`
+    may be what makes them, called when they are first read: their edges cost a pass of their
+    own (a million on a recursive program's profile), which a report without the peek view
+    (a PDF) never needs."""
 
-    stacks: StackTable
-    sums: Sums
-    tags: dict[int, dict[str, tuple[int, Value]]]
+    def __init__(self, stacks: StackTable, sums: Sums | Callable[[], Sums],
+                 tags: dict[int, dict[str, tuple[int, Value]]]) -> None:
+        self.stacks = stacks
+        self._sums = sums
+        self.tags = tags
+
+    @property
+    def sums(self) -> Sums:
+        if callable(self._sums):
+            self._sums = self._sums()
+        return self._sums
 
     def graph(self) -> nx.DiGraph:
         return _graph(self.stacks, self.sums, self.tags)
@@ -91,7 +101,7 @@ def _block_sizes(values: npt.NDArray[Any], pairs: tuple[tuple[int, int], ...]) -
     return size.astype(np.int64)
 
 
-def _tags(t: StackTable, index: int, sums: Sums,
+def _tags(t: StackTable, index: int, sums: Sums | NodeSums,
           size_pairs: tuple[tuple[int, int], ...]) -> dict[int, dict[str, tuple[int, Value]]]:
     """pprof's nodelets: object sizes at the leaf, merged by their printed form."""
     tags: dict[int, dict[str, tuple[int, Value]]] = {}
@@ -130,7 +140,7 @@ def build(t: StackTable, index: int, kept: set[NodeInfo] | None = None,
     return _graph(t, s, _tags(t, index, s, size_pairs) if size_pairs else {})
 
 
-def graph_nodes(s: Sums) -> list[int]:
+def graph_nodes(s: Sums | NodeSums) -> list[int]:
     """The nodes a graph of these sums has: those with a cum or a flat."""
     return [n for n, c in s.cum.items() if c != 0 or s.flat.get(n, 0) != 0]
 
@@ -306,8 +316,10 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     tags = size_pairs if options.visual else ()
     # The untrimmed graph's sums; its networkx graph is made only when it is drawn (nothing is
     # cut) or asked for (Untrimmed.graph): a recursive program's has a million edges.
-    s = node_sums(stacks, index)
-    untrimmed = Untrimmed(stacks, s, _tags(stacks, index, s, tags) if tags else {})
+    # The untrimmed graph's node sums decide the cut; its edges (a pass of their own) are made
+    # only if nothing is cut or they are read (Untrimmed.sums: the HTML report's peek view).
+    s = untrimmed_nodes(stacks, [index])[0]
+    untrimmed = Untrimmed(stacks, lambda: node_sums(stacks, index), _tags(stacks, index, s, tags) if tags else {})
     nodes = graph_nodes(s)
     total_value = sum(s.flat.get(n, 0) for n in nodes)
     node_cutoff = abs(int(total_value * options.node_fraction))
@@ -317,10 +329,11 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     # The graph of the nodes above the cutoff is ordered and cut to --nodecount from its sums;
     # networkx holds only the graph drawn (the one cut to --nodecount has a few thousand edges
     # where this one can have a hundred thousand).
-    cut, cut_tags = s, untrimmed.tags
     if kept is not None and len(kept) != len(nodes):
         dropped_nodes = len(nodes) - len(kept)
         cut, cut_tags = _sums_of(stacks, index, kept, tags)
+    else:
+        cut, cut_tags = untrimmed.sums, untrimmed.tags
     if options.drop_negative:
         neg = {stacks.nodes[n] for n in graph_nodes(cut)
                if cut.flat.get(n, 0) < 0 or (cut.flat.get(n, 0) == 0 and cut.cum[n] < 0)}

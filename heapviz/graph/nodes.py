@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from heapviz.model import Location, Sample
+from heapviz.model import Line, Location, Sample
 from heapviz.symbolize.demangle import display_name
 from heapviz.symbolize.raw import group_name, unnamed_object
 
@@ -60,6 +60,7 @@ class FrameMapper:
         self.options = options
         self._cache: dict[int, tuple[Frame, ...]] = {}
         self._keep: list[Location] = []  # keeps cached objects alive so their ids stay unique
+        self._frames: dict[tuple[str, str, str, bool, int], Frame] = {}  # see _make
 
     def frames(self, loc: Location) -> tuple[Frame, ...]:
         # Keyed by object: filters may replace a location with a copy that keeps its id.
@@ -72,7 +73,8 @@ class FrameMapper:
 
     def _make(self, loc: Location) -> tuple[Frame, ...]:
         opts = self.options
-        if opts.granularity in ("functions", "files"):
+        g = opts.granularity
+        if g in ("functions", "files"):
             # pprof's `[binary]`: the unnamed addresses of one object file are one node; finer
             # granularities keep each `binary+0xOFFSET`.
             binary = unnamed_object(loc)
@@ -80,22 +82,35 @@ class FrameMapper:
                 name = group_name(binary)
                 return (Frame(NodeInfo(name), name, inline=False),)
         lines = loc.lines if opts.inlines else loc.lines[-1:]
-        out = []
         last = len(lines) - 1
+        if g == "addresses":
+            return tuple(self._frame(ln, i != last, loc.address) for i, ln in enumerate(lines))
+        # a frame depends on the function's names (and the line) only: made once for each, not
+        # per location (symbolization gives each location Function objects of its own)
+        cache, by_line = self._frames, g == "lines"
+        out = []
         for i, ln in enumerate(lines):
             fn = ln.function
-            name = display_name(fn.name, fn.system_name, opts.demangle)
-            g = opts.granularity
-            if g == "functions":
-                node = NodeInfo(name)
-            elif g == "files":
-                node = NodeInfo("" if fn.filename else name, fn.filename)
-            elif g == "lines":
-                node = NodeInfo(name, fn.filename, ln.line)
-            else:
-                node = NodeInfo(name, fn.filename, ln.line, loc.address)
-            out.append(Frame(node, fn.name, inline=i != last))
+            key = (fn.name, fn.system_name, fn.filename, i != last, ln.line if by_line else 0)
+            fr = cache.get(key)
+            if fr is None:
+                fr = cache[key] = self._frame(ln, i != last, 0)
+            out.append(fr)
         return tuple(out)
+
+    def _frame(self, ln: Line, inline: bool, address: int) -> Frame:
+        fn = ln.function
+        name = display_name(fn.name, fn.system_name, self.options.demangle)
+        g = self.options.granularity
+        if g == "functions":
+            node = NodeInfo(name)
+        elif g == "files":
+            node = NodeInfo("" if fn.filename else name, fn.filename)
+        elif g == "lines":
+            node = NodeInfo(name, fn.filename, ln.line)
+        else:
+            node = NodeInfo(name, fn.filename, ln.line, address)
+        return Frame(node, fn.name, inline=inline)
 
     def stack(self, sample: Sample) -> list[Frame]:
         """All frames of a sample, leaf first."""

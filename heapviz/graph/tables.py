@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.stacks import StackTable, Sums, node_sums_many
+from heapviz.graph.stacks import StackTable, untrimmed_nodes
 from heapviz.model import Sample, Value
 
 
@@ -46,28 +46,14 @@ def node_tables(samples: Sequence[Sample], indices: tuple[int, ...], options: No
     t = stacks if stacks is not None else StackTable(samples, options)
     nodes = t.nodes
     tables = {}
-    for k, (i, s) in enumerate(zip(indices, node_sums_many(t, indices, first_only=False), strict=True)):
+    for k, (i, s) in enumerate(zip(indices, untrimmed_nodes(t, indices), strict=True)):
         table = NodeTable()
         table.flat.update((nodes[n], v) for n, v in s.flat.items())
         table.cum.update((nodes[n], v) for n, v in s.cum.items())
         table.full_names.update((nodes[n], set(t.full_names[n])) for n in s.cum)
-        table.callee_inline.update(_callee_inline(t, s))
+        table.callee_inline.update((nodes[c], v) for c, v in zip(np.flatnonzero(s.callee_state).tolist(),
+                                                                 s.callee_state[s.callee_state != 0].tolist(),
+                                                                 strict=True))
         table.total = sum(abs(x) for x in t.weights(i).tolist()) if totals is None else totals[k]
         tables[i] = table
     return tables
-
-
-def _callee_inline(t: StackTable, s: Sums) -> list[tuple[NodeInfo, int]]:
-    """NodeTable.callee_inline's entries, callees in order of their first edge."""
-    n = max(len(t.nodes), 1)
-    child = s.edge_child
-    inline = np.bincount(child[s.inline], minlength=n) > 0
-    direct = np.bincount(child[~s.inline], minlength=n) > 0
-    present = np.zeros(n, dtype=np.bool_)
-    present[child] = True
-    # each callee's first edge: the last write of a reversed scatter is not guaranteed, a minimum is
-    first = np.full(n, len(child), dtype=np.int64)
-    np.minimum.at(first, child, np.arange(len(child), dtype=np.int64))
-    callees = child[np.sort(first[present])].tolist()
-    state = (inline.astype(np.int64) | (direct.astype(np.int64) << 1)).tolist()
-    return [(t.nodes[c], state[c]) for c in callees]

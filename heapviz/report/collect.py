@@ -234,7 +234,7 @@ def collect(profile: Profile, samples: Sequence[Sample], opts: ReportOptions, re
         growth_unit=_growth_unit(profile),
         sample_units={t.type: t.unit for t in profile.sample_types}, growth_types=profile.profile_kind.growth_types,
         peek=peek_rows(samples, index, opts.node_options, total, lambda v: format_value(v, vt.unit, unit),
-                       untrimmed=cg.untrimmed) if kind.shows("peek") else [],
+                       untrimmed=cg.untrimmed) if kind.shows("peek") and opts.peek else [],
         site_sources=site_code,
         wrappers=list(wrappers.found), wrappers_hide=wrappers.hide_regex(),
         collapse=collapse_of([d.inuse_space for d in dump_rows]) if mode == "series" else None,

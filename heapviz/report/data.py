@@ -181,3 +181,4 @@ class ReportOptions:
     layout_timeout_s: float = 120.0
     sources: SourceSettings = SourceSettings()  # --source-sites, --source-lines, --source-path, --trim-path
     wrappers: WrapperOptions = WrapperOptions()  # --alloc-wrappers, --no-alloc-wrappers
+    peek: bool = True  # callers and callees of the top functions: the HTML report's; a PDF has none

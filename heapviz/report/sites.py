@@ -94,15 +94,23 @@ def leak_sites(profile: Profile, stacks: StackTable, index: int, opts: ReportOpt
     i_objs = names.index(count_type) if count_type in names else None
     # Each distinct location's frames are interned as a small int (equal frames, equal ids), so
     # that a stack is a tuple of ints: cheap to hash on profiles with hundreds of thousands of samples.
+    # Locations with the same node frames (the mapper makes each once) in the same mapping get
+    # the same frames: made once per such pair, not per location.
     frame_ids: dict[tuple[Frame, ...], int] = {}
+    made: dict[tuple[int, ...], int] = {}
     of_location = []
     for loc in stacks.locations.locations:
-        binary = loc.mapping.basename if loc.mapping is not None else ""
-        path = loc.mapping.file if loc.mapping is not None else ""
-        frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary,
-                             is_user_code(fr.full_name, fr.node.file, path))
-                       for fr in mapper.frames(loc))
-        of_location.append(frame_ids.setdefault(frames, len(frame_ids)))
+        node_frames = mapper.frames(loc)
+        key = (id(loc.mapping), *map(id, node_frames))
+        k = made.get(key)
+        if k is None:
+            binary = loc.mapping.basename if loc.mapping is not None else ""
+            path = loc.mapping.file if loc.mapping is not None else ""
+            frames = tuple(Frame(fr.node.name, fr.full_name, fr.node.file, fr.node.line, fr.inline, binary,
+                                 is_user_code(fr.full_name, fr.node.file, path))
+                           for fr in node_frames)
+            k = made[key] = frame_ids.setdefault(frames, len(frame_ids))
+        of_location.append(k)
     # each sample's stack of frame ids (leaf first), numbered; then the stacks of counted samples
     table = stacks.locations
     frame_rows = np.asarray(of_location, dtype=np.int32 if len(frame_ids) < 2**31 else np.int64)[table.loc_index]
