@@ -7,8 +7,8 @@ import json
 import os
 import sys
 
-from heapviz.cli_common import (check_regex, print_warnings, source_options, step, subject_and_view, unit_option,
-                                 write_outputs)
+from heapviz.cli_common import (cache_dir, check_regex, print_warnings, source_options, step, subject_and_view,
+                                 unit_option, write_outputs)
 from heapviz.errors import InputError, UsageError
 from heapviz.fleet import group_rows
 from heapviz.graph.build import GraphOptions
@@ -98,7 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     data.skipped = subj.skipped
     data.outputs = [(os.path.basename(path), out.format) for path, out in outputs]
     data.explorer = explorer
-    render_opts = RenderOptions(layout_timeout_s=args.layout_timeout)
+    render_opts = RenderOptions(layout_timeout_s=args.layout_timeout, cache_dir=cache_dir(args))
     if any(out.laid_out for _, out in outputs):
         with step(args, "layout", "laying the call graphs out"):
             preload([out for _, out in outputs])  # the writers' imports run while `dot` lays out

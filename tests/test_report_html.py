@@ -326,3 +326,28 @@ def test_base_mode_lists_each_binary_once(chromium, reports):
     program = next(r for r in rows if r[0].endswith("threads_series"))
     assert program[1] == "base and new"
     page.close()
+
+
+def test_compiled_templates_are_kept_in_the_cache_and_give_the_same_page(examples, tmp_path):
+    """The report's templates are compiled once into <cache>/templates (jinja's bytecode cache);
+    a later report reads them and writes the same page, and a cache that cannot be written (a
+    file where its directory should be) costs nothing but the time."""
+    cache = tmp_path / "cache"
+    pages = []
+    for i in range(2):
+        out = tmp_path / f"r{i}.html"
+        r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(out), "--cache-dir", str(cache),
+                        env={"HEAPVIZ_NO_CACHE": ""})
+        assert r.rc == 0, r.err
+        pages.append(out.read_text(encoding="utf-8").replace(out.name, "OUT").replace(str(cache), "CACHE"))
+    assert pages[0] == pages[1]
+    compiled = list((cache / "templates").iterdir())
+    assert compiled and all(p.name.startswith("__jinja2_") for p in compiled)
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "templates").write_text("not a directory")
+    out = tmp_path / "blocked.html"
+    r = run_heapviz("report", str(examples / "cxx.0002.heap"), "-o", str(out), "--cache-dir", str(blocked),
+                    env={"HEAPVIZ_NO_CACHE": ""})
+    assert r.rc == 0 and "Traceback" not in r.err, r.err
+    assert out.read_text(encoding="utf-8").replace(out.name, "OUT").replace(str(blocked), "CACHE") == pages[0]

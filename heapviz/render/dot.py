@@ -39,6 +39,7 @@ class LayoutFailed(HeapvizError):
 class RenderOptions:
     graph_id: str = ""  # prefixes every SVG id, so that several graphs can share one page
     layout_timeout_s: float = 120.0
+    cache_dir: str | None = None  # heapviz's cache (--cache-dir): the HTML report's compiled templates
 
 
 def escape(text: str, tooltip: bool = False) -> str:
