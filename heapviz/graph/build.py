@@ -20,7 +20,7 @@ import numpy.typing as npt
 from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.arrays import IntArray, index_of
 from heapviz.graph.arrays import sums as group_sums
-from heapviz.graph.stacks import NodeSums, StackTable, Sums, node_sums, untrimmed_nodes
+from heapviz.graph.stacks import NodeSums, StackTable, Sums, node_sums, node_sums_touching, untrimmed_nodes
 from heapviz.model import SIZE_EPSILON, Sample, Value
 from heapviz.units import format_value
 
@@ -75,16 +75,31 @@ class Untrimmed:
     (a PDF) never needs."""
 
     def __init__(self, stacks: StackTable, sums: Sums | Callable[[], Sums],
-                 tags: dict[int, dict[str, tuple[int, Value]]]) -> None:
+                 tags: dict[int, dict[str, tuple[int, Value]]], index: int | None = None,
+                 nodes: NodeSums | None = None) -> None:
         self.stacks = stacks
         self._sums = sums
         self.tags = tags
+        self.index = index  # the sample type, when `sums` is made when read
+        self._nodes = nodes  # the same sums' nodes, made without the edges
 
     @property
     def sums(self) -> Sums:
         if callable(self._sums):
             self._sums = self._sums()
         return self._sums
+
+    @property
+    def nodes(self) -> Sums | NodeSums:
+        """flat, cum and leaves, without making the edges when they are not made yet."""
+        return self._nodes if self._nodes is not None and callable(self._sums) else self.sums
+
+    def touching(self, record: npt.NDArray[np.bool_]) -> Sums:
+        """The sums with (at least) every edge that has an end among `record`'s nodes: the full
+        sums when made, else a pass that hashes only those edges (stacks.node_sums_touching)."""
+        if callable(self._sums) and self.index is not None:
+            return node_sums_touching(self.stacks, self.index, record)
+        return self.sums
 
     def graph(self) -> nx.DiGraph:
         return _graph(self.stacks, self.sums, self.tags)
@@ -319,7 +334,8 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     # The untrimmed graph's node sums decide the cut; its edges (a pass of their own) are made
     # only if nothing is cut or they are read (Untrimmed.sums: the HTML report's peek view).
     s = untrimmed_nodes(stacks, [index])[0]
-    untrimmed = Untrimmed(stacks, lambda: node_sums(stacks, index), _tags(stacks, index, s, tags) if tags else {})
+    untrimmed = Untrimmed(stacks, lambda: node_sums(stacks, index), _tags(stacks, index, s, tags) if tags else {},
+                          index, s)
     nodes = graph_nodes(s)
     total_value = sum(s.flat.get(n, 0) for n in nodes)
     node_cutoff = abs(int(total_value * options.node_fraction))

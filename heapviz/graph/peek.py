@@ -158,10 +158,11 @@ def peek_untrimmed(u: Untrimmed, total: Value, sort_cum: bool = False, limit: in
     """peek() of every function from the untrimmed graph's sums (the graph Untrimmed.graph would
     make), without making it: the chosen functions' edges are picked and ordered in numpy (a
     recursive program's graph has a million edges, its top functions' lists hundreds of thousands)."""
-    t, s = u.stacks, u.sums
-    nodes = graph_nodes(s)
-    flat = {n: s.flat.get(n, 0) for n in nodes}
-    first, second = (s.cum, flat) if sort_cum else (flat, s.cum)
+    t, s_nodes = u.stacks, u.nodes
+    nodes = graph_nodes(s_nodes)
+    flat = {n: s_nodes.flat.get(n, 0) for n in nodes}
+    cum = s_nodes.cum
+    first, second = (cum, flat) if sort_cum else (flat, cum)
     printable = [n.printable() for n in t.nodes]
     chosen = sorted(nodes, key=lambda n: (-abs(first[n]), printable[n], -abs(second[n])))
     if limit > 0:
@@ -176,6 +177,8 @@ def peek_untrimmed(u: Untrimmed, total: Value, sort_cum: bool = False, limit: in
     name_rank = np.zeros(n_nodes, dtype=np.int64)
     for a, b in pairwise(by_name):
         name_rank[b] = name_rank[a] + (printable[a] != printable[b])
+    # only the chosen functions' edges are read: a pass that hashes only those, unless made already
+    s = u.touching(rank >= 0)
     parent, child = s.edge_parent, s.edge_child
     edges = in_graph[parent] & in_graph[child]
     lists = []
@@ -189,6 +192,6 @@ def peek_untrimmed(u: Untrimmed, total: Value, sort_cum: bool = False, limit: in
         ends, weights, inline, residual = other[pick], s.edge_values[pick], s.inline[pick], s.residual[pick]
         lists.append([EdgeList(printable, ends[a:b], weights[a:b], inline[a:b], residual[a:b])
                       for a, b in pairwise(bounds)])
-    entries = [PeekEntry(printable[n], flat[n], s.cum[n], tuple(sorted(t.full_names[n])), callers, callees)
+    entries = [PeekEntry(printable[n], flat[n], cum[n], tuple(sorted(t.full_names[n])), callers, callees)
                for n, callers, callees in zip(chosen, *lists, strict=True)]
     return PeekResult(entries, total, len(nodes))

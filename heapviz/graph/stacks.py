@@ -259,7 +259,7 @@ class _EdgePass:
 
 
 def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
-               with_edges: int | None = None) -> list[tuple[Sums, Sums]]:
+               with_edges: int | None = None, record: BoolArray | None = None) -> list[tuple[Sums, Sums]]:
     """Each sample type's sums with edge inline flags read at first occurrences, and at all. The
     edge sums of the types after the first `with_edges` are made by another pass when read (the
     same edges in the same order: the same samples and nodes)."""
@@ -269,9 +269,14 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
     has_cum = np.zeros(n_nodes, dtype=np.bool_)
     if hashing() and len(t.samples) and t.values.dtype in (np.int64, np.float64):
         e = _compiled_pass(t, indices, active, kept, cum, has_cum, max(1, min(with_edges or len(indices),
-                                                                            len(indices))))
+                                                                            len(indices))), record)
     else:
         e = _numpy_pass(t, weights, active, kept, cum, has_cum)
+        if record is not None:  # the same edges, those with an end among `record`'s nodes
+            parent_of, child_of = np.divmod(e.keys, n_nodes)
+            mine = record[parent_of] | record[child_of]
+            e = _EdgePass(e.keys[mine], [_picked(acc, mine) for acc in e.sums], e.residual[mine],
+                          e.direct_first[mine], e.direct_all[mine])
     leaf_samples, leaf_nodes, node_dicts = _node_dicts(t, weights, active, kept, cum, has_cum)
     parent, child = np.divmod(e.keys, n_nodes)
     inline_first, inline_all = ~e.direct_first, ~e.direct_all
@@ -282,6 +287,24 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
         out.append((Sums(flat_of, cum_of, parent, child, values, e.residual, inline_first, leaf_samples, leaf_nodes),
                     Sums(flat_of, cum_of, parent, child, values, e.residual, inline_all, leaf_samples, leaf_nodes)))
     return out
+
+
+def _picked(acc: KeySums, mine: BoolArray) -> KeySums:
+    out = KeySums(acc.values)
+    out.values = acc.values[mine]
+    return out
+
+
+def node_sums_touching(t: StackTable, index: int, record: BoolArray) -> Sums:
+    """node_sums without a keep-set (first_only), but only the edges with an end among the nodes
+    of `record`: the peek view's few functions' callers and callees, without hashing the other
+    edges of a recursive program's million (the same edges, sums, flags and order as the full
+    pass's, fewer of them). Uses the full pass's sums when they are made already."""
+    made = t.untrimmed_sums.get((index, True))
+    if made is not None:
+        return made
+    active = t.weights(index) != 0
+    return _sums_pass(t, [index], active, None, 1, record)[0][0]
 
 
 def _node_dicts(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArray, kept: BoolArray | None,
@@ -382,7 +405,8 @@ class _EdgeValues:
 
 
 def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolArray | None,
-                   cum: list[KeySums], has_cum: BoolArray, with_edges: int) -> _EdgePass:
+                   cum: list[KeySums], has_cum: BoolArray, with_edges: int,
+                   record: BoolArray | None = None) -> _EdgePass:
     """The pass as one walk over the frames in C (_groupby.stack_pass): a stamp per node and per
     edge instead of sorting, edges numbered by a hash table and then put in _EdgePass's order,
     sums added there in sample order (the same additions, in the same order, as _numpy_pass).
@@ -397,7 +421,7 @@ def _compiled_pass(t: StackTable, indices: list[int], active: BoolArray, kept: B
         np.ascontiguousarray(t.ids, dtype=np.int32), np.ascontiguousarray(t.starts, dtype=np.int64),
         np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8), keep,
         np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, weights, k, floats, node_sums,
-        with_edges)
+        with_edges, *(() if record is None else (np.ascontiguousarray(record, dtype=np.bool_).view(np.uint8),)))
     for j, acc in enumerate(cum):
         acc.values = node_sums[:, j].copy()
     # a node has a cum if a frame of it was counted: a kept node in an active sample
