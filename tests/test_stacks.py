@@ -312,6 +312,28 @@ def test_node_pass_equals_the_full_pass_without_its_edges(examples, name, all_fr
                 assert any(s & 1 for s in fast[0].callee_state.tolist())  # inlined callees were seen
 
 
+@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("hashing", [True, False])
+def test_edges_touching_some_nodes_are_the_full_pass_edges_with_those_ends(examples, name, hashing, monkeypatch):
+    """node_sums_touching (the peek view's pass: only edges with an end among some nodes are
+    hashed) gives the full pass's edges with such an end, in the same order, sums and flags."""
+    monkeypatch.setattr(arrays, "USE_HASHING", hashing)
+    view = loaded(examples, name)
+    full = node_sums(StackTable(view.samples, NodeOptions()), view.sample_index)
+    table = StackTable(view.samples, NodeOptions())
+    record = np.zeros(len(table.nodes), dtype=np.bool_)
+    record[::3] = True
+    part = stacks.node_sums_touching(table, view.sample_index, record)
+    mine = record[full.edge_parent] | record[full.edge_child]
+    assert 0 < len(part.edge_parent) < len(full.edge_parent) or not len(full.edge_parent)
+    assert part.edge_parent.tolist() == full.edge_parent[mine].tolist()
+    assert part.edge_child.tolist() == full.edge_child[mine].tolist()
+    assert part.edge_values.tolist() == full.edge_values[mine].tolist()
+    assert part.residual.tolist() == full.residual[mine].tolist()
+    assert part.inline.tolist() == full.inline[mine].tolist()
+    assert (part.flat, part.cum) == (full.flat, full.cum)
+
+
 def test_untrimmed_sums_are_made_once_for_every_sample_type(examples):
     view = loaded(examples, "cxx.0002.heap")
     table = StackTable(view.samples, NodeOptions())
