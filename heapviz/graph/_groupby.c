@@ -247,6 +247,42 @@ static EdgeSlot *grow_slots(EdgeSlot *slot, size_t *mask) {
     return grown;
 }
 
+/* The arguments stack_pass and node_pass share, checked: 1 if they fit together, else 0 with a
+ * ValueError naming `who`. */
+static int pass_args_ok(const char *who, const Py_buffer *ids, const Py_buffer *starts, const Py_buffer *active,
+                        const Py_buffer *inl, Py_ssize_t n_nodes, const Py_buffer *weights, Py_ssize_t k,
+                        const Py_buffer *cum) {
+    Py_ssize_t frames = ids->len / 4, samples = starts->len / 8 - 1;
+    const int32_t *node = ids->buf;
+    const int64_t *st = starts->buf;
+    if (ids->len % 4 || starts->len % 8 || samples < 0 || active->len != samples || inl->len != frames ||
+        n_nodes <= 0 || k <= 0 || weights->len != samples * k * 8 || cum->len != n_nodes * k * 8 ||
+        (samples > 0 && (st[0] < 0 || st[samples] > frames)) || samples >= INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s: arrays of mismatched sizes", who);
+        return 0;
+    }
+    for (Py_ssize_t f = 0; f < frames; f++) {
+        if (node[f] < 0 || node[f] >= n_nodes) {
+            PyErr_Format(PyExc_ValueError, "%s: node id out of range", who);
+            return 0;
+        }
+    }
+    char what[64];
+    PyOS_snprintf(what, sizeof what, "%s: sample", who);
+    return starts_ascend(st, samples, what);
+}
+
+/* Sample i's k weights added to node v's cum, once per sample (the stamp). */
+static inline void count_once(int32_t *node_stamp, int32_t v, Py_ssize_t i, Py_ssize_t k, int floats,
+                              const int64_t *wi, const double *wf, int64_t *ci, double *cf) {
+    if (node_stamp[v] == (int32_t)i) return;
+    node_stamp[v] = (int32_t)i;
+    if (floats)
+        for (Py_ssize_t j = 0; j < k; j++) cf[v * k + j] += wf[i * k + j];
+    else
+        for (Py_ssize_t j = 0; j < k; j++) ci[v * k + j] = (int64_t)((uint64_t)ci[v * k + j] + (uint64_t)wi[i * k + j]);
+}
+
 /* stack_pass(ids, starts, active, kept, inline, n_nodes, weights, k, floats, cum, ke)
  * -> (edge_key, edge_first, edge_sums, residual, direct_first, direct_all, counted).
  *
@@ -285,20 +321,11 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     size_t mask = 1023;
     Table t = {0}; /* the edges' keys and first frames, in order of appearance */
     int failed = 0;
-    if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames ||
-        (kept.len && kept.len != n_nodes) || (record.len && record.len != n_nodes) || n_nodes <= 0 || k <= 0 ||
-        ke <= 0 || ke > k || weights.len != samples * k * 8 ||
-        cum.len != n_nodes * k * 8 || (samples > 0 && (st[0] < 0 || st[samples] > frames)) || samples >= INT32_MAX) {
+    if (!pass_args_ok("stack_pass", &ids, &starts, &active, &inl, n_nodes, &weights, k, &cum)) goto done;
+    if ((kept.len && kept.len != n_nodes) || (record.len && record.len != n_nodes) || ke <= 0 || ke > k) {
         PyErr_SetString(PyExc_ValueError, "stack_pass: arrays of mismatched sizes");
         goto done;
     }
-    for (Py_ssize_t f = 0; f < frames; f++) {
-        if (node[f] < 0 || node[f] >= n_nodes) {
-            PyErr_SetString(PyExc_ValueError, "stack_pass: node id out of range");
-            goto done;
-        }
-    }
-    if (!starts_ascend(st, samples, "stack_pass: sample")) goto done;
     node_stamp = malloc((size_t)n_nodes * sizeof(int32_t));
     slot = calloc(mask + 1, sizeof(EdgeSlot));
     if (!node_stamp || !slot) {
@@ -325,13 +352,7 @@ static PyObject *stack_pass(PyObject *Py_UNUSED(module), PyObject *args) {
                 __builtin_prefetch(&slot[key_hash((uint64_t)ahead) & mask]);
             }
             if (keep && !keep[v]) continue;
-            if (node_stamp[v] != s) {
-                node_stamp[v] = s;
-                if (floats)
-                    for (Py_ssize_t j = 0; j < k; j++) cf[v * k + j] += wf[i * k + j];
-                else
-                    for (Py_ssize_t j = 0; j < k; j++) ci[v * k + j] = (int64_t)((uint64_t)ci[v * k + j] + (uint64_t)wi[i * k + j]);
-            }
+            count_once(node_stamp, v, i, k, floats, wi, wf, ci, cf);
             if (prev >= 0 && node[prev] != v && (!rec || rec[node[prev]] || rec[v])) {
                 int64_t key = (int64_t)node[prev] * n_nodes + v;
                 size_t h = key_hash((uint64_t)key) & mask;
@@ -476,7 +497,7 @@ static PyObject *node_pass(PyObject *Py_UNUSED(module), PyObject *args) {
                           &cum))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t frames = ids.len / 4, samples = starts.len / 8 - 1;
+    Py_ssize_t samples = starts.len / 8 - 1;
     const int32_t *node = ids.buf;
     const int64_t *st = starts.buf;
     const uint8_t *act = active.buf, *in = inl.buf;
@@ -484,19 +505,7 @@ static PyObject *node_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     uint8_t *state = NULL, *counted = NULL, *has_direct = NULL;
     Table t = {0}; /* the edges with an inlined occurrence */
     int failed = 0;
-    if (ids.len % 4 || starts.len % 8 || samples < 0 || active.len != samples || inl.len != frames || n_nodes <= 0 ||
-        k <= 0 || weights.len != samples * k * 8 || cum.len != n_nodes * k * 8 ||
-        (samples > 0 && (st[0] < 0 || st[samples] > frames)) || samples >= INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "node_pass: arrays of mismatched sizes");
-        goto done;
-    }
-    for (Py_ssize_t f = 0; f < frames; f++) {
-        if (node[f] < 0 || node[f] >= n_nodes) {
-            PyErr_SetString(PyExc_ValueError, "node_pass: node id out of range");
-            goto done;
-        }
-    }
-    if (!starts_ascend(st, samples, "node_pass: sample")) goto done;
+    if (!pass_args_ok("node_pass", &ids, &starts, &active, &inl, n_nodes, &weights, k, &cum)) goto done;
     node_stamp = malloc((size_t)n_nodes * sizeof(int32_t));
     state = calloc((size_t)n_nodes, 1);
     counted = malloc((size_t)n_nodes);
@@ -514,16 +523,9 @@ static PyObject *node_pass(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < samples && !failed; i++) {
         if (!act[i]) continue;
-        int32_t s = (int32_t)i;
         for (Py_ssize_t f = st[i]; f < st[i + 1]; f++) {
             int32_t v = node[f];
-            if (node_stamp[v] != s) {
-                node_stamp[v] = s;
-                if (floats)
-                    for (Py_ssize_t j = 0; j < k; j++) cf[v * k + j] += wf[i * k + j];
-                else
-                    for (Py_ssize_t j = 0; j < k; j++) ci[v * k + j] = (int64_t)((uint64_t)ci[v * k + j] + (uint64_t)wi[i * k + j]);
-            }
+            count_once(node_stamp, v, i, k, floats, wi, wf, ci, cf);
             if (f == st[i] || node[f - 1] == v) continue; /* no edge: a root frame, or a self edge */
             if (!in[f])
                 state[v] |= 2;
