@@ -202,19 +202,24 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
     assert stack_table(prof, settings, max_bytes=doc["bytes"] // 2, prepared=prepared) == small
 
 
-def test_distinct_pairs_equal_numpy_unique():
-    """transitions' pairs by two 16-bit radix sorts (or np.unique past 65,535 locations) are np.unique's."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_distinct_pairs_equal_numpy_unique(compiled, monkeypatch):
+    """transitions' pairs by two 16-bit counting sorts (compiled, else numpy's radix sorts; np.unique
+    past 65,535 locations) are np.unique's."""
     import numpy as np
 
+    from heapviz.graph import arrays
     from heapviz.report.explorer_pack import _pairs
 
+    monkeypatch.setattr(arrays, "USE_HASHING", compiled)
     rng = np.random.default_rng(7)
-    for n in (1, 3, 300, 65535, 70000):
+    for n in (1, 3, 300, 65534, 65535, 70000):
         a, b = rng.integers(0, n + 1, 50_000), rng.integers(0, n, 50_000)
         pairs, inverse, count = np.unique(a * n + b, return_inverse=True, return_counts=True)
         got = _pairs(a, b, n)
         want = (pairs // n, pairs % n, inverse.reshape(-1), count)
         assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True)), n
+    assert all(len(x) == 0 for x in _pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), 5)[:3])
 
 
 def test_a_large_block_deflated_in_halves_is_one_gzip_stream(monkeypatch):

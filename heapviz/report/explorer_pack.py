@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from heapviz.graph.arrays import pair_groups
+
 # (typed array, numpy dtype, smallest, largest), smallest first
 _INTS: list[tuple[str, type[np.integer[Any]]]] = [("Int8Array", np.int8), ("Uint8Array", np.uint8),
                                                  ("Int16Array", np.int16), ("Uint16Array", np.uint16),
@@ -102,7 +104,7 @@ def checksum(raw: bytes) -> int:
 
 
 def transitions(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.integer[Any]],
-                n_locations: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+                n_locations: int) -> tuple[npt.NDArray[np.integer[Any]], ...]:
     """The tree's locations as (code per node, children per parent location, the children): node
     i's location is `children[start(p) + code[i]]` where p is its parent's location (-1: a root
     frame, slot 0 of the counts) and start(p) the sum of the counts before p's slot."""
@@ -118,7 +120,7 @@ def transitions(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.i
     # per parent: most frequent first, then by location (the pairs come sorted by slot, then
     # location, so one stable sort by (slot, fewest first) keeps the location order among equals)
     most = int(count.max())
-    order = np.argsort(slot * (most + 1) + (most - count), kind="stable")
+    order = np.argsort(slot.astype(np.int64) * (most + 1) + (most - count), kind="stable")
     rank = np.empty(len(slot), np.int32)
     sorted_slot = slot[order]
     first = np.ones(len(slot), np.bool_)
@@ -131,15 +133,18 @@ def transitions(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.i
 
 
 def _pairs(a: npt.NDArray[np.integer[Any]], b: npt.NDArray[np.integer[Any]],
-           n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.integer[Any]],
-                            npt.NDArray[np.int64]]:
+           n: int) -> tuple[npt.NDArray[np.integer[Any]], ...]:
     """The distinct (a, b) pairs (0 <= a <= n, 0 <= b < n) in ascending order, each element's pair and
-    each pair's count: np.unique of a * n + b. Below 65,535 locations by two stable 16-bit sorts (numpy's
-    radix sort, linear), about twice as fast as np.unique's comparison sort on millions of nodes."""
+    each pair's count: np.unique of a * n + b. Below 65,535 locations by two stable 16-bit sorts: the
+    compiled counting sorts (arrays.pair_groups), else numpy's radix sort (linear, about twice as fast
+    as np.unique's comparison sort on millions of nodes, but with 64-bit positions)."""
     if n >= (1 << 16) - 1:
         pairs, inverse, count = np.unique(a.astype(np.int64) * n + b, return_inverse=True, return_counts=True)
         return pairs // n, pairs % n, inverse.reshape(-1), count
     a16, b16 = a.astype(np.uint16, copy=False), b.astype(np.uint16, copy=False)
+    compiled = pair_groups(a16, b16)  # two counting sorts with 32-bit positions, when built
+    if compiled is not None:
+        return compiled
     by_b = np.argsort(b16, kind="stable").astype(np.int32)  # 32 bits: millions of nodes, held below
     order = by_b[np.argsort(a16[by_b], kind="stable")]
     del by_b
