@@ -69,7 +69,8 @@ def _collected(monkeypatch, paths: list[str], extra: list[str], o: dict, tmp: Pa
         return got[-1]
 
     monkeypatch.setattr(cli, "collect", spy)
-    assert heapviz_main(["-q", "report", *paths, *extra, *_args(o), "-o", str(tmp / "r.json")]) == 0
+    # an HTML report's collection (the peek view is the HTML report's), without the explorer's data
+    assert heapviz_main(["-q", "report", *paths, *extra, *_args(o), "--static", "-o", str(tmp / "r.html")]) == 0
     monkeypatch.setattr(cli, "collect", real)
     return got[-1]
 
