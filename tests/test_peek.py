@@ -102,7 +102,7 @@ def test_peek_from_the_untrimmed_sums_is_peek_of_the_graph(examples, profile, gr
     the same functions, callers and callees in the same order (ties by name, then the graph's order)."""
     from heapviz.graph.build import Untrimmed
     from heapviz.graph.peek import peek, peek_untrimmed
-    from heapviz.graph.stacks import node_sums
+    from heapviz.graph.stacks import node_sums, untrimmed_nodes
 
     subj = subject([str(examples / profile)], LoadOptions(), [], False)
     options = NodeOptions(granularity=granularity)
@@ -115,3 +115,9 @@ def test_peek_from_the_untrimmed_sums_is_peek_of_the_graph(examples, profile, gr
             got = peek_untrimmed(u, 1000, sort_cum, limit)
             assert got == want
             assert got.entries and any(e.callers for e in got.entries)
+            # as the report makes it: node sums without edges, then only the chosen functions' edges
+            fresh = StackTable(view.samples, options)
+            lazy = Untrimmed(fresh, lambda t=fresh: node_sums(t, view.sample_index), {}, view.sample_index,
+                             untrimmed_nodes(fresh, [view.sample_index])[0])
+            assert peek_untrimmed(lazy, 1000, sort_cum, limit) == want
+            assert (view.sample_index, True) not in fresh.untrimmed_sums  # the full pass was not made
