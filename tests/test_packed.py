@@ -78,14 +78,15 @@ def test_sample_objects_labels_floats_and_no_mapping_come_back():
 
 
 def test_gc_paused_restores_the_collector():
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
+    was = gc.isenabled()  # in-process runs of the command line (other tests) leave it off
     try:
+        gc.enable()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        gc.disable()
         with gc_paused():
             pass
         assert not gc.isenabled()  # left as it was
     finally:
-        gc.enable()
+        (gc.enable if was else gc.disable)()
