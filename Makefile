@@ -62,7 +62,7 @@ fuzz: setup-test
 # program, heapviz against go tool pprof, google-pprof and pprof (binutils). BENCH_ARGS=--quick
 # for a smoke run; see `$(PY) bench/run.py --help`. Artefacts are cached in $(BUILD)/bench.
 # heapviz's bytecode is compiled first, as pip does when it installs a wheel: an editable checkout
-# run with PYTHONDONTWRITEBYTECODE=1 (as on the CI machines) would otherwise compile its ~90
+# run with PYTHONDONTWRITEBYTECODE=1 (as on these machines) would otherwise compile its ~90
 # modules from source on every run, 0.2 s of a 2 s report.
 BENCH_ARGS ?=
 bench: setup-test
