@@ -5,8 +5,9 @@ object and one attribute dict each: a fleet's partial sum (6,000 stacks, 64,000 
 0.6 s and 25 MiB on the way out and 0.9 s and 50 MiB on the way in, on every transfer between
 Dask workers and back to the client. Packed, the same objects travel as columns (lists of
 numbers and strings, and the sample table's arrays as they are) and are made again on the other
-side, with the same sharing: a location, function or mapping that two places held is one object again
-(lines are values: each location gets its own). `Profile.__reduce__` calls `pack`; nothing else needs to know.
+side, with the same sharing: a location, function or mapping that two places held is one object
+again (lines are values: each location gets its own). `Profile.__reduce__` calls `pack`;
+nothing else needs to know.
 """
 
 from __future__ import annotations
