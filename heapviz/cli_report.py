@@ -24,7 +24,7 @@ from heapviz.report.summary_md import threshold_name
 from heapviz.text import safe
 from heapviz.wrappers import WrapperOptions
 from heapviz.wrappers import warning as wrapper_warning
-from heapviz.writers import Output, output_for, preload, report_writer, suffixes
+from heapviz.writers import Output, output_for, preload, preload_graph, report_writer, suffixes
 
 EXIT_THRESHOLD = 3
 
@@ -73,6 +73,8 @@ def wrapper_options(args: argparse.Namespace) -> WrapperOptions:
 def cmd_report(args: argparse.Namespace) -> int:
     outputs = report_outputs(args.output)
     previous = read_previous(args.previous) if args.previous else None
+    if any(out.laid_out for _, out in outputs):
+        preload_graph()  # while the profile is read
     subj, view = subject_and_view(args, series=not args.merge)
     gopts = GraphOptions(node_count=args.nodecount, node_fraction=args.nodefraction,
                          edge_fraction=args.edgefraction, drop_negative=args.drop_negative)

@@ -238,8 +238,8 @@ PyDoc_STRVAR(feed_doc,
 "Reads the complete lines of `block` from offset `start` while they are in the plain form and\n"
 "no longer than max_line bytes. `stop` is the offset of the first line not read (len(block)\n"
 "when all were), `lines` how many were read, `groups` their group ids (int32 bytes), `values`\n"
-"their [inuse count, inuse bytes, alloc count, alloc bytes] lists, `new` how many groups they\n"
-"added.");
+"their [inuse count, inuse bytes, alloc count, alloc bytes] (uint64 bytes, four per line), `new`\n"
+"how many groups they added. The block is read without holding the GIL.");
 
 static PyObject *Scanner_feed(Scanner *s, PyObject *args) {
     Py_buffer buf;
@@ -248,48 +248,52 @@ static PyObject *Scanner_feed(Scanner *s, PyObject *args) {
     const unsigned char *base = buf.buf;
     const unsigned char *p = base + (start < 0 ? 0 : (start > buf.len ? buf.len : start));
     const unsigned char *end = base + buf.len;
-    PyObject *values = PyList_New(0);
     int32_t *groups = NULL;
-    Py_ssize_t ngroups_cap = 0, nlines = 0, before = s->ngroups;
-    if (!values) goto fail;
+    uint64_t *values = NULL;
+    Py_ssize_t ngroups_cap = 0, values_cap = 0, nlines = 0, before = s->ngroups;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
     while (p < end) {
         const unsigned char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol || eol - p > max_line) break;
         uint64_t v[4];
         Py_ssize_t n = 0;
         int r = scan_line(s, p, eol, v, &n);
-        if (r < 0) goto nomem;
+        if (r < 0) {
+            nomem = 1;
+            break;
+        }
         if (r > 0) break;
         int is_new;
         int32_t g = intern_group(s, n, object_size(v), &is_new);
-        if (g < 0) goto nomem;
-        if (grow((void **)&groups, &ngroups_cap, nlines + 1, sizeof(int32_t)) < 0) goto nomem;
-        groups[nlines++] = g;
-        PyObject *row = Py_BuildValue("[KKKK]", (unsigned long long)v[0], (unsigned long long)v[1],
-                                      (unsigned long long)v[2], (unsigned long long)v[3]);
-        if (!row) goto fail;
-        int rc = PyList_Append(values, row);
-        Py_DECREF(row);
-        if (rc < 0) goto fail;
+        if (g < 0 || grow((void **)&groups, &ngroups_cap, nlines + 1, sizeof(int32_t)) < 0 ||
+            grow((void **)&values, &values_cap, (nlines + 1) * 4, sizeof(uint64_t)) < 0) {
+            nomem = 1;
+            break;
+        }
+        groups[nlines] = g;
+        memcpy(values + nlines * 4, v, sizeof v);
+        nlines++;
         p = eol + 1;
     }
-    PyObject *gbytes = PyBytes_FromStringAndSize((const char *)groups, nlines * (Py_ssize_t)sizeof(int32_t));
-    free(groups);
-    if (!gbytes) {
-        Py_DECREF(values);
-        PyBuffer_Release(&buf);
-        return NULL;
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (nomem) {
+        PyErr_NoMemory();
+    } else {
+        PyObject *gbytes = PyBytes_FromStringAndSize(nlines ? (const char *)groups : "", nlines * (Py_ssize_t)sizeof(int32_t));
+        PyObject *vbytes = PyBytes_FromStringAndSize(nlines ? (const char *)values : "", nlines * 4 * (Py_ssize_t)sizeof(uint64_t));
+        if (gbytes && vbytes)
+            result = Py_BuildValue("nnNNn", (Py_ssize_t)(p - base), nlines, gbytes, vbytes, s->ngroups - before);
+        else {
+            Py_XDECREF(gbytes);
+            Py_XDECREF(vbytes);
+        }
     }
-    Py_ssize_t stop = p - base;
-    PyBuffer_Release(&buf);
-    return Py_BuildValue("nnNNn", stop, nlines, gbytes, values, s->ngroups - before);
-nomem:
-    PyErr_NoMemory();
-fail:
     free(groups);
-    Py_XDECREF(values);
+    free(values);
     PyBuffer_Release(&buf);
-    return NULL;
+    return result;
 }
 
 PyDoc_STRVAR(group_doc,

@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from heapviz.formats import procmaps
 from heapviz.formats.heap_values import MAX_STACK_DEPTH, SAMPLE_TYPES, unsample_v2
@@ -241,19 +242,47 @@ class _Samples:
         self.scanner: Any = _heapscan.Scanner() if uses_scanner() else None
         self._py_stacks = _PyStacks()
         self.values: list[list[Value]] = []  # per group
+        # Groups after those of self.values, each one line's counts as the scanner read them: a
+        # heap-checker dump's lines are each a new group, kept as arrays (a list per line cost
+        # 0.1 s at 250k lines); made lists as soon as a line adds to an earlier group.
+        self.blocks: list[npt.NDArray[np.uint64]] = []
         self.count = 0  # sample lines read
 
-    def add_scanned(self, groups: bytes, values: list[list[Value]], new: int) -> None:
-        """Lines the scanner read: their groups (int32 bytes) and [ic, ib, ac, ab] lists."""
-        self.count += len(values)
+    def add_scanned(self, groups: bytes, values: bytes, new: int) -> None:
+        """Lines the scanner read: their groups (int32 bytes) and counts (uint64 bytes, [ic, ib, ac,
+        ab] per line)."""
+        counts = np.frombuffer(values, dtype=np.uint64).reshape(-1, 4)
+        self.count += len(counts)
         rate = self.rate
-        if rate > 1:
-            values = [[*unsample_v2(ic, ib, rate), *unsample_v2(ac, ab, rate)] for ic, ib, ac, ab in values]
-        if new == len(values):  # every line a new group, numbered in order
-            self.values.extend(values)
+        if rate <= 1 and new == len(counts):  # every line a new group, numbered in order
+            self.blocks.append(counts)
             return
-        for g, vals in zip(memoryview(groups).cast("i").tolist(), values, strict=True):
+        self._lists()
+        rows: list[list[Value]] = cast("list[list[Value]]", counts.tolist())
+        if rate > 1:
+            rows = [[*unsample_v2(ic, ib, rate), *unsample_v2(ac, ab, rate)]
+                    for ic, ib, ac, ab in cast("list[list[int]]", rows)]
+        if new == len(rows):
+            self.values.extend(rows)
+            return
+        for g, vals in zip(memoryview(groups).cast("i").tolist(), rows, strict=True):
             self._add(g, vals)
+
+    def _lists(self) -> None:
+        """The groups kept as arrays made lists, after those of self.values (as numbered)."""
+        for block in self.blocks:
+            self.values.extend(block.tolist())
+        self.blocks = []
+
+    def _values(self, n_types: int) -> npt.NDArray[Any]:
+        """Every group's values as a matrix: int64, float64 for sampled profiles, or (counts
+        beyond int64) what numpy makes of the lists."""
+        if self.blocks and not self.values:
+            counts = np.concatenate(self.blocks)  # a copy: the blocks are views of the scanner's bytes
+            if not len(counts) or int(counts.max()) < 2**63:
+                return counts.view(np.int64)
+        self._lists()
+        return np.array(self.values) if self.values else np.zeros((0, n_types), dtype=np.int64)
 
     def add_line(self, tokens: list[bytes], object_size: int, vals: list[Value]) -> None:
         """A line read by the Python parser: its address tokens, object size and counts."""
@@ -261,6 +290,7 @@ class _Samples:
             g = self._py_stacks.group_tokens(tokens, object_size)
         else:
             g, _new = self.scanner.group(_addresses(tokens), object_size)
+        self._lists()
         self.count += 1
         if self.rate > 1:
             ic, ib, ac, ab = vals
@@ -304,7 +334,7 @@ class _Samples:
             odd = np.flatnonzero(extra)
             out[new_starts[odd] + lens[odd]] = pseudo[odd]
             frames, starts = out, new_starts
-        values = np.array(self.values) if self.values else np.zeros((0, len(profile.sample_types)), dtype=np.int64)
+        values = self._values(len(profile.sample_types))
         if values.dtype.kind in "if" and values.ndim == 2:
             # The scanner numbers addresses as they first appear, line by line and leaf first, and
             # a line adds a sample only when its stack is new: the ids are already the table's
