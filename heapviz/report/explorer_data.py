@@ -220,8 +220,11 @@ def _cut_order(parent: Ints, leaf: Ints, levels: list[int], weights: npt.NDArray
     # weights, numbered back (lexsort with a reversed index held three arrays of 8 bytes per node)
     reversed_below = np.ascontiguousarray(below[::-1])
     del below
-    order = (n - 1 - np.argsort(reversed_below, kind="stable")).astype(np.int32)
+    sorted_at = np.argsort(reversed_below, kind="stable")
     del reversed_below
+    np.subtract(n - 1, sorted_at, out=sorted_at)  # in place: each array here is 8 bytes per node
+    order = sorted_at.astype(np.int32)
+    del sorted_at
     return order[parent[order] >= 0]  # root frames stay
 
 
