@@ -320,13 +320,13 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
              "trimmed": base["samples"], "trimmed_share": [1 / 3] * len(columns), "bytes": max_bytes * 10}
     fixed = len(to_json(probe).encode("utf-8"))
     enc, moved = _fit(*p.tree, max(max_bytes - fixed, 0), p.measure, p.whole, p.cut_order)
-    manifest, raw, gz = p.block(enc)
+    manifest, crc, gz = p.block(enc)
     share = []
     for t in range(len(columns)):
         whole = float(np.abs(columns[t]).sum())
         share.append(float(np.abs(columns[t][moved]).sum()) / whole if whole and moved.any() else 0.0)
     doc = {**base, "trimmed": int(np.count_nonzero(moved)), "trimmed_share": share,
-           "binary": {"arrays": manifest, "crc32": explorer_pack.checksum(raw),
+           "binary": {"arrays": manifest, "crc32": crc,
                       "gzip_base64": explorer_pack.base64_text(gz)}}
     doc["bytes"] = 0
     for _ in range(3):  # the size of the JSON that includes its own size
@@ -350,7 +350,7 @@ class Prepared:
     value_arrays: dict[str, npt.NDArray[Any]]
     weights: npt.NDArray[np.float64]
     whole: Encoding
-    _packed: tuple[Encoding, tuple[list[list[Any]], bytes, bytes]] | None = None
+    _packed: tuple[Encoding, tuple[list[list[Any]], int, bytes]] | None = None
     _order: Ints | None = None
 
     def cut_order(self) -> Ints:
@@ -368,11 +368,13 @@ class Prepared:
         return {"tree_parent_delta": deltas, "tree_code": code, "pair_count": pair_count, "pair_child": pair_child,
                 "sample_stack": stacks, **self.value_arrays}
 
-    def block(self, enc: Encoding) -> tuple[list[list[Any]], bytes, bytes]:
-        """(manifest, raw bytes, gzip) of an encoding, made once for the last one asked."""
+    def block(self, enc: Encoding) -> tuple[list[list[Any]], int, bytes]:
+        """(manifest, CRC-32 of the raw bytes, gzip) of an encoding, made once for the last one
+        asked (the raw bytes are not kept: 15 MB on a recursive program's 250k stacks)."""
         if self._packed is None or self._packed[0] is not enc:  # held, so that no other tuple takes its id
+            self._packed = None
             manifest, raw = explorer_pack.pack(self.arrays(enc))
-            self._packed = (enc, (manifest, raw, explorer_pack.compressed(raw)))
+            self._packed = (enc, (manifest, explorer_pack.checksum(raw), explorer_pack.compressed(raw)))
         return self._packed[1]
 
     def measure(self, enc: Encoding) -> int:
