@@ -61,8 +61,6 @@ from heapviz.symbolize.demangle import display_name, simplify
 FORMAT = "heapviz-explorer/1"
 Ints = npt.NDArray[np.signedinteger[Any]]
 DEFAULT_MAX_BYTES = 6 << 20
-# a whole block past this many base64 characters is likely to be trimmed in a page of 8 MB
-LIKELY_TRIMMED = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -304,8 +302,6 @@ def prepare(profile: Profile, settings: ExplorerSettings, widths: Profile | None
                         {f"values_{t}": columns[t] for t in range(len(columns)) if same_as[t] < 0}, weights,
                         _encode(parent, location, leaf, levels, np.ones(len(parent), np.bool_)))
     prepared.block(prepared.whole)  # the whole tree packed: most of the work, done here (see prepare_in_background)
-    if prepared.measure(prepared.whole) > LIKELY_TRIMMED:
-        prepared.cut_order()  # trimming's order too, while the thread runs beside the report's views
     return prepared
 
 
