@@ -102,7 +102,8 @@ def test_peek_from_the_untrimmed_sums_is_peek_of_the_graph(examples, profile, gr
     the same functions, callers and callees in the same order (ties by name, then the graph's order)."""
     from heapviz.graph.build import Untrimmed
     from heapviz.graph.peek import peek, peek_untrimmed
-    from heapviz.graph.stacks import node_sums, untrimmed_nodes
+    from heapviz.graph.untrimmed import untrimmed_nodes
+    from heapviz.graph.stacks import node_sums
 
     subj = subject([str(examples / profile)], LoadOptions(), [], False)
     options = NodeOptions(granularity=granularity)

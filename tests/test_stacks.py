@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from heapviz.graph import arrays, stacks
+from heapviz.graph import arrays, stacks, untrimmed
 from heapviz.graph.filters import FilterOptions
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.graph.stacks import StackTable, node_sums
@@ -298,11 +298,11 @@ def test_node_pass_equals_the_full_pass_without_its_edges(examples, name, all_fr
         for inlines in (True, False):
             options = NodeOptions(granularity=granularity, inlines=inlines)
             indices = tuple(range(len(view.profile.sample_types)))
-            fast = stacks.untrimmed_nodes(StackTable(view.samples, options), indices)
+            fast = untrimmed.untrimmed_nodes(StackTable(view.samples, options), indices)
             table = StackTable(view.samples, options)
             full = stacks.node_sums_many(table, indices, first_only=False)
             for a, s in zip(fast, full, strict=True):
-                b = stacks._without_edges(table, s)
+                b = untrimmed._without_edges(table, s)
                 assert list(a.flat.items()) == list(b.flat.items())
                 assert list(a.cum.items()) == list(b.cum.items())
                 assert a.leaf_samples.tolist() == b.leaf_samples.tolist()

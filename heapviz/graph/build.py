@@ -20,7 +20,8 @@ import numpy.typing as npt
 from heapviz.graph.nodes import NodeInfo, NodeOptions
 from heapviz.graph.arrays import IntArray, index_of
 from heapviz.graph.arrays import sums as group_sums
-from heapviz.graph.stacks import NodeSums, StackTable, Sums, node_sums, node_sums_touching, untrimmed_nodes
+from heapviz.graph.untrimmed import NodeSums, untrimmed_nodes
+from heapviz.graph.stacks import StackTable, Sums, node_sums, node_sums_touching
 from heapviz.model import SIZE_EPSILON, Sample, Value
 from heapviz.units import format_value
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,9 @@ from heapviz.graph.arrays import (BoolArray, IntArray, KeySums, distinct, hashin
 from heapviz.graph.nodes import FrameMapper, NodeInfo, NodeOptions
 from heapviz.model import Sample, Value
 from heapviz.sample_table import SampleTable
+
+if TYPE_CHECKING:
+    from heapviz.graph.untrimmed import NodeSums
 
 try:
     from heapviz.graph import _groupby  # type: ignore[attr-defined]
@@ -125,7 +128,7 @@ class StackTable:
         self.starts: IntArray = frame_starts
         # node_sums without a keep-set, by (sample index, first_only): made once per table
         self.untrimmed_sums: dict[tuple[int, bool], Sums] = {}
-        # the same nodes' sums without the edges (untrimmed_nodes), by sample index
+        # the same nodes' sums without the edges (untrimmed.untrimmed_nodes), by sample index
         self.untrimmed_nodes: dict[int, NodeSums] = {}
         # each sample's object size by Profile.size_pairs (graph/build.py's nodelets), made once
         self.block_sizes: dict[tuple[tuple[int, int], ...], IntArray] = {}
@@ -277,11 +280,11 @@ def _sums_pass(t: StackTable, indices: list[int], active: BoolArray, kept: BoolA
             mine = record[parent_of] | record[child_of]
             e = _EdgePass(e.keys[mine], [_picked(acc, mine) for acc in e.sums], e.residual[mine],
                           e.direct_first[mine], e.direct_all[mine])
-    leaf_samples, leaf_nodes, node_dicts = _node_dicts(t, weights, active, kept, cum, has_cum)
+    leaf_samples, leaf_nodes, dicts = node_dicts(t, weights, active, kept, cum, has_cum)
     parent, child = np.divmod(e.keys, n_nodes)
     inline_first, inline_all = ~e.direct_first, ~e.direct_all
     out = []
-    for j, (flat_of, cum_of) in enumerate(node_dicts):
+    for j, (flat_of, cum_of) in enumerate(dicts):
         values: npt.NDArray[Any] | Callable[[], npt.NDArray[Any]] = (
             e.sums[j].values if j < len(e.sums) else _EdgeValues(t, indices[j], active, kept))
         out.append((Sums(flat_of, cum_of, parent, child, values, e.residual, inline_first, leaf_samples, leaf_nodes),
@@ -307,7 +310,7 @@ def node_sums_touching(t: StackTable, index: int, record: BoolArray) -> Sums:
     return _sums_pass(t, [index], active, None, 1, record)[0][0]
 
 
-def _node_dicts(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArray, kept: BoolArray | None,
+def node_dicts(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArray, kept: BoolArray | None,
                 cum: list[KeySums], has_cum: BoolArray) -> tuple[IntArray, IntArray, list[tuple[dict[int, Value],
                                                                                               dict[int, Value]]]]:
     """The leaves (samples whose flat went to a kept leaf, and that leaf's node) and each sample
@@ -330,63 +333,6 @@ def _node_dicts(t: StackTable, weights: list[npt.NDArray[Any]], active: BoolArra
         cum_values, flat_values = c.tolist(), f.tolist()
         out.append(({i: flat_values[i] for i in flat_nodes}, {i: cum_values[i] for i in cum_nodes}))
     return leaf_samples, leaf_nodes, out
-
-
-@dataclass
-class NodeSums:
-    """The untrimmed graph's node sums without its edges (untrimmed_nodes): Sums' flat, cum and
-    leaves, and how each node is called, as NodeTable.callee_inline reads the edges."""
-
-    flat: dict[int, Value]
-    cum: dict[int, Value]
-    leaf_samples: IntArray
-    leaf_nodes: IntArray
-    callee_state: npt.NDArray[np.uint8]  # per node: 2 if an edge into it was ever direct, | 1 if one only inlined
-
-
-def untrimmed_nodes(t: StackTable, indices: Sequence[int]) -> list[NodeSums]:
-    """node_sums without a keep-set, but without the edges: what the report's tables and the
-    graph's node cut read. A recursive program's 250k stacks have 900k distinct edges, which
-    took the untrimmed pass 0.34 s; its nodes alone take a tenth of that. Kept in the table."""
-    todo = [i for i in indices if i not in t.untrimmed_nodes]
-    while todo:
-        active = t.weights(todo[0]) != 0
-        same = [i for i in todo if np.array_equal(t.weights(i) != 0, active)]
-        if hashing() and len(t.samples) and t.values.dtype in (np.int64, np.float64):
-            made = _node_pass(t, same, active)
-        else:  # from the full pass's edges (no compiled pass: its numpy stand-in makes the edges anyway)
-            made = [_without_edges(t, s) for s in node_sums_many(t, same, first_only=False)]
-        t.untrimmed_nodes.update(zip(same, made, strict=True))
-        todo = [i for i in todo if i not in same]
-    return [t.untrimmed_nodes[i] for i in indices]
-
-
-def _without_edges(t: StackTable, s: Sums) -> NodeSums:
-    """NodeSums from a full pass's Sums (first_only=False): the reference _node_pass equals."""
-    n = max(len(t.nodes), 1)
-    state = np.zeros(n, dtype=np.uint8)
-    np.bitwise_or.at(state, s.edge_child[s.inline], 1)
-    np.bitwise_or.at(state, s.edge_child[~s.inline], 2)
-    return NodeSums(s.flat, s.cum, s.leaf_samples, s.leaf_nodes, state)
-
-
-def _node_pass(t: StackTable, indices: list[int], active: BoolArray) -> list[NodeSums]:
-    n_nodes = max(len(t.nodes), 1)
-    weights = np.ascontiguousarray(t.values[:, indices])
-    node_sums = np.zeros((n_nodes, len(indices)), dtype=weights.dtype)
-    raw_counted, raw_state = _groupby.node_pass(
-        np.ascontiguousarray(t.ids, dtype=np.int32), np.ascontiguousarray(t.starts, dtype=np.int64),
-        np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8),
-        np.ascontiguousarray(t.inline, dtype=np.bool_).view(np.uint8), n_nodes, weights, len(indices),
-        weights.dtype == np.float64, node_sums)
-    columns = [t.weights(i) for i in indices]
-    cum = [KeySums(w, n_nodes) for w in columns]
-    for j, acc in enumerate(cum):
-        acc.values = node_sums[:, j].copy()
-    has_cum = np.frombuffer(raw_counted, dtype=np.bool_)
-    state = np.frombuffer(raw_state, dtype=np.uint8)
-    leaf_samples, leaf_nodes, dicts = _node_dicts(t, columns, active, None, cum, has_cum)
-    return [NodeSums(flat, c, leaf_samples, leaf_nodes, state) for flat, c in dicts]
 
 
 class _EdgeValues:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heapviz.graph.nodes import NodeInfo, NodeOptions
-from heapviz.graph.stacks import StackTable, untrimmed_nodes
+from heapviz.graph.untrimmed import untrimmed_nodes
+from heapviz.graph.stacks import StackTable
 from heapviz.model import Sample, Value
 
 
