@@ -1,7 +1,7 @@
-"""heapviz's two small compiled parts: the sample-line scanner for gperftools heap profiles,
-and grouping of 64-bit keys by hashing for the stack table's sums.
+"""heapviz's three small compiled parts: the sample-line scanner for gperftools heap profiles,
+grouping of 64-bit keys by hashing for the stack table's sums, and the explorer's prefix tree.
 
-Both are optional: where they cannot be compiled (no C compiler or Python headers), heapviz
+All are optional: where they cannot be compiled (no C compiler or Python headers), heapviz
 installs without them and does the same work in Python and numpy, a few times slower on big
 profiles.
 """
@@ -14,5 +14,6 @@ setup(
     ext_modules=[
         Extension("heapviz.formats._heapscan", ["heapviz/formats/_heapscan.c"], optional=True, extra_compile_args=FLAGS),
         Extension("heapviz.graph._groupby", ["heapviz/graph/_groupby.c"], optional=True, extra_compile_args=FLAGS),
+        Extension("heapviz.report._prefix", ["heapviz/report/_prefix.c"], optional=True, extra_compile_args=FLAGS),
     ]
 )

@@ -202,16 +202,13 @@ def test_the_binary_block_is_the_tree_and_the_values(examples):
     assert stack_table(prof, settings, max_bytes=doc["bytes"] // 2, prepared=prepared) == small
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_distinct_pairs_equal_numpy_unique(compiled, monkeypatch):
-    """transitions' pairs by two 16-bit counting sorts (compiled, else numpy's radix sorts; np.unique
-    past 65,535 locations) are np.unique's."""
+def test_distinct_pairs_equal_numpy_unique():
+    """transitions' pairs without the compiled part: by two 16-bit radix sorts (np.unique past 65,535
+    locations) they are np.unique's."""
     import numpy as np
 
-    from heapviz.graph import arrays
     from heapviz.report.explorer_pack import _pairs
 
-    monkeypatch.setattr(arrays, "USE_HASHING", compiled)
     rng = np.random.default_rng(7)
     for n in (1, 3, 300, 65534, 65535, 70000):
         a, b = rng.integers(0, n + 1, 50_000), rng.integers(0, n, 50_000)
@@ -220,6 +217,61 @@ def test_distinct_pairs_equal_numpy_unique(compiled, monkeypatch):
         want = (pairs // n, pairs % n, inverse.reshape(-1), count)
         assert all(np.array_equal(x, y) for x, y in zip(got, want, strict=True)), n
     assert all(len(x) == 0 for x in _pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), 5)[:3])
+
+
+@pytest.mark.parametrize("name", ["cxx.0002.heap", "recursion.0001.heap", "threads.0004.heap", "random"])
+def test_compiled_tree_transitions_and_cut_order_equal_numpy(examples, name, monkeypatch):
+    """The compiled prefix tree, transitions and cut order (report/_prefix.c) are numpy's, array for
+    array, and so is the embedded table, whole and trimmed."""
+    import numpy as np
+
+    from heapviz.pipeline import LoadOptions, subject
+    from heapviz.report import explorer_data, explorer_pack
+    from heapviz.sample_table import SampleTable
+
+    assert explorer_pack.compiled() is not None, "report/_prefix.c is not built"
+    prof = _random_profile() if name == "random" else \
+        subject([str(examples / name)], LoadOptions(), None, False).shown.profile
+    prof.samples = [*prof.samples, Sample([1] * len(prof.sample_types), ())]  # and a sample without frames
+    table = SampleTable.from_samples(prof.samples)
+    tree = explorer_data._prefix_tree(table)
+    want = explorer_data._prefix_tree_numpy(table)
+    assert tree[3] == want[3]
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(tree[:3], want[:3], strict=True))
+    parent, location, leaf, levels = tree
+    got_t = explorer_pack.transitions(parent, location, len(table.locations))
+    want_t = explorer_pack._transitions_numpy(parent, location, len(table.locations))
+    assert all(np.array_equal(a, b) for a, b in zip(got_t, want_t, strict=True))
+    weights = np.random.default_rng(3).integers(0, 4, len(leaf)) / 4  # many equal weights: ties in order
+    assert np.array_equal(explorer_data._cut_order(parent, leaf, levels, weights),
+                          explorer_data._cut_order_numpy(parent, leaf, levels, weights))
+    settings = ExplorerSettings(0, NodeOptions(), FilterOptions(), 80, 0.005, 0.001, False, "auto")
+    docs = []
+    for compiled in (True, False):
+        monkeypatch.setattr(explorer_pack, "USE_COMPILED", compiled)
+        whole = explorer_data.stack_table(prof, settings)
+        docs.append((whole, explorer_data.stack_table(prof, settings, max_bytes=whole["bytes"] * 3 // 4)))
+    assert docs[0] == docs[1] and docs[0][1]["trimmed"] > 0
+
+
+def test_the_compiled_tree_refuses_bad_arrays():
+    import numpy as np
+
+    from heapviz.report import explorer_pack
+
+    c = explorer_pack.compiled()
+    i32 = np.zeros(4, np.int32)
+    with pytest.raises(ValueError, match="out of range"):  # a location past n_locations
+        c.prefix_tree(np.array([0, 5], np.int32), np.array([0, 2], np.int64), 3, i32.copy(), i32.copy(),
+                      np.zeros(1, np.int32))
+    with pytest.raises(ValueError, match="mismatched"):  # no room for the nodes
+        c.prefix_tree(np.array([0, 1], np.int32), np.array([0, 2], np.int64), 3, np.zeros(1, np.int32),
+                      np.zeros(1, np.int32), np.zeros(1, np.int32))
+    with pytest.raises(ValueError, match="out of range"):  # a parent past the tree
+        c.transitions(np.array([-1, 7], np.int32), np.array([0, 1], np.int32), 3, np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="level before"):  # a parent in its own level
+        c.cut_order(np.array([-1, 1], np.int32), np.array([1], np.int32), np.ones(1), np.array([0, 1, 2], np.int64),
+                    np.zeros(2, np.int32))
 
 
 def test_a_large_block_deflated_in_halves_is_one_gzip_stream(monkeypatch):

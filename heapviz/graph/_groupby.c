@@ -571,77 +571,6 @@ done:
     return result;
 }
 
-/* pair_groups(a, b, inverse) -> (pair_a, pair_b, count): the distinct pairs (a[i], b[i]) of two
- * arrays of m 16-bit values, in ascending order (by a, then b), each element's pair number
- * written into inverse (m 32-bit integers), and each pair's a, b and count returned as bytes of
- * 32-bit integers. Two stable counting sorts (by b, then by a) with 32-bit positions: what
- * numpy's two argsorts do with 64-bit ones, in a third of their memory (the explorer's prefix
- * tree has millions of nodes). */
-static PyObject *pair_groups(PyObject *Py_UNUSED(module), PyObject *args) {
-    Py_buffer a, b, inverse;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &a, &b, &inverse)) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t m = a.len / 2, pairs = 0;
-    int32_t *by_b = NULL, *order = NULL, *pa = NULL, *pb = NULL, *pc = NULL;
-    Py_ssize_t *bucket = NULL;
-    if (a.len % 2 || b.len != a.len || inverse.len != m * 4 || m >= INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "pair_groups: needs two arrays of m 16-bit values and room for m 32-bit numbers");
-        goto done;
-    }
-    const uint16_t *x = a.buf, *y = b.buf;
-    int32_t *inv = inverse.buf;
-    by_b = malloc((size_t)(m ? m : 1) * sizeof(int32_t));
-    order = malloc((size_t)(m ? m : 1) * sizeof(int32_t));
-    bucket = malloc((1 << 16) * sizeof(Py_ssize_t));
-    if (!by_b || !order || !bucket) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    /* stable counting sort by b, then by a: ascending (a, b), equal pairs in element order */
-    memset(bucket, 0, (1 << 16) * sizeof(Py_ssize_t));
-    for (Py_ssize_t i = 0; i < m; i++) bucket[y[i]]++;
-    for (Py_ssize_t v = 0, at = 0; v < (1 << 16); v++) { Py_ssize_t c = bucket[v]; bucket[v] = at; at += c; }
-    for (Py_ssize_t i = 0; i < m; i++) by_b[bucket[y[i]]++] = (int32_t)i;
-    memset(bucket, 0, (1 << 16) * sizeof(Py_ssize_t));
-    for (Py_ssize_t i = 0; i < m; i++) bucket[x[i]]++;
-    for (Py_ssize_t v = 0, at = 0; v < (1 << 16); v++) { Py_ssize_t c = bucket[v]; bucket[v] = at; at += c; }
-    for (Py_ssize_t j = 0; j < m; j++) { int32_t i = by_b[j]; order[bucket[x[i]]++] = i; }
-    for (Py_ssize_t j = 0; j < m; j++) {
-        int32_t i = order[j];
-        if (j == 0 || x[i] != x[order[j - 1]] || y[i] != y[order[j - 1]]) pairs++;
-        inv[i] = (int32_t)(pairs - 1);
-    }
-    Py_END_ALLOW_THREADS
-    free(by_b);
-    by_b = NULL;
-    pa = malloc((size_t)(pairs ? pairs : 1) * sizeof(int32_t));
-    pb = malloc((size_t)(pairs ? pairs : 1) * sizeof(int32_t));
-    pc = calloc((size_t)(pairs ? pairs : 1), sizeof(int32_t));
-    if (!pa || !pb || !pc) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t j = 0; j < m; j++) {
-        int32_t i = order[j], p = inv[i];
-        pa[p] = x[i];
-        pb[p] = y[i];
-        pc[p]++;
-    }
-    result = Py_BuildValue("NNN", bytes_of(pa, pairs * 4), bytes_of(pb, pairs * 4), bytes_of(pc, pairs * 4));
-done:
-    free(by_b);
-    free(order);
-    free(bucket);
-    free(pa);
-    free(pb);
-    free(pc);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&inverse);
-    return result;
-}
-
 /* once_sums(ids, starts, weights, floats, sums): for each sample i (ids[starts[i]:starts[i + 1]],
  * 32-bit), weights[i] (int64, or float64 with `floats`) is added once to sums[id] (same type) for
  * every distinct id >= 0 among its ids, in sample order: each sample counts once per id, as a
@@ -711,8 +640,6 @@ static PyMethodDef methods[] = {
      "factorize_rows32(values, starts, inverse) -> first rows: factorize_rows of 32-bit values."},
     {"once_sums", once_sums, METH_VARARGS,
      "once_sums(ids, starts, weights, floats, sums): each sample's weight added once per distinct id."},
-    {"pair_groups", pair_groups, METH_VARARGS,
-     "pair_groups(a, b, inverse) -> (pair_a, pair_b, count): the distinct pairs of two 16-bit arrays, in order."},
     {"node_pass", node_pass, METH_VARARGS,
      "node_pass(ids, starts, active, inline, n_nodes, weights, k, floats, cum) -> (counted, callee_state):\n"
      "stack_pass's node sums without edges, for every node (see the source)."},

@@ -78,19 +78,6 @@ def hashing() -> bool:
     return _groupby is not None and USE_HASHING
 
 
-def pair_groups(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> tuple[npt.NDArray[np.int32], ...] | None:
-    """The distinct (a, b) pairs of two 16-bit arrays in ascending order: (each pair's a, each
-    pair's b, each element's pair, each pair's count), all 32-bit, by the compiled counting sort;
-    None without it."""
-    if not hashing():
-        return None
-    inverse = np.empty(len(a), dtype=np.int32)
-    pa, pb, count = _groupby.pair_groups(np.ascontiguousarray(a, dtype=np.uint16),
-                                         np.ascontiguousarray(b, dtype=np.uint16), inverse)
-    return (np.frombuffer(pa, dtype=np.int32), np.frombuffer(pb, dtype=np.int32), inverse,
-            np.frombuffer(count, dtype=np.int32))
-
-
 def first_seen(x: IntArray) -> tuple[IntArray, IntArray]:
     """(x's values numbered in order of first appearance, where each first appears)."""
     if hashing():

@@ -111,8 +111,28 @@ class _Strings:
 
 def _prefix_tree(table: SampleTable) -> tuple[Ints, Ints, Ints,
                                                 list[int]]:
-    """The samples' root-first location stacks as a prefix tree, built one depth at a time:
-    (tree_parent, tree_location, each sample's leaf node, where each depth's nodes start)."""
+    """The samples' root-first location stacks as a prefix tree: (tree_parent, tree_location, each
+    sample's leaf node, where each depth's nodes start), all 32-bit. Nodes are numbered depth by
+    depth, and within a depth by (parent, location) ascending. By the compiled walk when it is
+    built (explorer_pack.compiled), else numpy's sort of each depth's keys (_prefix_tree_numpy)."""
+    c = explorer_pack.compiled()
+    if c is None:
+        return _prefix_tree_numpy(table)
+    n_frames = len(table.loc_index)
+    # room for one node per frame, cut to the tree's size below: the untouched tail of a large
+    # array costs no memory, and shrinking it in place (realloc) copies nothing
+    parent = np.empty(max(n_frames, 1), dtype=np.int32)
+    location = np.empty(max(n_frames, 1), dtype=np.int32)
+    leaf = np.empty(len(table.starts) - 1, dtype=np.int32)
+    levels = c.prefix_tree(np.ascontiguousarray(table.loc_index, dtype=np.int32), table.starts,
+                           max(len(table.locations), 1), parent, location, leaf)
+    parent.resize(levels[-1], refcheck=False)
+    location.resize(levels[-1], refcheck=False)
+    return parent, location, leaf, levels
+
+
+def _prefix_tree_numpy(table: SampleTable) -> tuple[Ints, Ints, Ints, list[int]]:
+    """_prefix_tree by numpy: one np.unique of (parent, location) keys per depth."""
     lens = table.lens.astype(np.int64)
     ends = table.starts[1:].astype(np.int64)  # one past each sample's leaf-first run
     n_locs = max(len(table.locations), 1)
@@ -146,21 +166,21 @@ def _prefix_tree(table: SampleTable) -> tuple[Ints, Ints, Ints,
 
 def _encode(parent: Ints, location: Ints, leaf: Ints,
             levels: list[int], alive: npt.NDArray[np.bool_]) -> tuple[Ints, ...]:
-    """The live tree (closed under ancestors) renumbered in its order: (parent deltas, locations,
-    each sample's leaf: its own tree node's nearest live ancestor)."""
-    if alive.all():  # nothing cut: the tree as it is
-        return np.diff(parent, prepend=np.int32(-1)) if len(parent) else parent, location, leaf
+    """The live tree (closed under ancestors) renumbered in its order: (parents, locations, each
+    sample's leaf: its own tree node's nearest live ancestor). Nothing cut: the tree's own arrays."""
+    if alive.all():
+        return parent, location, leaf
     # in 32 bits, as the tree: a few arrays of one entry per node (millions) at the page's peak
     new_id = np.cumsum(alive, dtype=np.int32) - 1
     live_parent = parent[alive]
     renumbered = np.where(live_parent >= 0, new_id[np.maximum(live_parent, 0)], np.int32(-1))
-    deltas = np.diff(renumbered, prepend=np.int32(-1)) if len(renumbered) else renumbered
+    del live_parent
     nearest = np.arange(len(parent), dtype=np.int32)
     for a, b in pairwise(levels):  # parents first: a cut node takes its parent's nearest live node
         cut = np.flatnonzero(~alive[a:b]) + a
         nearest[cut] = nearest[parent[cut]]
     sample_leaf = np.where(leaf >= 0, new_id[nearest[np.maximum(leaf, 0)]], -1)
-    return deltas, location[alive], sample_leaf
+    return renumbered, location[alive], sample_leaf
 
 
 FIRST_STEP_SLOPE = 0.85
@@ -208,7 +228,20 @@ def _fit(parent: Ints, location: Ints, leaf: Ints, levels: list[int], budget: in
 
 def _cut_order(parent: Ints, leaf: Ints, levels: list[int], weights: npt.NDArray[np.float64]) -> Ints:
     """The tree's nodes but its root frames in the order trimming cuts them: by the weight of the
-    samples below them, lightest first, deepest (numbered last) first among equals."""
+    samples below them, lightest first, deepest (numbered last) first among equals. Compiled when
+    built (the same sums, ranked by a counting sort), else _cut_order_numpy."""
+    c = explorer_pack.compiled()
+    if c is None:
+        return _cut_order_numpy(parent, leaf, levels, weights)
+    order = np.empty(len(parent), dtype=np.int32)
+    count = c.cut_order(np.ascontiguousarray(parent, dtype=np.int32), np.ascontiguousarray(leaf, dtype=np.int32),
+                        np.ascontiguousarray(weights, dtype=np.float64), np.asarray(levels, dtype=np.int64), order)
+    order.resize(count, refcheck=False)
+    return order
+
+
+def _cut_order_numpy(parent: Ints, leaf: Ints, levels: list[int], weights: npt.NDArray[np.float64]) -> Ints:
+    """_cut_order by numpy: the weights below each node by np.add.at, ordered by a stable sort."""
     n = len(parent)
     ends = leaf >= 0
     below = np.bincount(leaf[ends], weights=weights[ends], minlength=n)
@@ -330,7 +363,7 @@ def stack_table(profile: Profile, settings: ExplorerSettings, max_bytes: int = D
     return doc
 
 
-Encoding = tuple[Ints, ...]  # _encode's (parent deltas, locations, each sample's leaf)
+Encoding = tuple[Ints, ...]  # _encode's (parents, locations, each sample's leaf)
 
 
 @dataclass
@@ -358,9 +391,9 @@ class Prepared:
 
     def arrays(self, enc: Encoding) -> dict[str, npt.NDArray[Any]]:
         """The block's arrays for an encoding of the tree."""
-        deltas, locs, stacks = enc
-        code, pair_count, pair_child = explorer_pack.transitions(np.cumsum(deltas, dtype=np.int32) - 1, locs,
-                                                                 self.n_locations)
+        parents, locs, stacks = enc
+        code, pair_count, pair_child = explorer_pack.transitions(parents, locs, self.n_locations)
+        deltas = np.diff(parents, prepend=np.int32(-1)) if len(parents) else parents
         return {"tree_parent_delta": deltas, "tree_code": code, "pair_count": pair_count, "pair_child": pair_child,
                 "sample_stack": stacks, **self.value_arrays}
 

@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from heapviz.graph.arrays import pair_groups
+try:
+    from heapviz.report import _prefix  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: numpy sorts instead
+    _prefix = None
+
+USE_COMPILED = True  # tests turn it off to compare the compiled tree and transitions with numpy's
 
 # (typed array, numpy dtype, smallest, largest), smallest first
 _INTS: list[tuple[str, type[np.integer[Any]]]] = [("Int8Array", np.int8), ("Uint8Array", np.uint8),
@@ -103,13 +108,32 @@ def checksum(raw: bytes) -> int:
     return zlib.crc32(raw)
 
 
+def compiled() -> Any:
+    """The compiled prefix tree and transitions (heapviz/report/_prefix.c), or None: not built, or
+    turned off."""
+    return _prefix if USE_COMPILED else None
+
+
 def transitions(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.integer[Any]],
                 n_locations: int) -> tuple[npt.NDArray[np.integer[Any]], ...]:
     """The tree's locations as (code per node, children per parent location, the children): node
     i's location is `children[start(p) + code[i]]` where p is its parent's location (-1: a root
-    frame, slot 0 of the counts) and start(p) the sum of the counts before p's slot."""
+    frame, slot 0 of the counts) and start(p) the sum of the counts before p's slot. Among one
+    parent location's children, the most frequent is 0, then by location."""
     if not len(location):
         return np.zeros(0, np.int64), np.zeros(n_locations + 1, np.int64), np.zeros(0, np.int64)
+    c = compiled()
+    if c is not None:  # one counting sort by parent location, each bucket ranked on its own
+        code = np.empty(len(location), np.int32)
+        counts, children = c.transitions(np.ascontiguousarray(parent, dtype=np.int32),
+                                         np.ascontiguousarray(location, dtype=np.int32), n_locations, code)
+        return code, np.frombuffer(counts, dtype=np.int32), np.frombuffer(children, dtype=np.int32)
+    return _transitions_numpy(parent, location, n_locations)
+
+
+def _transitions_numpy(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.integer[Any]],
+                       n_locations: int) -> tuple[npt.NDArray[np.integer[Any]], ...]:
+    """transitions by numpy: the distinct (parent location, location) pairs, ranked by one sort."""
     # each node's parent's location + 1 (its slot; 0 for a root frame), in 16 bits where they fit
     small = n_locations < (1 << 16) - 1
     loc = location.astype(np.uint16) if small else location.astype(np.int64)
@@ -135,16 +159,13 @@ def transitions(parent: npt.NDArray[np.integer[Any]], location: npt.NDArray[np.i
 def _pairs(a: npt.NDArray[np.integer[Any]], b: npt.NDArray[np.integer[Any]],
            n: int) -> tuple[npt.NDArray[np.integer[Any]], ...]:
     """The distinct (a, b) pairs (0 <= a <= n, 0 <= b < n) in ascending order, each element's pair and
-    each pair's count: np.unique of a * n + b. Below 65,535 locations by two stable 16-bit sorts: the
-    compiled counting sorts (arrays.pair_groups), else numpy's radix sort (linear, about twice as fast
-    as np.unique's comparison sort on millions of nodes, but with 64-bit positions)."""
+    each pair's count: np.unique of a * n + b. Below 65,535 locations by two stable 16-bit sorts,
+    numpy's radix sort (linear, about twice as fast as np.unique's comparison sort on millions of
+    nodes)."""
     if n >= (1 << 16) - 1:
         pairs, inverse, count = np.unique(a.astype(np.int64) * n + b, return_inverse=True, return_counts=True)
         return pairs // n, pairs % n, inverse.reshape(-1), count
     a16, b16 = a.astype(np.uint16, copy=False), b.astype(np.uint16, copy=False)
-    compiled = pair_groups(a16, b16)  # two counting sorts with 32-bit positions, when built
-    if compiled is not None:
-        return compiled
     by_b = np.argsort(b16, kind="stable").astype(np.int32)  # 32 bits: millions of nodes, held below
     order = by_b[np.argsort(a16[by_b], kind="stable")]
     del by_b
