@@ -24,6 +24,7 @@ from heapviz import __version__
 from heapviz.errors import ToolMissing
 from heapviz.formats import gperftools_heap
 from heapviz.graph import arrays
+from heapviz.report import explorer_pack
 
 VERSION_TIMEOUT_S = 10.0
 # heapviz's PDF writer and graph labels use DejaVu (report/pdf_text.py looks in the same folders).
@@ -55,8 +56,10 @@ def compiled_parts() -> list[tuple[str, str]]:
     turned off), whose work is then done in Python and numpy."""
     scanner = getattr(gperftools_heap, "_heapscan", None)
     groupby = getattr(arrays, "_groupby", None)
+    prefix = explorer_pack.compiled()
     return [("_heapscan", getattr(scanner, "__file__", "") if gperftools_heap.uses_scanner() else ""),
-            ("_groupby", getattr(groupby, "__file__", "") if arrays.hashing() else "")]
+            ("_groupby", getattr(groupby, "__file__", "") if arrays.hashing() else ""),
+            ("_prefix", getattr(prefix, "__file__", "") if prefix is not None else "")]
 
 
 def compiled_text() -> str:
@@ -140,6 +143,8 @@ def _compiled() -> list[Check]:
         "_heapscan": ("reads gperftools heap profile lines (about 200 MB/s)",
                       "gperftools profiles are parsed in Python (about 40 MB/s)"),
         "_groupby": ("groups stacks and edges by hashing", "numpy sorts instead: slower on big profiles"),
+        "_prefix": ("builds the HTML explorer's tree of stacks",
+                    "numpy sorts instead: slower HTML reports of big profiles"),
     }
     return [Check(f"compiled {name}", bool(file), "optional", "in use" if file else "", file, costs[name][0],
                   costs[name][1] + "; built by pip when a C compiler and Python's headers are there",
