@@ -232,7 +232,9 @@ def test_compiled_tree_transitions_and_cut_order_equal_numpy(examples, name, mon
     assert explorer_pack.compiled() is not None, "report/_prefix.c is not built"
     prof = _random_profile() if name == "random" else \
         subject([str(examples / name)], LoadOptions(), None, False).shown.profile
-    prof.samples = [*prof.samples, Sample([1] * len(prof.sample_types), ())]  # and a sample without frames
+    # and a sample without frames, and one far deeper than the rest (a few deep stacks cost only their own)
+    deep = tuple(prof.samples[0].locations) * (2000 // len(prof.samples[0].locations) + 1)
+    prof.samples = [*prof.samples, Sample([1] * len(prof.sample_types), ()), Sample([2] * len(prof.sample_types), deep)]
     table = SampleTable.from_samples(prof.samples)
     tree = explorer_data._prefix_tree(table)
     want = explorer_data._prefix_tree_numpy(table)

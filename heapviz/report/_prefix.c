@@ -50,7 +50,7 @@ static PyObject *prefix_tree(PyObject *Py_UNUSED(module), PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*nw*w*w*", &locs, &starts, &n_locs, &parent_out, &location_out, &leaf_out))
         return NULL;
     PyObject *result = NULL;
-    int32_t *perm = NULL, *next = NULL, *node = NULL, *here = NULL, *distinct = NULL, *number = NULL;
+    int32_t *perm = NULL, *next = NULL, *node = NULL, *here = NULL, *reach = NULL, *distinct = NULL, *number = NULL;
     int64_t *stamp = NULL;
     Py_ssize_t *count = NULL, *level_starts = NULL;
     Py_ssize_t n = starts.len / 8 - 1, frames = locs.len / 4, cap = parent_out.len / 4, levels = 0, nodes = 0;
@@ -80,6 +80,7 @@ static PyObject *prefix_tree(PyObject *Py_UNUSED(module), PyObject *args) {
     next = malloc(some * sizeof(int32_t));      /* the same, sorted by their node at this depth */
     node = malloc(some * sizeof(int32_t));      /* each sample's node at the depth before */
     here = malloc(some * sizeof(int32_t));      /* each sample's location at this depth */
+    reach = malloc(some * sizeof(int32_t));     /* the samples that reach this depth, in order */
     distinct = malloc(some * sizeof(int32_t));  /* one parent's child locations */
     count = malloc((some + 1) * sizeof(Py_ssize_t));
     stamp = malloc((size_t)(n_locs ? n_locs : 1) * sizeof(int64_t));
@@ -87,7 +88,7 @@ static PyObject *prefix_tree(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_ssize_t max_depth = 0;
     for (Py_ssize_t i = 0; i < n; i++) max_depth = st[i + 1] - st[i] > max_depth ? st[i + 1] - st[i] : max_depth;
     level_starts = malloc((size_t)(max_depth + 1) * sizeof(Py_ssize_t));
-    if (!perm || !next || !node || !here || !distinct || !count || !stamp || !number || !level_starts) {
+    if (!perm || !next || !node || !here || !reach || !distinct || !count || !stamp || !number || !level_starts) {
         PyErr_NoMemory();
         goto done;
     }
@@ -96,16 +97,24 @@ static PyObject *prefix_tree(PyObject *Py_UNUSED(module), PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         node[i] = -1;
         leaf[i] = -1;
-        if (st[i + 1] > st[i]) perm[m++] = (int32_t)i;
+        if (st[i + 1] > st[i]) {
+            perm[m] = reach[m] = (int32_t)i;
+            m++;
+        }
     }
     for (Py_ssize_t k = 0; k < n_locs; k++) stamp[k] = -1;
     level_starts[levels++] = 0;
     for (Py_ssize_t depth = 0; m > 0; depth++) {
         Py_ssize_t first = nodes;
         /* the locations at this depth, root first (from each run's end), gathered in sample order:
-         * reading the table in the samples' sorted order instead misses the cache on every read */
-        for (Py_ssize_t s = 0; s < n; s++)
-            if (st[s + 1] - st[s] > depth) here[s] = loc[st[s + 1] - 1 - depth];
+         * reading the table in the samples' sorted order instead misses the cache on every read;
+         * the samples that go deeper stay in `reach` (so a few deep stacks cost only their own) */
+        Py_ssize_t deeper_in_order = 0;
+        for (Py_ssize_t t = 0; t < m; t++) {
+            int32_t s = reach[t];
+            here[s] = loc[st[s + 1] - 1 - depth];
+            if (st[s + 1] - st[s] > depth + 1) reach[deeper_in_order++] = s;
+        }
         for (Py_ssize_t i = 0; i < m;) {  /* one run of samples under one parent */
             int32_t up = node[perm[i]];
             Py_ssize_t j = i, nd = 0;
@@ -169,6 +178,7 @@ done:
     free(next);
     free(node);
     free(here);
+    free(reach);
     free(distinct);
     free(count);
     free(stamp);
