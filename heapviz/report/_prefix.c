@@ -1,5 +1,6 @@
-/* The explorer's prefix tree of the samples' stacks (heapviz/report/explorer_data.py), in one
- * walk per depth instead of numpy's sort of every (parent, location) key per depth.
+/* The HTML explorer's prefix tree of the samples' stacks, its transitions and trimming's cut
+ * order (heapviz/report/explorer_data.py, explorer_pack.py): counting sorts and stamps where the
+ * numpy versions, kept there as the fallback and the reference, sort every node's key.
  *
  * prefix_tree(loc_index, starts, n_locations, parent, location, leaf) -> [level starts]
  *
@@ -446,7 +447,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_prefix", "The explorer's prefix tree of the samples' stacks (explorer_data.py).", -1,
+    PyModuleDef_HEAD_INIT, "_prefix", "The explorer's prefix tree, its transitions and cut order (explorer_data.py).", -1,
     methods,
 };
 
