@@ -29,7 +29,7 @@ try:
 except ImportError:  # built without a C compiler: numpy sorts instead
     _prefix = None
 
-USE_COMPILED = True  # tests turn it off to compare the compiled tree and transitions with numpy's
+USE_COMPILED = True  # tests turn it off to compare the compiled part (compiled()) with numpy's
 
 # (typed array, numpy dtype, smallest, largest), smallest first
 _INTS: list[tuple[str, type[np.integer[Any]]]] = [("Int8Array", np.int8), ("Uint8Array", np.uint8),
@@ -109,8 +109,8 @@ def checksum(raw: bytes) -> int:
 
 
 def compiled() -> Any:
-    """The compiled prefix tree and transitions (heapviz/report/_prefix.c), or None: not built, or
-    turned off."""
+    """The compiled prefix tree, transitions and cut order (heapviz/report/_prefix.c), or None: not
+    built, or turned off."""
     return _prefix if USE_COMPILED else None
 
 
