@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: setup setup-test demo test bench fuzz lint examples clean wheel
 
-$(VENV)/.installed: pyproject.toml setup.py heapviz/formats/_heapscan.c heapviz/graph/_groupby.c heapviz/report/_prefix.c
+$(VENV)/.installed: pyproject.toml setup.py heapviz/formats/_heapscan.c heapviz/graph/_groupby.c heapviz/report/_prefix.c heapviz/_compiled.h
 	scripts/install-deps.sh runtime
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -8,12 +8,15 @@ profiles.
 
 from setuptools import Extension, setup
 
+SHARED = "heapviz/_compiled.h"  # what _groupby.c and _prefix.c share
 FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 setup(
     ext_modules=[
         Extension("heapviz.formats._heapscan", ["heapviz/formats/_heapscan.c"], optional=True, extra_compile_args=FLAGS),
-        Extension("heapviz.graph._groupby", ["heapviz/graph/_groupby.c"], optional=True, extra_compile_args=FLAGS),
-        Extension("heapviz.report._prefix", ["heapviz/report/_prefix.c"], optional=True, extra_compile_args=FLAGS),
+        Extension("heapviz.graph._groupby", ["heapviz/graph/_groupby.c"], depends=[SHARED], optional=True,
+                  extra_compile_args=FLAGS),
+        Extension("heapviz.report._prefix", ["heapviz/report/_prefix.c"], depends=[SHARED], optional=True,
+                  extra_compile_args=FLAGS),
     ]
 )

@@ -269,6 +269,12 @@ def test_the_compiled_tree_refuses_bad_arrays():
     with pytest.raises(ValueError, match="mismatched"):  # no room for the nodes
         c.prefix_tree(np.array([0, 1], np.int32), np.array([0, 2], np.int64), 3, np.zeros(1, np.int32),
                       np.zeros(1, np.int32), np.zeros(1, np.int32))
+    with pytest.raises(ValueError, match="sample starts must not decrease"):
+        c.prefix_tree(np.array([0, 1], np.int32), np.array([0, 2, 1, 2], np.int64), 3, i32.copy(), i32.copy(),
+                      np.zeros(3, np.int32))
+    with pytest.raises(ValueError, match="level starts must not decrease"):
+        c.cut_order(np.array([-1, -1], np.int32), np.array([1], np.int32), np.ones(1), np.array([0, 2, 1, 2], np.int64),
+                    np.zeros(2, np.int32))
     with pytest.raises(ValueError, match="out of range"):  # a parent past the tree
         c.transitions(np.array([-1, 7], np.int32), np.array([0, 1], np.int32), 3, np.zeros(2, np.int32))
     with pytest.raises(ValueError, match="level before"):  # a parent in its own level

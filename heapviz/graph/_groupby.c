@@ -16,11 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline uint64_t key_hash(uint64_t x) {
-    x ^= x >> 31;
-    x *= 0x9e3779b97f4a7c15ULL;
-    return x ^ (x >> 29);
-}
+#include "../_compiled.h"
 
 typedef struct {
     int64_t *slot; /* number + 1, 0 = empty */
@@ -125,17 +121,6 @@ done:
  * (64-bit integers; 32-bit ones for factorize_rows32; starts has one entry more than there are
  * rows) numbered in order of first appearance; each row's number goes into inverse, and the first
  * row of each number is returned (bytes of 64-bit integers). */
-/* 1 when starts[0..n] never decrease; else 0 with "<who> starts must not decrease" raised. */
-static int starts_ascend(const int64_t *st, Py_ssize_t n, const char *who) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (st[i + 1] < st[i]) {
-            PyErr_Format(PyExc_ValueError, "%s starts must not decrease", who);
-            return 0;
-        }
-    }
-    return 1;
-}
-
 #define FACTORIZE_ROWS(NAME, T) \
 static PyObject *NAME(PyObject *Py_UNUSED(module), PyObject *args) { \
     Py_buffer values, starts, inverse; \

@@ -40,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../_compiled.h"
+
 static int by_value(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
@@ -64,12 +66,7 @@ static PyObject *prefix_tree(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "prefix_tree: arrays of mismatched sizes");
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (st[i + 1] < st[i]) {
-            PyErr_SetString(PyExc_ValueError, "prefix_tree: sample starts must ascend");
-            goto done;
-        }
-    }
+    if (!starts_ascend(st, n, "prefix_tree: sample")) goto done;
     for (Py_ssize_t f = 0; f < frames; f++) {
         if (loc[f] < 0 || loc[f] >= n_locs) {
             PyErr_SetString(PyExc_ValueError, "prefix_tree: location index out of range");
@@ -282,12 +279,6 @@ done:
     return result;
 }
 
-static inline uint64_t mix(uint64_t x) {
-    x ^= x >> 31;
-    x *= 0x9e3779b97f4a7c15ULL;
-    return x ^ (x >> 29);
-}
-
 typedef struct {
     double value;
     int32_t id;
@@ -315,12 +306,7 @@ static PyObject *cut_order(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "cut_order: arrays of mismatched sizes");
         goto done;
     }
-    for (Py_ssize_t k = 1; k < levels; k++) {
-        if (lv[k] < lv[k - 1]) {
-            PyErr_SetString(PyExc_ValueError, "cut_order: level starts must ascend");
-            goto done;
-        }
-    }
+    if (!starts_ascend(lv, levels - 1, "cut_order: level")) goto done;
     for (Py_ssize_t j = 0; j + 1 < levels; j++) {  /* level j is lv[j]…lv[j + 1]; its parents, level j - 1 */
         for (Py_ssize_t i = lv[j]; i < lv[j + 1]; i++) {
             if (j == 0 ? parent[i] != -1 : (parent[i] < lv[j - 1] || parent[i] >= lv[j])) {
@@ -356,7 +342,7 @@ static PyObject *cut_order(PyObject *Py_UNUSED(module), PyObject *args) {
     for (Py_ssize_t i = 0; i < n && !failed; i++) {
         uint64_t bits;
         memcpy(&bits, &below[i], 8);
-        size_t h = mix(bits) & mask;
+        size_t h = key_hash(bits) & mask;
         for (;; h = (h + 1) & mask) {
             int32_t v = slot[h];
             if (v < 0) {
@@ -381,7 +367,7 @@ static PyObject *cut_order(PyObject *Py_UNUSED(module), PyObject *args) {
             for (Py_ssize_t v = 0; v < d; v++) {
                 uint64_t b;
                 memcpy(&b, &value[v], 8);
-                size_t g = mix(b) & bigger;
+                size_t g = key_hash(b) & bigger;
                 while (more[g] >= 0) g = (g + 1) & bigger;
                 more[g] = (int32_t)v;
             }
