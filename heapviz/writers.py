@@ -71,16 +71,17 @@ def preload(outs: list[Output]) -> threading.Thread:
     """The report writers of `outs` imported on a thread of their own: started before Graphviz
     lays the graphs out, their imports (reportlab: ~0.1 s) run while heapviz waits on `dot`.
     report_writer then finds them loaded, or waits on the import lock for the rest."""
-    modules = sorted({out.writer.partition(":")[0] for out in outs if out.writer})
-    thread = threading.Thread(target=_import_all, args=(modules,), daemon=True, name="heapviz-preload")
-    thread.start()
-    return thread
+    return _import_on_thread(sorted({out.writer.partition(":")[0] for out in outs if out.writer}), "heapviz-preload")
 
 
 def preload_graph() -> threading.Thread:
     """networkx (~0.07 s of imports, for the drawn graph) imported on a thread of its own while
     the profile is read: the compiled scanner reads without holding the GIL."""
-    thread = threading.Thread(target=_import_all, args=(["networkx"],), daemon=True, name="heapviz-preload-graph")
+    return _import_on_thread(["networkx"], "heapviz-preload-graph")
+
+
+def _import_on_thread(modules: list[str], name: str) -> threading.Thread:
+    thread = threading.Thread(target=_import_all, args=(modules,), daemon=True, name=name)
     thread.start()
     return thread
 

@@ -330,10 +330,9 @@ def trimmed_graph(samples: Sequence[Sample], index: int, node_options: NodeOptio
     if stacks is None:
         stacks = StackTable(samples, node_options)
     tags = size_pairs if options.visual else ()
-    # The untrimmed graph's sums; its networkx graph is made only when it is drawn (nothing is
-    # cut) or asked for (Untrimmed.graph): a recursive program's has a million edges.
-    # The untrimmed graph's node sums decide the cut; its edges (a pass of their own) are made
-    # only if nothing is cut or they are read (Untrimmed.sums: the HTML report's peek view).
+    # The untrimmed graph's node sums decide the cut. Its edges (a pass of their own: a recursive
+    # program's has a million) are made only if nothing is cut or they are read (Untrimmed.sums:
+    # the HTML report's peek view), and its networkx graph only when asked for (Untrimmed.graph).
     s = untrimmed_nodes(stacks, [index])[0]
     untrimmed = Untrimmed(stacks, lambda: node_sums(stacks, index), _tags(stacks, index, s, tags) if tags else {},
                           index, s)

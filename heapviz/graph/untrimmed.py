@@ -30,9 +30,8 @@ class NodeSums:
 
 
 def untrimmed_nodes(t: StackTable, indices: Sequence[int]) -> list[NodeSums]:
-    """node_sums without a keep-set, but without the edges: what the report's tables and the
-    graph's node cut read. A recursive program's 250k stacks have 900k distinct edges, which
-    took the untrimmed pass 0.34 s; its nodes alone take a tenth of that. Kept in the table."""
+    """node_sums without a keep-set, but without the edges (see the module doc), per sample type
+    of `indices`; kept in the table."""
     todo = [i for i in indices if i not in t.untrimmed_nodes]
     while todo:
         active = t.weights(todo[0]) != 0
